@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Runs the bundled CLI when built, else the TypeScript source through tsx.
+// Runs the bundled CLI when built (`npm run build`), else the TypeScript source through tsx.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = join(root, 'dist', 'cli.mjs');
-if (existsSync(bundle)) {
-  await import(pathToFileURL(bundle).href);
-} else {
+let entry = bundle;
+if (!existsSync(bundle)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'lambda', 'cli.ts')).href);
+  entry = join(root, 'lambda', 'cli.ts');
 }
+const { main } = await import(pathToFileURL(entry).href);
+process.exitCode = await main(process.argv.slice(2));

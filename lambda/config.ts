@@ -1,0 +1,217 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './common/errors.js';
+
+/** The newest console API version the client knows (see shared/reference). */
+export const DEFAULT_API_VERSION = 'v34.04';
+export const DEFAULT_TABLE_PREFIX = 'prisma-registry';
+
+/** Environment variables the product reads; each is also a CLI flag. */
+export const ENV_VARS = [
+  'PRISMA_CONSOLE_URL',
+  'PRISMA_API_VERSION',
+  'PRISMA_USERNAME',
+  'PRISMA_PASSWORD',
+  'PRISMA_SECRET_ARN',
+  'PRISMA_CA_BUNDLE',
+  'PRISMA_INSECURE_TLS',
+  'SYNC_TABLE_PREFIX',
+  'PRISMA_CONSOLE_ID',
+  'SYNC_WHEN_SCAN_ONGOING',
+  'AWS_REGION',
+  'AWS_ENDPOINT_URL_DYNAMODB',
+] as const;
+export type EnvVar = (typeof ENV_VARS)[number];
+export type ConfigInput = Partial<Record<EnvVar, string | undefined>>;
+
+const blankToUndefined = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const optionalString = z.preprocess(blankToUndefined, z.string().optional());
+
+const consoleUrl = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      if (value === undefined) return;
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not a URL (expected e.g. https://console.example.com)' });
+        return;
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        ctx.addIssue({ code: 'custom', message: `must be http(s), got ${url.protocol}` });
+      }
+      if (url.username || url.password) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must not carry credentials; use PRISMA_USERNAME/PRISMA_PASSWORD',
+        });
+      }
+      if (url.search || url.hash)
+        ctx.addIssue({ code: 'custom', message: 'must not carry a query or fragment' });
+    }),
+);
+
+const schema = z
+  .object({
+    PRISMA_CONSOLE_URL: consoleUrl,
+    PRISMA_API_VERSION: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^v\d+(\.\d+)?$/, 'must look like v34.04 (or v1 for the legacy paths)')
+        .default(DEFAULT_API_VERSION),
+    ),
+    PRISMA_USERNAME: optionalString,
+    PRISMA_PASSWORD: optionalString,
+    PRISMA_SECRET_ARN: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^arn:aws[\w-]*:secretsmanager:/, 'must be a Secrets Manager ARN')
+        .optional(),
+    ),
+    PRISMA_CA_BUNDLE: optionalString,
+    PRISMA_INSECURE_TLS: z.preprocess(
+      blankToUndefined,
+      z.enum(['1', 'true', '0', 'false'], { message: 'must be 1 or 0' }).optional(),
+    ),
+    SYNC_TABLE_PREFIX: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'may hold only letters, digits, _ . - (a DynamoDB table name part)')
+        .default(DEFAULT_TABLE_PREFIX),
+    ),
+    PRISMA_CONSOLE_ID: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.:/-]{1,200}$/, 'may hold only letters, digits and _ . : / -')
+        .optional(),
+    ),
+    SYNC_WHEN_SCAN_ONGOING: z.preprocess(
+      blankToUndefined,
+      z.enum(['wait', 'skip', 'proceed']).default('proceed'),
+    ),
+    AWS_REGION: optionalString,
+    AWS_ENDPOINT_URL_DYNAMODB: z.preprocess(blankToUndefined, z.url('must be a URL').optional()),
+  })
+  .strict();
+
+export type ScanOngoingPolicy = 'wait' | 'skip' | 'proceed';
+
+/** The console side of the configuration: present only when a command talks to a console. */
+export interface ConsoleConfig {
+  url: string;
+  apiVersion: string;
+  /** Absent when credentials come from Secrets Manager (`secretArn`). */
+  credentials: { username: string; password: string } | undefined;
+  secretArn: string | undefined;
+  caBundle: string | undefined;
+  insecureTls: boolean;
+}
+
+export interface AppConfig {
+  console: ConsoleConfig | undefined;
+  consoleId: string | undefined;
+  tablePrefix: string;
+  whenScanOngoing: ScanOngoingPolicy;
+  aws: { region: string; endpoint: string | undefined };
+}
+
+/**
+ * The console id used in every key when `PRISMA_CONSOLE_ID` is not set: host plus path prefix,
+ * lowercased, so a SaaS tenant (`us-east1.cloud.twistlock.com/us-1-111111111`) is one console.
+ *
+ * @example deriveConsoleId('https://Console.example.com:8083/') // 'console.example.com:8083'
+ */
+export function deriveConsoleId(url: string): string {
+  const parsed = new URL(url);
+  const path = parsed.pathname.replace(/\/+$/, '');
+  return `${parsed.host}${path}`.toLowerCase();
+}
+
+function readCaBundle(value: string): string {
+  if (value.includes('-----BEGIN')) return value;
+  try {
+    return readFileSync(value, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(
+      `PRISMA_CA_BUNDLE: cannot read the CA bundle file ${value}`,
+      { variable: 'PRISMA_CA_BUNDLE' },
+      cause,
+    );
+  }
+}
+
+/**
+ * Parses the configuration once, before any request: one clear line naming the variable on error.
+ * Secrets are never part of an error message.
+ *
+ * @example
+ * const config = parseConfig(process.env, { needConsole: true });
+ */
+export function parseConfig(input: ConfigInput, options: { needConsole: boolean }): AppConfig {
+  const picked: Record<string, string | undefined> = {};
+  for (const name of ENV_VARS) picked[name] = input[name];
+  const result = schema.safeParse(picked);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'configuration');
+    throw new ConfigError(`${variable}: ${issue?.message ?? 'invalid'}`, { variable });
+  }
+  const env = result.data;
+  let consoleConfig: ConsoleConfig | undefined;
+  if (options.needConsole) {
+    if (!env.PRISMA_CONSOLE_URL) {
+      throw new ConfigError(
+        'PRISMA_CONSOLE_URL: required (the console base URL, e.g. https://console.example.com)',
+        {
+          variable: 'PRISMA_CONSOLE_URL',
+        },
+      );
+    }
+    const hasUser = env.PRISMA_USERNAME !== undefined;
+    const hasPassword = env.PRISMA_PASSWORD !== undefined;
+    if (hasUser !== hasPassword) {
+      const missing = hasUser ? 'PRISMA_PASSWORD' : 'PRISMA_USERNAME';
+      throw new ConfigError(
+        `${missing}: required together with ${hasUser ? 'PRISMA_USERNAME' : 'PRISMA_PASSWORD'}`,
+        {
+          variable: missing,
+        },
+      );
+    }
+    if (!hasUser && !env.PRISMA_SECRET_ARN) {
+      throw new ConfigError(
+        'PRISMA_USERNAME: required (with PRISMA_PASSWORD), or set PRISMA_SECRET_ARN to read them from Secrets Manager',
+        { variable: 'PRISMA_USERNAME' },
+      );
+    }
+    consoleConfig = {
+      url: env.PRISMA_CONSOLE_URL.replace(/\/+$/, ''),
+      apiVersion: env.PRISMA_API_VERSION,
+      credentials:
+        env.PRISMA_USERNAME && env.PRISMA_PASSWORD
+          ? { username: env.PRISMA_USERNAME, password: env.PRISMA_PASSWORD }
+          : undefined,
+      secretArn: env.PRISMA_SECRET_ARN,
+      caBundle: env.PRISMA_CA_BUNDLE ? readCaBundle(env.PRISMA_CA_BUNDLE) : undefined,
+      insecureTls: env.PRISMA_INSECURE_TLS === '1' || env.PRISMA_INSECURE_TLS === 'true',
+    };
+  }
+  const consoleId =
+    env.PRISMA_CONSOLE_ID ?? (env.PRISMA_CONSOLE_URL ? deriveConsoleId(env.PRISMA_CONSOLE_URL) : undefined);
+  return {
+    console: consoleConfig,
+    consoleId,
+    tablePrefix: env.SYNC_TABLE_PREFIX,
+    whenScanOngoing: env.SYNC_WHEN_SCAN_ONGOING,
+    aws: { region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_DYNAMODB },
+  };
+}
