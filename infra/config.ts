@@ -166,7 +166,19 @@ const contextSchema = z
     throttledAlarmThreshold: z.coerce.number().int().min(1).default(10),
     scanAgeAlarmDays: z.coerce.number().positive().default(7),
     stuckRunAlarmHours: z.coerce.number().int().min(1).max(MAX_STUCK_WINDOW_HOURS).optional(),
-    consoles: z.preprocess(fromJsonString, z.array(consoleSchema).min(1, 'needs at least one console')),
+    consoles: z.preprocess(
+      fromJsonString,
+      z
+        .array(consoleSchema, {
+          error: (issue) =>
+            issue.input === undefined
+              ? 'required: a list of consoles [{"id","url",...}] (docs/deploy.md)'
+              : typeof issue.input === 'string'
+                ? 'must be a JSON list of consoles; the value did not parse as JSON'
+                : 'must be a list of consoles [{"id","url",...}]',
+        })
+        .min(1, 'needs at least one console'),
+    ),
   })
   .strict();
 

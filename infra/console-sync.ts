@@ -189,7 +189,7 @@ export class ConsoleSync extends Construct {
       new iam.PolicyStatement({
         sid: 'SyncTables',
         actions: [...DYNAMODB_ACTIONS],
-        resources: props.tables.all.flatMap((table) => [table.tableArn, `${table.tableArn}/index/*`]),
+        resources: props.tables.itemArns,
       }),
     );
     if (props.tables.key) {
@@ -207,7 +207,9 @@ export class ConsoleSync extends Construct {
             'kms:DescribeKey',
           ],
           resources: [props.tables.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+          conditions: {
+            StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` },
+          },
         }),
       );
     }
@@ -329,15 +331,12 @@ export class ConsoleSync extends Construct {
   private acknowledgeReviewedFindings(role: iam.Role, props: ConsoleSyncProps): void {
     const stack = Stack.of(this);
     const policy = role.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
-    const wildcardReason =
-      "Scoped wildcard: the indexes of the shared sync tables (table ARN + /index/*) or the log streams of this function's own log group, whose names Lambda generates.";
-    if (policy) {
-      const logGroupId = stack.getLogicalId(this.logGroup.node.defaultChild as CfnElement);
+    if (policy && props.tables.indexed.length > 0) {
       Validations.of(policy).acknowledge(
-        { id: `AwsSolutions-IAM5[Resource::<${logGroupId}.Arn>:*]`, reason: wildcardReason },
-        ...props.tables.all.map((table) => ({
+        ...props.tables.indexed.map((table) => ({
           id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(table.node.defaultChild as CfnElement)}.Arn>/index/*]`,
-          reason: wildcardReason,
+          reason:
+            'Scoped wildcard: the global secondary indexes of this one sync table (table ARN + /index/*), which the store queries.',
         })),
       );
     }

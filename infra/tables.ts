@@ -78,6 +78,8 @@ export class SyncTables extends Construct {
   readonly byName: ReadonlyMap<string, dynamodb.Table>;
   /** The customer-managed key, when `encryption` is `customer-managed`. */
   readonly key: kms.Key | undefined;
+  /** Tables that have global secondary indexes (their `/index/*` ARNs need permissions too). */
+  readonly indexed: readonly dynamodb.Table[];
 
   constructor(scope: Construct, id: string, props: SyncTablesProps) {
     super(scope, id);
@@ -93,6 +95,7 @@ export class SyncTables extends Construct {
         : undefined;
 
     const tables = new Map<string, dynamodb.Table>();
+    const indexed: dynamodb.Table[] = [];
     for (const definition of props.definitions) {
       const table = new dynamodb.Table(this, pascalCase(definition.name), {
         tableName: physicalTableName(props.prefix, definition),
@@ -109,9 +112,19 @@ export class SyncTables extends Construct {
         removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       });
       for (const index of definition.globalSecondaryIndexes) table.addGlobalSecondaryIndex(indexProps(index));
+      if (definition.globalSecondaryIndexes.length > 0) indexed.push(table);
       tables.set(definition.name, table);
     }
     this.byName = tables;
+    this.indexed = indexed;
+  }
+
+  /** The ARNs item-level permissions need: every table, and the indexes of tables that have any. */
+  get itemArns(): string[] {
+    return [
+      ...this.all.map((table) => table.tableArn),
+      ...this.indexed.map((table) => `${table.tableArn}/index/*`),
+    ];
   }
 
   /** All tables, in definition order. */
