@@ -5,6 +5,7 @@ import {
   allowStatements,
   asArray,
   type CfnResourceJson,
+  environmentOf,
   resourcesOfType,
   type Synthesized,
   synthesize,
@@ -70,10 +71,8 @@ describe('a two-console stack', () => {
 
   it('creates a secret for the console without one and uses the given ARN for the other', () => {
     synth.template.resourceCountIs('AWS::SecretsManager::Secret', 1);
-    const prodEnv = (functionNamed('sec-prisma-sync-prod').Properties?.Environment as { Variables: object })
-      .Variables;
-    const euEnv = (functionNamed('sec-prisma-sync-eu').Properties?.Environment as { Variables: object })
-      .Variables;
+    const prodEnv = environmentOf(functionNamed('sec-prisma-sync-prod'));
+    const euEnv = environmentOf(functionNamed('sec-prisma-sync-eu'));
     expect(prodEnv).toMatchObject({
       PRISMA_SECRET_ARN: { Ref: expect.stringMatching(/^ConsoleProdSecret/) },
     });
@@ -129,7 +128,7 @@ describe('a two-console stack', () => {
     const schedules = resourcesOfType(synth.resources, 'AWS::Scheduler::Schedule').map(([, schedule]) => ({
       name: schedule.Properties?.Name,
       expression: schedule.Properties?.ScheduleExpression,
-      input: (schedule.Properties?.Target as { Input: string }).Input,
+      input: (schedule.Properties?.Target as { Input?: string } | undefined)?.Input,
       window: schedule.Properties?.FlexibleTimeWindow,
     }));
     expect(schedules).toEqual([

@@ -1,4 +1,4 @@
-import type { PolicyValidationRuleViolation } from 'aws-cdk-lib';
+import type { PolicyViolation } from 'aws-cdk-lib';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -11,7 +11,7 @@ export interface Synthesized {
   /** Resources of the template by logical id. */
   resources: Record<string, CfnResourceJson>;
   /** cdk-nag AwsSolutions violations that no acknowledgement covers. */
-  nagViolations: PolicyValidationRuleViolation[];
+  nagViolations: PolicyViolation[];
 }
 
 export interface CfnResourceJson {
@@ -68,3 +68,9 @@ export function allowStatements(resources: Record<string, CfnResourceJson>): [st
 }
 
 export const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** The environment variables of a function resource. */
+export function environmentOf(fn: CfnResourceJson | undefined): Record<string, unknown> {
+  const environment = fn?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;
+  return environment?.Variables ?? {};
+}
