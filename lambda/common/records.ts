@@ -26,7 +26,10 @@ export interface ImageIdentity {
 
 /** One vulnerability of one package version in one image. */
 export interface FindingRecord {
-  /** Stable within the image: `${id}|${packageName}|${packageVersion}`. */
+  /**
+   * Stable within the image: `${id}|${packageName}|${packageVersion}` (a `|` or `\` inside a part
+   * is escaped with `\`; a key over 512 UTF-8 bytes is a prefix plus its SHA-256: see `findingKey`).
+   */
   key: string;
   /** The `cve` field, or `id` when `cve` is empty or missing. */
   id: string;
@@ -42,7 +45,10 @@ export interface FindingRecord {
   published: string | null;
   link: string | null;
   title: string | null;
+  /** At most 8,192 characters (see `descriptionTruncated`); the raw report keeps the full text. */
   description: string | null;
+  /** True when `description` was cut to its cap (huge vendor texts); absent otherwise. */
+  descriptionTruncated?: boolean;
   vector: string | null;
   riskFactors: string[];
   /** Hash of the finding's content, so a changed finding (new status, new cvss) is detected. */
@@ -87,6 +93,13 @@ export interface ImageRecord {
   complianceCounts: SeverityCounts;
   packageCount: number;
   riskFactorCount?: number;
+  /**
+   * True when the report carries no vulnerability list although the console's own counters say
+   * it has vulnerabilities (a `compact=true` or trimmed report). `findings` is then empty for
+   * lack of data, not because the image is clean: the store must not resolve the image's open
+   * findings from such a report. Absent otherwise.
+   */
+  findingsIncomplete?: boolean;
   /**
    * Hash of everything that matters in the report (findings, compliance, packages, digest,
    * identity) and nothing volatile (scan time, agent hostnames, counters the console recomputes).
