@@ -6,7 +6,7 @@ const MAX_EXAMPLE_CHARS = 80;
 /**
  * Collects the non-fatal oddities of one report. Repeated oddities (thousands of findings with
  * the same problem) become one line with a count and a few examples, so a 5 MB report cannot
- * produce 5 MB of warnings.
+ * produce 5 MB of warnings. The output does not depend on the order oddities were met in.
  *
  * @example
  * const warnings = new Warnings();
@@ -30,15 +30,21 @@ export class Warnings {
       this.tallies.set(category, tally);
     }
     tally.count += 1;
-    if (example !== undefined && tally.examples.length < MAX_EXAMPLES) {
-      const short = example.length > MAX_EXAMPLE_CHARS ? `${example.slice(0, MAX_EXAMPLE_CHARS)}…` : example;
-      if (!tally.examples.includes(short)) tally.examples.push(short);
-    }
+    if (example === undefined) return;
+    const short = example.length > MAX_EXAMPLE_CHARS ? `${example.slice(0, MAX_EXAMPLE_CHARS)}…` : example;
+    const { examples } = tally;
+    if (examples.includes(short)) return;
+    // Keep the smallest few, not the first few: the warnings must not depend on row order.
+    if (examples.length < MAX_EXAMPLES) examples.push(short);
+    else if (short < (examples[examples.length - 1] as string)) examples[examples.length - 1] = short;
+    else return;
+    examples.sort();
   }
 
-  /** Every warning, single lines first, then tallies, in the order first met. */
+  /** Every warning: single lines in the order added, then tallies sorted by category. */
   list(): string[] {
-    const tallied = [...this.tallies.entries()].map(([category, { count, examples }]) => {
+    const categories = [...this.tallies.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const tallied = categories.map(([category, { count, examples }]) => {
       const quoted = examples.map((example) => JSON.stringify(example)).join(', ');
       return examples.length > 0 ? `${count} ${category} (e.g. ${quoted})` : `${count} ${category}`;
     });
