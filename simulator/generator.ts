@@ -1,0 +1,936 @@
+/**
+ * Seeded generator of registry scan reports shaped like `shared.ImageScanResult` (OpenAPI 34.04)
+ * and the real reports in shared/fixtures/real (the DataDog fixture is the API's own shape).
+ *
+ * Everything is a pure function of `(seed, index, version)`: image 12,345 is generated without
+ * touching images 0..12,344, so a 20,000-image console costs only what is actually served.
+ *
+ * Naming: image `index` lives in repository slot `floor(index / 8)` at tag position `index % 8`.
+ * Repository names come from a seeded permutation of word combinations, so they are unique
+ * without any bookkeeping; one slot in twenty is a mirror of its neighbour in another registry
+ * (same repo, same image ids), and tag position 0 (`latest`/`main`) is the same image as
+ * position 7: one image id under several tags and registries, as on real consoles.
+ */
+import { type Rng, rngFor } from './prng.js';
+
+/** A raw report as the console serves it: plain JSON. */
+export type RawReport = Record<string, unknown>;
+
+/** The naming facts of one image, cheap to compute (no report generation). */
+export interface ImageSlot {
+  /** Unique, never reused: the generation key of the image. */
+  index: number;
+  /** '' for Docker Hub / local images, as real consoles report it. */
+  registry: string;
+  repo: string;
+  tag: string;
+  /** `${registry}/${repo}:${tag}` (see {@link imageKey}). */
+  key: string;
+  /** The image id (`sha256:…`), shared by every tag/registry carrying the same image. */
+  imageId: string;
+  /** The registry digest (`sha256:…`). */
+  digest: string;
+  /** The report's `_id`: the image id on most reports, a name (`repo:tag`) on old-console ones. */
+  reportId: string;
+}
+
+/** Which scan of an image a report describes. */
+export interface ReportVersion {
+  /** Increments on every rescan: moves `scanTime` forward. */
+  scanGeneration: number;
+  /** Increments on a rescan that changes the findings. */
+  findingsVersion: number;
+}
+
+export interface GeneratorOptions {
+  seed: number | string;
+  /** Share of reports over 1 MB (thousands of vulnerabilities, packages, layers). */
+  heavyFraction: number;
+}
+
+/** Console "zero time", as Go serializes an unset time.Time. */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Tag positions per repository slot. */
+export const TAGS_PER_REPO = 8;
+
+/**
+ * The image key: `${registry}/${repo}:${tag}`. Docker Hub images have registry '' and so a
+ * key with a leading slash (`/library/alpine:latest`): the key is an identity, not a pull name.
+ * The console's alphabetical order is the byte order of this key.
+ *
+ * @example
+ * imageKey({ registry: 'gcr.io', repo: 'web/api', tag: '1.0' }); // 'gcr.io/web/api:1.0'
+ */
+export function imageKey(name: { registry: string; repo: string; tag: string }): string {
+  return `${name.registry}/${name.repo}:${name.tag}`;
+}
+
+/**
+ * The key of a raw report, from its `repoTag`.
+ *
+ * @example
+ * imageKeyOf({ repoTag: { registry: '', repo: 'library/alpine', tag: '3.11' } }); // '/library/alpine:3.11'
+ */
+export function imageKeyOf(report: unknown): string {
+  const repoTag = (report as { repoTag?: { registry?: unknown; repo?: unknown; tag?: unknown } } | null)
+    ?.repoTag;
+  return imageKey({
+    registry: typeof repoTag?.registry === 'string' ? repoTag.registry : '',
+    repo: typeof repoTag?.repo === 'string' ? repoTag.repo : '',
+    tag: typeof repoTag?.tag === 'string' ? repoTag.tag : '',
+  });
+}
+
+const NAMESPACES = [
+  'library',
+  'platform',
+  'payments',
+  'data',
+  'ml',
+  'web',
+  'infra',
+  'security',
+  'search',
+  'mobile',
+  'billing',
+  'identity',
+] as const;
+const WORDS1 = [
+  'api',
+  'worker',
+  'gateway',
+  'frontend',
+  'backend',
+  'scheduler',
+  'indexer',
+  'proxy',
+  'ingest',
+  'auth',
+  'cache',
+  'notifier',
+  'reporter',
+  'exporter',
+  'sidecar',
+  'cron',
+  'queue',
+  'stream',
+  'router',
+  'portal',
+  'ledger',
+  'search',
+  'media',
+  'events',
+] as const;
+const WORDS2 = [
+  'service',
+  'daemon',
+  'app',
+  'job',
+  'server',
+  'agent',
+  'core',
+  'lite',
+  'node',
+  'runner',
+  'edge',
+  'batch',
+] as const;
+const NAME_SPACE = NAMESPACES.length * WORDS1.length * WORDS2.length;
+
+/** Registries with their weight; '' is Docker Hub. */
+const REGISTRIES: ReadonlyArray<readonly [string, number]> = [
+  ['', 0.2],
+  ['123456789012.dkr.ecr.us-east-1.amazonaws.com', 0.3],
+  ['gcr.io', 0.1],
+  ['us-west2-docker.pkg.dev', 0.1],
+  ['quay.io', 0.1],
+  ['contoso.azurecr.io', 0.1],
+  ['harbor.internal.example.com:5000', 0.1],
+];
+
+function weightedRegistry(rng: Rng): number {
+  let u = rng.float();
+  for (let i = 0; i < REGISTRIES.length; i++) {
+    u -= REGISTRIES[i]![1];
+    if (u < 0) return i;
+  }
+  return REGISTRIES.length - 1;
+}
+
+/** An affine permutation of [0, NAME_SPACE): multiplier coprime to 2 and 3 (NAME_SPACE = 2^7 * 3^3). */
+function namePermutation(seed: number | string): { a: number; b: number } {
+  const rng = rngFor(seed, 'names');
+  return { a: 6 * rng.int(1, 500) + (rng.chance(0.5) ? 1 : 5), b: rng.int(0, NAME_SPACE - 1) };
+}
+
+const permutationCache = new Map<string, { a: number; b: number }>();
+function permutationFor(seed: number | string): { a: number; b: number } {
+  const cacheKey = String(seed);
+  let perm = permutationCache.get(cacheKey);
+  if (perm === undefined) {
+    perm = namePermutation(seed);
+    permutationCache.set(cacheKey, perm);
+  }
+  return perm;
+}
+
+function repoNameOfSlot(seed: number | string, slot: number): string {
+  const { a, b } = permutationFor(seed);
+  const cycle = Math.floor(slot / NAME_SPACE);
+  const p = (a * (slot % NAME_SPACE) + b) % NAME_SPACE;
+  const ns = NAMESPACES[p % NAMESPACES.length]!;
+  const w1 = WORDS1[Math.floor(p / NAMESPACES.length) % WORDS1.length]!;
+  const w2 = WORDS2[Math.floor(p / (NAMESPACES.length * WORDS1.length)) % WORDS2.length]!;
+  return `${ns}/${w1}-${w2}${cycle > 0 ? `-${cycle + 1}` : ''}`;
+}
+
+/** A mirror slot serves its even neighbour's repository and images from another registry. */
+function mirrorSourceOf(seed: number | string, slot: number): number | undefined {
+  return slot % 2 === 1 && rngFor(seed, 'mirror', slot).chance(0.1) ? slot - 1 : undefined;
+}
+
+function tagOf(seed: number | string, sourceSlot: number, position: number): string {
+  const rng = rngFor(seed, 'tags', sourceSlot);
+  const style = rng.float();
+  const major = rng.int(0, 12);
+  const minor = rng.int(0, 30);
+  const month = rng.int(1, 12);
+  if (style < 0.6) return position === 0 ? 'latest' : `${major}.${minor}.${position - 1}`;
+  if (style < 0.75) return position === 0 ? 'latest' : `v${major}.${minor}.${position - 1}`;
+  if (style < 0.85)
+    return position === 0
+      ? 'latest'
+      : `2025.${String(month).padStart(2, '0')}.${String(position).padStart(2, '0')}`;
+  return position === 0 ? 'main' : `sha-${rngFor(seed, 'tag', sourceSlot, position).hex(6)}${position}`;
+}
+
+/**
+ * The naming facts of regular image `index` (no report is generated).
+ *
+ * @example
+ * imageSlot(1, 0).key; // e.g. 'quay.io/payments/ledger-node:latest'
+ */
+export function imageSlot(seed: number | string, index: number): ImageSlot {
+  const slot = Math.floor(index / TAGS_PER_REPO);
+  const position = index % TAGS_PER_REPO;
+  const source = mirrorSourceOf(seed, slot) ?? slot;
+  let registryIndex = weightedRegistry(rngFor(seed, 'registry', source));
+  if (source !== slot) {
+    registryIndex =
+      (registryIndex + rngFor(seed, 'mirror-registry', slot).int(1, REGISTRIES.length - 1)) %
+      REGISTRIES.length;
+  }
+  const registry = REGISTRIES[registryIndex]![0];
+  const repo = repoNameOfSlot(seed, source);
+  const tag = tagOf(seed, source, position);
+  // `latest`/`main` is the newest version: the same image as the last tag position.
+  const imagePosition = position === 0 ? TAGS_PER_REPO - 1 : position;
+  return finishSlot(seed, index, registry, repo, tag, `${source}:${imagePosition}`);
+}
+
+/**
+ * The naming facts of an image added with `sortEarly`: Docker Hub repositories named so that
+ * each sorts before every image that existed before it (`/0-early/img-999998:latest` < `/0-early/img-999999:latest` < `/library/…`).
+ */
+export function earlySlot(seed: number | string, index: number, earlyNumber: number): ImageSlot {
+  const repo = `0-early/img-${String(999_999 - earlyNumber).padStart(6, '0')}`;
+  return finishSlot(seed, index, '', repo, 'latest', `early:${earlyNumber}`);
+}
+
+function finishSlot(
+  seed: number | string,
+  index: number,
+  registry: string,
+  repo: string,
+  tag: string,
+  imageKeyPart: string,
+): ImageSlot {
+  const imageId = `sha256:${rngFor(seed, 'image-id', imageKeyPart).hex(64)}`;
+  const digest = `sha256:${rngFor(seed, 'digest', imageKeyPart).hex(64)}`;
+  // Old consoles used the name as `_id`; recent ones the image id (so `_id` repeats across tags).
+  const reportId = rngFor(seed, 'id-style', index).chance(0.08) ? `${repo}:${tag}` : imageId;
+  return { index, registry, repo, tag, key: imageKey({ registry, repo, tag }), imageId, digest, reportId };
+}
+
+const BASE_SCAN_EPOCH_MS = Date.UTC(2025, 5, 1, 0, 0, 0);
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The `scanTime` of an image's scan generation, cheap (no report generation). Strictly increases
+ * with `scanGeneration`; about 2% of images have not been rescanned for over 200 days.
+ */
+export function scanTimeOf(seed: number | string, index: number, scanGeneration: number): string {
+  const rng = rngFor(seed, 'scan-time', index);
+  const ageMs = rng.chance(0.02) ? rng.int(200, 400) * DAY_MS : rng.int(0, 60 * 24 * 60) * 60_000;
+  return new Date(BASE_SCAN_EPOCH_MS - ageMs + scanGeneration * 6 * HOUR_MS + rng.int(0, 999)).toISOString();
+}
+
+/** Whether image `index` gets a heavy (> 1 MB) report. */
+export function isHeavy(options: GeneratorOptions, index: number): boolean {
+  return rngFor(options.seed, 'heavy', index).float() < options.heavyFraction;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report content
+
+interface Distro {
+  osDistro: string;
+  osDistroRelease: string;
+  osDistroVersion: string;
+  distro: string;
+  /** Vendor severity words from least to most severe, as this distro's feed spells them. */
+  severities: readonly string[];
+  licenses: readonly string[];
+}
+
+const DISTROS: readonly Distro[] = [
+  {
+    osDistro: 'debian',
+    osDistroRelease: 'bookworm',
+    osDistroVersion: '12',
+    distro: 'Debian GNU/Linux 12 (bookworm)',
+    severities: ['unimportant', 'low', 'medium', 'high', 'critical'],
+    licenses: ['GPL-2+', 'LGPL-2.1+', 'BSD-3-clause', 'MIT', 'Artistic'],
+  },
+  {
+    osDistro: 'ubuntu',
+    osDistroRelease: 'jammy',
+    osDistroVersion: '22.04',
+    distro: 'Ubuntu 22.04.3 LTS',
+    severities: ['negligible', 'low', 'medium', 'high', 'critical'],
+    licenses: ['GPL-2', 'LGPL-2.1', 'BSD-3-clause', 'MIT'],
+  },
+  {
+    osDistro: 'rhel',
+    osDistroRelease: 'RHEL9',
+    osDistroVersion: '9.3',
+    distro: 'Red Hat Enterprise Linux 9.3 (Plow)',
+    severities: ['low', 'low', 'moderate', 'important', 'critical'],
+    licenses: ['GPLv2+', 'LGPLv2+', 'BSD', 'MIT'],
+  },
+  {
+    osDistro: 'alpine',
+    osDistroRelease: '3.19.1',
+    osDistroVersion: '3.19.1',
+    distro: 'Alpine Linux v3.19',
+    severities: ['low', 'low', 'medium', 'high', 'critical'],
+    licenses: ['GPL-2.0-only', 'MIT', 'Zlib', 'ISC', 'OpenSSL'],
+  },
+  {
+    osDistro: 'amzn',
+    osDistroRelease: '2023',
+    osDistroVersion: '2023',
+    distro: 'Amazon Linux 2023',
+    severities: ['low', 'low', 'medium', 'important', 'critical'],
+    licenses: ['GPLv2', 'LGPLv2+', 'MIT', 'ASL 2.0'],
+  },
+];
+
+const PACKAGE_NAMES = [
+  'openssl',
+  'zlib',
+  'glibc',
+  'libgcrypt20',
+  'curl',
+  'libxml2',
+  'busybox',
+  'musl',
+  'ncurses',
+  'bash',
+  'coreutils',
+  'tar',
+  'gzip',
+  'sqlite',
+  'expat',
+  'krb5',
+  'libssh2',
+  'nghttp2',
+  'pcre2',
+  'libtasn1',
+  'gnutls',
+  'systemd',
+  'util-linux',
+  'perl',
+  'python3',
+  'libpng',
+  'libjpeg-turbo',
+  'freetype',
+  'libwebp',
+  'tiff',
+  'openldap',
+  'cyrus-sasl',
+  'shadow',
+  'pam',
+  'e2fsprogs',
+  'xz-utils',
+  'bzip2',
+  'gnupg2',
+  'apt',
+  'dpkg',
+] as const;
+const LIBRARY_NAMES = [
+  'requests',
+  'urllib3',
+  'django',
+  'flask',
+  'jinja2',
+  'lodash',
+  'express',
+  'axios',
+  'minimist',
+  'log4j-core',
+  'jackson-databind',
+  'spring-core',
+  'netty-codec',
+  'golang.org/x/net',
+  'golang.org/x/crypto',
+  'github.com/gin-gonic/gin',
+] as const;
+const LIBRARY_TYPES = ['python', 'nodejs', 'jar', 'go'] as const;
+const STATUSES = ['open', 'will not fix', 'needed', 'deferred', 'affected'] as const;
+const RISK_FACTORS = [
+  'Has fix',
+  'Recent vulnerability',
+  'Attack complexity: low',
+  'Attack vector: network',
+  'Remote execution',
+  'DoS - High',
+  'DoS - Low',
+  'Exploit exists - POC',
+  'Critical severity',
+  'High severity',
+  'Medium severity',
+] as const;
+const DESCRIPTION_WORDS = [
+  'a',
+  'flaw',
+  'was',
+  'found',
+  'in',
+  'the',
+  'handling',
+  'of',
+  'crafted',
+  'input',
+  'which',
+  'allows',
+  'remote',
+  'attackers',
+  'to',
+  'cause',
+  'denial',
+  'service',
+  'via',
+  'buffer',
+  'overflow',
+  'heap',
+  'memory',
+  'corruption',
+  'certificate',
+  'validation',
+  'function',
+  'when',
+  'parsing',
+  'untrusted',
+  'data',
+  'may',
+  'lead',
+  'arbitrary',
+  'code',
+  'execution',
+  'information',
+  'disclosure',
+  'local',
+  'users',
+] as const;
+const COMPLIANCE_CHECKS = [
+  {
+    id: 41,
+    severity: 'high',
+    title: '(CIS_Docker_v1.5.0 - 4.1) Image should be created with a non-root user',
+  },
+  { id: 422, severity: 'critical', title: 'Image contains binaries used for crypto mining' },
+  { id: 424, severity: 'high', title: 'Sensitive information provided in environment variables' },
+  { id: 425, severity: 'high', title: 'Private keys stored in image' },
+  { id: 426, severity: 'high', title: 'Image contains binaries used for crypto mining' },
+  { id: 448, severity: 'high', title: 'Package binaries should not be altered' },
+  {
+    id: 5041,
+    severity: 'medium',
+    title: '(CIS_Docker_v1.5.0 - 4.6) Add HEALTHCHECK instruction to the container image',
+  },
+] as const;
+
+/** Size of the vulnerability catalog images draw from (so the same CVE appears in many images). */
+const CVE_CATALOG_SIZE = 20_011; // prime: any step in [1, size) walks it without repeats
+
+interface CatalogCve {
+  cve: string;
+  /** 0..4: index into the distro's severity words. */
+  level: number;
+  cvss: number | undefined;
+  vecStr: string;
+  published: number;
+  description: string;
+  /** Empty `cve`: the finding is identified by its numeric `id`. */
+  emptyCve: boolean;
+  exploit: string;
+}
+
+const cveCache = new Map<string, CatalogCve>();
+
+function catalogCve(seed: number | string, k: number): CatalogCve {
+  const cacheKey = `${seed}|${k}`;
+  const cached = cveCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const rng = rngFor(seed, 'cve', k);
+  const year = rng.int(2014, 2025);
+  const flavour = rng.float();
+  const cve =
+    flavour < 0.05 ? `PRISMA-${year}-${String(k % 10_000).padStart(4, '0')}` : `CVE-${year}-${1000 + k}`;
+  const level = rng.pick([0, 1, 1, 2, 2, 2, 3, 3, 4]);
+  const cvss = rng.chance(0.05) ? undefined : Math.round((level * 2 + rng.float() * 2.5) * 10) / 10;
+  const words: string[] = [];
+  const wordCount = rng.int(20, 70);
+  for (let i = 0; i < wordCount; i++) words.push(rng.pick(DESCRIPTION_WORDS));
+  const description = `${cve}: ${words.join(' ')}.`;
+  const entry: CatalogCve = {
+    cve,
+    level,
+    cvss,
+    vecStr:
+      cvss === undefined
+        ? ''
+        : `CVSS:3.1/AV:${rng.pick(['N', 'L', 'A'])}/AC:${rng.pick(['L', 'H'])}/PR:N/UI:N/S:U/C:H/I:N/A:N`,
+    published: rng.chance(0.04)
+      ? 0
+      : Date.UTC(year, rng.int(0, 11), rng.int(1, 28)) / 1000 + rng.int(0, 86_399),
+    description,
+    emptyCve: flavour > 0.97,
+    exploit: rng.chance(0.08) ? rng.pick(['exploit-db', 'cisa-kev']) : '',
+  };
+  if (cveCache.size > 50_000) cveCache.clear();
+  cveCache.set(cacheKey, entry);
+  return entry;
+}
+
+interface PackageEntry {
+  type: string;
+  name: string;
+  version: string;
+  license: string;
+  layerTime: number;
+}
+
+function isoSeconds(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString();
+}
+
+/**
+ * The raw report of one image at one version. Pure: same arguments, same object.
+ *
+ * @example
+ * const report = generateReport({ seed: 1, heavyFraction: 0.01 }, imageSlot(1, 5), { scanGeneration: 0, findingsVersion: 0 });
+ * imageKeyOf(report) === imageSlot(1, 5).key; // true
+ */
+export function generateReport(
+  options: GeneratorOptions,
+  slot: ImageSlot,
+  version: ReportVersion,
+): RawReport {
+  const { seed } = options;
+  const index = slot.index;
+  const rng = rngFor(seed, 'report', index);
+  const heavy = isHeavy(options, index);
+  const distro = rng.pick(DISTROS);
+  const scanTime = scanTimeOf(seed, index, version.scanGeneration);
+  const firstScanTime = scanTimeOf(seed, index, 0);
+  const scanEpoch = Math.floor(Date.parse(scanTime) / 1000);
+  const createdEpoch = Math.floor(Date.parse(firstScanTime) / 1000) - rng.int(3600, 200 * 86_400);
+
+  // Layers and history.
+  const layerCount = heavy ? rng.int(60, 140) : rng.int(2, 14);
+  const layers: string[] = [];
+  const history: RawReport[] = [];
+  for (let i = 0; i < layerCount; i++) {
+    const layerRng = rngFor(seed, 'layer', index, i);
+    layers.push(`sha256:${layerRng.hex(64)}`);
+    const entry: RawReport = {
+      created: createdEpoch - (layerCount - i) * 60,
+      instruction:
+        i === 0
+          ? `ADD file:${layerRng.hex(64)} in / `
+          : layerRng.pick([
+              'RUN apt-get update && apt-get install -y curl',
+              'COPY . /app',
+              'ENV PATH=/app/bin',
+              'WORKDIR /app',
+              'CMD ["/app/run"]',
+            ]),
+      sizeBytes: layerRng.pareto(2_000, 1.1, 400_000_000),
+      id: i === layerCount - 1 ? slot.imageId : '<missing>',
+    };
+    if (i === layerCount - 1) entry.tags = [`${slot.repo}:${slot.tag}`];
+    if (layerRng.chance(0.3)) entry.emptyLayer = true;
+    history.push(entry);
+  }
+  const layerTimes = history.map((h) => h.created as number);
+
+  // Packages: distinct names by walking the pools with a stride.
+  const packageCount = heavy ? rng.int(1_500, 3_000) : rng.pareto(12, 1.4, 900);
+  const packages: PackageEntry[] = [];
+  const libraryStart = Math.floor(packageCount * (0.6 + rng.float() * 0.3));
+  for (let i = 0; i < packageCount; i++) {
+    const pkgRng = rngFor(seed, 'pkg', index, i);
+    const isLibrary = i >= libraryStart;
+    const pool = isLibrary ? LIBRARY_NAMES : PACKAGE_NAMES;
+    const round = Math.floor(i / pool.length);
+    const base = pool[i % pool.length]!;
+    packages.push({
+      type: isLibrary ? LIBRARY_TYPES[i % LIBRARY_TYPES.length]! : 'package',
+      name: round === 0 ? base : `${base}-${round}`,
+      version: `${pkgRng.int(0, 9)}.${pkgRng.int(0, 30)}.${pkgRng.int(0, 20)}${isLibrary ? '' : `-r${pkgRng.int(0, 9)}`}`,
+      license: pkgRng.pick(distro.licenses),
+      layerTime: pkgRng.pick(layerTimes),
+    });
+  }
+
+  // Vulnerabilities: a deterministic candidate pool; the findings version selects from it.
+  const clean = !heavy && rng.chance(0.12);
+  const baseVulns = clean ? 0 : heavy ? rng.int(2_500, 4_500) : rng.pareto(3, 1.2, 700);
+  const extras = Math.max(2, Math.ceil(baseVulns / 4));
+  const cveStart = rng.int(0, CVE_CATALOG_SIZE - 1);
+  const cveStep = rng.int(1, CVE_CATALOG_SIZE - 1);
+  const vulnerabilities: RawReport[] = [];
+  const distribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
+  for (let j = 0; j < baseVulns + extras; j++) {
+    if (!candidateIncluded(seed, index, version.findingsVersion, j, baseVulns, extras)) continue;
+    const cve = catalogCve(seed, (cveStart + j * cveStep) % CVE_CATALOG_SIZE);
+    const vulnRng = rngFor(seed, 'vuln', index, j);
+    const pkg = packages.length > 0 ? packages[vulnRng.int(0, packages.length - 1)]! : undefined;
+    vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, scanEpoch, 1000 + j));
+    const normalized = (['low', 'low', 'medium', 'high', 'critical'] as const)[cve.level]!;
+    distribution[normalized]++;
+    distribution.total++;
+  }
+
+  const complianceIssues: RawReport[] = [];
+  const complianceDistribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
+  for (const check of COMPLIANCE_CHECKS) {
+    if (!rng.chance(check.id === 41 ? 0.7 : 0.15)) continue;
+    complianceIssues.push({
+      text: '',
+      id: check.id,
+      severity: check.severity,
+      cvss: 0,
+      status: '',
+      cve: '',
+      cause: check.id === 424 ? 'The environment variable AWS_SECRET_ACCESS_KEY contains sensitive data' : '',
+      description: `${check.title}. See the CIS Docker Benchmark for the rationale and remediation.`,
+      title: check.title,
+      vecStr: '',
+      exploit: '',
+      riskFactors: null,
+      link: '',
+      type: 'image',
+      packageName: '',
+      packageVersion: '',
+      layerTime: 0,
+      templates: check.id === 41 ? ['PCI'] : [],
+      twistlock: false,
+      cri: false,
+      published: 0,
+      fixDate: 0,
+      discovered: ZERO_TIME,
+      functionLayer: '',
+    });
+    complianceDistribution[check.severity]++;
+    complianceDistribution.total++;
+  }
+
+  const riskFactors: Record<string, Record<string, never>> = {};
+  if (vulnerabilities.length > 0) {
+    for (const factor of RISK_FACTORS) if (rng.chance(0.4)) riskFactors[factor] = {};
+  }
+
+  const pullName =
+    slot.registry === '' ? `${slot.repo}:${slot.tag}` : `${slot.registry}/${slot.repo}:${slot.tag}`;
+  const repoShort = slot.repo.split('/').pop() ?? slot.repo;
+  const hostname = `scanner-${rng.int(1, 4)}.ec2.internal`;
+  const oldConsole = slot.reportId !== slot.imageId;
+  const packageGroups = groupPackages(packages);
+
+  const report: RawReport = {
+    _id: slot.reportId,
+    type: 'image',
+    hostname,
+    scanTime,
+    binaries: binariesOf(seed, index, heavy),
+    Secrets: rng.chance(0.5) ? [] : null,
+    startupBinaries: [
+      { name: 'sh', path: '/bin/sh', md5: rngFor(seed, 'md5', index).hex(32), cveCount: 0, layerTime: 0 },
+    ],
+    osDistro: distro.osDistro,
+    osDistroVersion: distro.osDistroVersion,
+    osDistroRelease: distro.osDistroRelease,
+    distro: distro.distro,
+    packages: packageGroups,
+    files: [],
+    packageManager: true,
+    isARM64: rng.chance(0.1),
+    image: {
+      created: rng.chance(0.15) ? ZERO_TIME : isoSeconds(createdEpoch),
+      entrypoint: ['/app/run'],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    },
+    history,
+    id: slot.imageId,
+    complianceIssues: complianceIssues.length > 0 ? complianceIssues : null,
+    allCompliance: {},
+    vulnerabilities: vulnerabilities.length > 0 ? vulnerabilities : null,
+    repoTag: { registry: slot.registry, repo: slot.repo, tag: slot.tag },
+    tags: [{ registry: slot.registry, repo: slot.repo, tag: slot.tag, digest: slot.digest }],
+    repoDigests: [`${repoShort}@${slot.digest}`],
+    creationTime: isoSeconds(createdEpoch),
+    pushTime: rng.chance(0.6) ? ZERO_TIME : isoSeconds(createdEpoch + 120),
+    vulnerabilitiesCount: vulnerabilities.length,
+    complianceIssuesCount: complianceIssues.length,
+    vulnerabilityDistribution: distribution,
+    complianceDistribution,
+    vulnerabilityRiskScore:
+      distribution.critical * 1_000_000 + distribution.high * 10_000 + distribution.medium * 100,
+    complianceRiskScore: complianceDistribution.critical * 1_000_000 + complianceDistribution.high * 10_000,
+    layers,
+    topLayer: layers[layers.length - 1],
+    riskFactors,
+    labels: [`org.opencontainers.image.ref.name:${repoShort}`],
+    installedProducts: { docker: '24.0.6', hasPackageManager: true, osDistro: distro.osDistro },
+    scanVersion: oldConsole ? '22.12.585' : '34.04.145',
+    scanBuildDate: oldConsole ? '20230110' : '20250318',
+    firstScanTime: rng.chance(0.2) ? ZERO_TIME : firstScanTime,
+    cloudMetadata: {},
+    instances: [
+      {
+        image: pullName,
+        host: hostname,
+        modified: scanTime,
+        tag: slot.tag,
+        repo: slot.repo,
+        registry: slot.registry,
+      },
+    ],
+    hosts: {},
+    err: '',
+    collections: ['All'],
+    scanID: 0,
+    trustStatus: 'untrusted',
+    firewallProtection: { enabled: false, outOfBandMode: '', supported: false },
+    appEmbedded: false,
+    wildFireUsage: null,
+    agentless: false,
+    malwareAnalyzedTime: ZERO_TIME,
+    foundSecrets: null,
+    redHatNonRPMImage: false,
+  };
+
+  applyQuirks(rng, report, oldConsole);
+  return report;
+}
+
+/**
+ * Whether vulnerability candidate `j` is in the report at `findingsVersion`. Version 0 is the
+ * base set; each later version drops some base findings, adds some extras, and always adds at
+ * least one new extra, so a "changed findings" rescan really changes them.
+ */
+function candidateIncluded(
+  seed: number | string,
+  index: number,
+  findingsVersion: number,
+  j: number,
+  base: number,
+  extras: number,
+): boolean {
+  if (findingsVersion === 0) return j < base;
+  if (j === base + ((findingsVersion - 1) % extras)) return true;
+  if (j < base) return !rngFor(seed, 'drop', index, findingsVersion, j).chance(0.1);
+  return rngFor(seed, 'add', index, findingsVersion, j).chance(0.2);
+}
+
+function vulnerabilityOf(
+  rng: Rng,
+  cve: CatalogCve,
+  distro: Distro,
+  pkg: PackageEntry | undefined,
+  scanEpoch: number,
+  fallbackId: number,
+): RawReport {
+  const fixed = rng.chance(0.55);
+  const status = fixed ? `fixed in ${rng.int(1, 9)}.${rng.int(0, 30)}.${rng.int(0, 20)}` : rng.pick(STATUSES);
+  const factors: Record<string, Record<string, never>> = {};
+  if (fixed) factors['Has fix'] = {};
+  if (rng.chance(0.3)) factors['Attack vector: network'] = {};
+  if (cve.published > 0 && scanEpoch - cve.published < 30 * 86_400) factors['Recent vulnerability'] = {};
+  const vuln: RawReport = {
+    applicableRules: [fixed ? `<${status.slice('fixed in '.length)}` : '*'],
+    cause: '',
+    cve: cve.emptyCve ? '' : cve.cve,
+    cvss: cve.cvss,
+    description: cve.description,
+    exploit: cve.exploit,
+    id: cve.emptyCve ? fallbackId : pkg?.type === 'package' ? 46 : 47,
+    layerTime: pkg?.layerTime ?? 0,
+    link: cve.emptyCve ? '' : `https://nvd.nist.gov/vuln/detail/${cve.cve}`,
+    packageName: pkg?.name ?? '',
+    packageVersion: pkg?.version ?? '',
+    packageType: pkg?.type ?? 'package',
+    published: cve.published,
+    riskFactors: factors,
+    severity: distro.severities[cve.level],
+    status,
+    templates: null,
+    text: '',
+    title: '',
+    twistlock: cve.emptyCve,
+    type: 'image',
+    vecStr: cve.vecStr,
+    discovered: rng.chance(0.1)
+      ? ZERO_TIME
+      : new Date((scanEpoch - rng.int(0, 90 * 86_400)) * 1000).toISOString(),
+    functionLayer: '',
+  };
+  if (cve.cvss === undefined) delete vuln.cvss;
+  // fixDate: epoch seconds when fixed, 0 when not, and missing on older feeds (as in the DataDog fixture).
+  const fixDateStyle = rng.float();
+  if (fixDateStyle < 0.7) vuln.fixDate = fixed ? Math.max(cve.published, 1) + rng.int(0, 200 * 86_400) : 0;
+  if (rng.chance(0.05))
+    vuln.exploits = [{ kind: 'poc', link: 'https://www.exploit-db.com/exploits/1', source: 'exploit-db' }];
+  return vuln;
+}
+
+function groupPackages(packages: readonly PackageEntry[]): RawReport[] {
+  const groups = new Map<string, RawReport[]>();
+  for (const pkg of packages) {
+    let list = groups.get(pkg.type);
+    if (list === undefined) {
+      list = [];
+      groups.set(pkg.type, list);
+    }
+    const entry: RawReport = {
+      version: pkg.version,
+      name: pkg.name,
+      cveCount: 0,
+      license: pkg.license,
+      layerTime: pkg.layerTime,
+    };
+    if (pkg.type !== 'package') entry.path = `/app/${pkg.type}/${pkg.name}`;
+    list.push(entry);
+  }
+  return [...groups].map(([pkgsType, pkgs]) => ({ pkgsType, pkgs }));
+}
+
+function binariesOf(seed: number | string, index: number, heavy: boolean): RawReport[] {
+  const rng = rngFor(seed, 'binaries', index);
+  const count = heavy ? rng.int(200, 400) : rng.int(1, 8);
+  const binaries: RawReport[] = [];
+  for (let i = 0; i < count; i++) {
+    binaries.push({
+      name: `bin${i}`,
+      path: `/usr/local/bin/bin${i}`,
+      md5: rng.hex(32),
+      cveCount: 0,
+      layerTime: 0,
+      fileMode: 493,
+    });
+  }
+  return binaries;
+}
+
+/** SPEC §2 quirks that are not about content: missing fields, unknown fields, self-contradicting counts. */
+function applyQuirks(rng: Rng, report: RawReport, oldConsole: boolean): void {
+  const optional = [
+    'firstScanTime',
+    'hostname',
+    'pushTime',
+    'repoDigests',
+    'labels',
+    'startupBinaries',
+    'installedProducts',
+  ];
+  if (rng.chance(0.25)) delete report[rng.pick(optional)];
+  if (rng.chance(0.1)) delete report[rng.pick(optional)];
+  if (rng.chance(0.02)) delete report.packages;
+  // Unknown fields from newer and older consoles: clients must keep or ignore them, never fail.
+  if (rng.chance(0.3)) report.packageCorrelationDone = true;
+  if (rng.chance(0.1))
+    report.cveFixesSummary = { fixable: rng.int(0, 9), byVendor: { debian: rng.int(0, 4) } };
+  if (oldConsole) {
+    report.trust = { status: 'untrusted', reason: 'not learned or trusted by rule Default - alert all' };
+    delete report.trustStatus;
+  }
+  // Counts that disagree with the arrays, as on real consoles (trust the arrays).
+  if (Array.isArray(report.vulnerabilities) && rng.chance(0.03)) {
+    report.vulnerabilityDistribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
+  }
+  if (report.vulnerabilities === null && rng.chance(0.2)) report.vulnerabilitiesCount = rng.int(1, 40);
+}
+
+/** Top-level keys `compact=true` leaves out: vulnerabilities, compliance and extended image metadata. */
+export const COMPACT_DROPPED_KEYS: readonly string[] = [
+  'vulnerabilities',
+  'complianceIssues',
+  'allCompliance',
+  'packages',
+  'binaries',
+  'startupBinaries',
+  'files',
+  'history',
+  'applications',
+  'Secrets',
+  'foundSecrets',
+  'layers',
+  'image',
+  'installedProducts',
+  'firewallProtection',
+];
+
+/**
+ * The `compact=true` form of a report: every key except {@link COMPACT_DROPPED_KEYS}.
+ *
+ * @example
+ * compactReport(generateReport(opts, slot, v)).vulnerabilities; // undefined
+ */
+export function compactReport(report: RawReport): RawReport {
+  const out: RawReport = {};
+  for (const [key, value] of Object.entries(report)) {
+    if (!COMPACT_DROPPED_KEYS.includes(key)) out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The `fields=` projection of a report: `_id` plus each listed dotted path (`repoTag.repo`).
+ *
+ * @example
+ * projectFields(report, ['repoTag.repo']); // { _id: '…', repoTag: { repo: 'web/api' } }
+ */
+export function projectFields(report: RawReport, fields: readonly string[]): RawReport {
+  const out: RawReport = { _id: report._id };
+  for (const path of fields) {
+    const parts = path.split('.').filter((p) => p !== '');
+    let source: unknown = report;
+    for (const part of parts) {
+      source = source !== null && typeof source === 'object' ? (source as RawReport)[part] : undefined;
+    }
+    if (source === undefined || parts.length === 0) continue;
+    let target = out;
+    for (const part of parts.slice(0, -1)) {
+      const existing = target[part];
+      if (existing === null || typeof existing !== 'object') target[part] = {};
+      target = target[part] as RawReport;
+    }
+    target[parts[parts.length - 1]!] = source;
+  }
+  return out;
+}

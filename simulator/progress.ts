@@ -1,0 +1,176 @@
+/**
+ * `GET /registry/progress`, as shared/seeds/registry-progress.txt describes it.
+ *
+ * - No parameters: the regular registry scan, one entry per registry being scanned. When no scan
+ *   is ongoing (the seed does not show this case) it answers one idle entry: zero counts,
+ *   `isScanOngoing: false`.
+ * - `registry`, `repo`, `tag` or `digest` without `onDemand=true`: 400.
+ * - `onDemand=true` needs `repo` and `tag` or `digest`: otherwise 400.
+ * - An ongoing on-demand scan answers its progress; once it completed, the next response shows
+ *   it with `isScanOngoing: false`, and every response after that is `[]` until a new on-demand
+ *   scan of that image starts. An image never scanned on demand answers `[]`.
+ */
+import { ZERO_TIME } from './generator.js';
+
+export interface StepCounts {
+  total: number;
+  scanned: number;
+}
+
+export interface RegistryScanState {
+  registry: string;
+  discovery: StepCounts;
+  imageScan: StepCounts;
+  /** Defenders doing the scan (appears in the titles). Default 1. */
+  defenders?: number;
+}
+
+export interface OnDemandScanState {
+  registry?: string;
+  repo: string;
+  tag?: string;
+  digest?: string;
+  ongoing: boolean;
+  discovery?: StepCounts;
+  imageScan?: StepCounts;
+}
+
+/** What `setScanProgress` takes. `regular` replaces the regular scan; `onDemand` entries are upserted. */
+export interface ScanProgressInput {
+  regular?: { ongoing: boolean; registries?: RegistryScanState[]; specScanStartTime?: string };
+  onDemand?: OnDemandScanState[];
+}
+
+export interface ProgressResponse {
+  status: number;
+  body: unknown;
+}
+
+interface OnDemandEntry {
+  scan: OnDemandScanState;
+  /** The completed state was already shown once; further responses are `[]`. */
+  completionShown: boolean;
+}
+
+const ON_DEMAND_PARAMS = ['registry', 'repo', 'tag', 'digest'] as const;
+
+function progressObject(counts: StepCounts, title: string): Record<string, unknown> {
+  return { id: '', type: '', discovery: false, total: counts.total, scanned: counts.scanned, title };
+}
+
+function onDemandKey(scan: { registry?: string; repo: string; tag?: string; digest?: string }): string {
+  return `${scan.registry ?? ''}|${scan.repo}|${scan.tag ?? ''}|${scan.digest ?? ''}`;
+}
+
+/**
+ * @example
+ * const progress = new ScanProgress();
+ * progress.set({ onDemand: [{ repo: 'library/alpine', tag: '3.16', ongoing: false }] });
+ * progress.respond(new URLSearchParams('onDemand=true&repo=library/alpine&tag=3.16')).body; // one entry, isScanOngoing false
+ * progress.respond(new URLSearchParams('onDemand=true&repo=library/alpine&tag=3.16')).body; // []
+ */
+export class ScanProgress {
+  private regular: NonNullable<ScanProgressInput['regular']> = { ongoing: false };
+  private readonly onDemand = new Map<string, OnDemandEntry>();
+
+  set(input: ScanProgressInput): void {
+    if (input.regular !== undefined) this.regular = input.regular;
+    for (const scan of input.onDemand ?? []) {
+      const key = onDemandKey(scan);
+      const previous = this.onDemand.get(key);
+      // A completed scan already shown stays shown, unless a new scan starts (ongoing again).
+      const completionShown =
+        !scan.ongoing && previous !== undefined && !previous.scan.ongoing && previous.completionShown;
+      this.onDemand.set(key, { scan, completionShown });
+    }
+  }
+
+  respond(query: URLSearchParams): ProgressResponse {
+    const onDemand = query.get('onDemand') === 'true';
+    if (!onDemand) {
+      const stray = ON_DEMAND_PARAMS.filter((name) => query.has(name));
+      if (stray.length > 0) {
+        return badRequest(`${stray.join(', ')} require onDemand=true`);
+      }
+      return { status: 200, body: this.regularBody() };
+    }
+    const repo = query.get('repo');
+    const tag = query.get('tag');
+    const digest = query.get('digest');
+    if (!repo || (!tag && !digest))
+      return badRequest('an on-demand scan progress needs repo and tag or digest');
+    const registry = query.get('registry') ?? undefined;
+    const entry = this.findOnDemand(registry, repo, tag ?? undefined, digest ?? undefined);
+    if (entry === undefined || entry.completionShown) return { status: 200, body: [] };
+    if (!entry.scan.ongoing) entry.completionShown = true;
+    return { status: 200, body: [this.onDemandBody(entry.scan)] };
+  }
+
+  private findOnDemand(
+    registry: string | undefined,
+    repo: string,
+    tag: string | undefined,
+    digest: string | undefined,
+  ): OnDemandEntry | undefined {
+    for (const entry of this.onDemand.values()) {
+      const scan = entry.scan;
+      if (scan.repo !== repo) continue;
+      if (registry !== undefined && (scan.registry ?? '') !== registry) continue;
+      if (tag !== undefined && scan.tag !== tag) continue;
+      if (digest !== undefined && scan.digest !== digest) continue;
+      return entry;
+    }
+    return undefined;
+  }
+
+  private regularBody(): unknown[] {
+    const { ongoing, registries = [], specScanStartTime = ZERO_TIME } = this.regular;
+    if (!ongoing || registries.length === 0) {
+      const idle = { total: 0, scanned: 0 };
+      return [
+        {
+          discovery: progressObject(idle, ''),
+          imageScan: progressObject(idle, ''),
+          isScanOngoing: false,
+          specScanStartTime,
+        },
+      ];
+    }
+    return registries.map((r) => {
+      const defenders = r.defenders ?? 1;
+      return {
+        discovery: progressObject(
+          r.discovery,
+          `Step 1/2 discovering tags in registry ${r.registry}: Discovered tags in ${r.discovery.scanned}/${r.discovery.total} repositories with ${defenders} Defenders`,
+        ),
+        imageScan: progressObject(
+          r.imageScan,
+          `Step 2/2 scanning images in registry ${r.registry}: Scanned ${r.imageScan.scanned}/${r.imageScan.total} images with ${defenders} Defender${defenders === 1 ? '' : 's'}`,
+        ),
+        isScanOngoing: true,
+        specScanStartTime,
+      };
+    });
+  }
+
+  private onDemandBody(scan: OnDemandScanState): unknown {
+    const done = { total: 1, scanned: scan.ongoing ? 0 : 1 };
+    const what = scan.tag !== undefined ? `tag: ${scan.tag}` : `digest: ${scan.digest}`;
+    return {
+      discovery: progressObject(
+        scan.discovery ?? { total: 1, scanned: 1 },
+        `Step 1/2 discovering tags in repository: ${scan.repo}, ${what}`,
+      ),
+      imageScan: progressObject(
+        scan.imageScan ?? done,
+        `Step 2/2 scanning images in repository: ${scan.repo}, ${what}`,
+      ),
+      isScanOngoing: scan.ongoing,
+      specScanStartTime: ZERO_TIME,
+    };
+  }
+}
+
+function badRequest(message: string): ProgressResponse {
+  return { status: 400, body: { err: message } };
+}

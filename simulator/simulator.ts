@@ -1,0 +1,657 @@
+/**
+ * The console simulator: a Prisma Cloud Compute console over real HTTP (node:http), serving
+ * `/api/<v>/authenticate`, `/api/<v>/registry` and `/api/<v>/registry/progress` for any
+ * `v<major>.<minor>` and the legacy `/api/v1`, under an optional path prefix.
+ *
+ * Processing order of every request: log sequence number → (for /registry GETs) the GET count and
+ * the `onRegistryRequest` hooks → scripted/random fault → rate limit → auth → the endpoint.
+ * A fault takes precedence over the rate limiter but still occupies a window slot when one is free.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { SyncError } from '../lambda/common/errors.js';
+import { Catalog, type CatalogEntry, compareKeys } from './catalog.js';
+import { type Fault, FaultInjector, type FaultPlan, faultLabel } from './faults.js';
+import { compactReport, generateReport, projectFields, type RawReport } from './generator.js';
+import { rngFor } from './prng.js';
+import { ScanProgress, type ScanProgressInput } from './progress.js';
+import { SlidingWindowLimiter } from './rate-limit.js';
+
+export interface SimulatorOptions {
+  /** 0 / undefined = a free port on 127.0.0.1. */
+  port?: number;
+  /** Initial image count. Default 200. */
+  images?: number;
+  /** Same seed => byte-identical response bodies. Default 1. */
+  seed?: number | string;
+  /** Default 'demo'. */
+  username?: string;
+  /** Default 'demo'. */
+  password?: string;
+  /** E.g. '/us-1-111111111': the console then serves /us-1-111111111/api/<v>/... */
+  pathPrefix?: string;
+  /** Default 30 requests per 30,000 ms over all API requests; false = unthrottled. */
+  rateLimit?: { requests: number; windowMs: number } | false;
+  /** Retry-After on 429: seconds until a slot frees (rounded up), an HTTP date, or absent. Default 'seconds'. */
+  retryAfter?: 'seconds' | 'date' | false;
+  /** Send `Total-Count` on /registry. Default true. */
+  totalCountHeader?: boolean;
+  /** Bearer token lifetime. Default 30 minutes. */
+  tokenTtlMs?: number;
+  /** Share of reports over 1 MB. Default 0.01. */
+  heavyFraction?: number;
+  faults?: FaultPlan;
+  /** Delay before every response. */
+  latencyMs?: number;
+}
+
+export interface RequestLogEntry {
+  seq: number;
+  /** ms since the simulator started (monotonic). */
+  at: number;
+  method: string;
+  /** Path without the path prefix, e.g. `/api/v34.04/registry`. */
+  path: string;
+  query: Record<string, string | string[]>;
+  status: number;
+  fault?: string;
+  auth: 'bearer' | 'basic' | 'none';
+}
+
+export interface SimulatorTruth {
+  /** A logical time (a counter advanced by every mark and every mutation). */
+  mark(): number;
+  /** Image keys present now, in console order. */
+  present(): string[];
+  /** Keys present continuously from `mark` until now: a completed sync must hold them. */
+  persistentSince(mark: number): string[];
+  /** Keys present at any time since `mark`: a sync may hold these and no others. */
+  everPresentSince(mark: number): string[];
+  /** The current raw (full) report of a present image. */
+  report(key: string): unknown;
+}
+
+export interface SimulatorMutations {
+  /** Adds images; `sortEarly` names them so each sorts before every image already present. */
+  add(count: number, opts?: { sortEarly?: boolean }): string[];
+  /** Removes the given keys, or that many images chosen by the seeded rng. */
+  remove(keys: string[] | number): string[];
+  /** New scanTime for the given keys (or that many seeded picks); optionally changed vulnerabilities. */
+  rescan(keys: string[] | number, opts?: { changeFindings?: boolean }): string[];
+}
+
+export interface RunningSimulator {
+  /** Base URL including the path prefix, no trailing slash: what PRISMA_CONSOLE_URL is set to. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  requestLog: ReadonlyArray<RequestLogEntry>;
+  setFaults(plan: FaultPlan): void;
+  mutate: SimulatorMutations;
+  /** Called before serving the n-th /registry GET (1-based); tests mutate mid-paging here. */
+  onRegistryRequest(hook: (n: number, sim: RunningSimulator) => void): void;
+  truth: SimulatorTruth;
+  /** Drives /registry/progress (the regular scan and on-demand scans). */
+  setScanProgress(progress: ScanProgressInput): void;
+}
+
+/** The console's page cap. */
+export const MAX_PAGE_SIZE = 50;
+
+const ROUTE = /^\/api\/(v\d+(?:\.\d+)?)\/(authenticate|registry\/progress|registry)\/?$/;
+const GZIP_MIN_BYTES = 1024;
+const REPORT_CACHE_CHARS = 96 * 1024 * 1024;
+const PAGE_CACHE_BYTES = 32 * 1024 * 1024;
+
+const HTML_429 =
+  '<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+
+function htmlError(status: number): string {
+  const reason: Record<number, string> = {
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Temporarily Unavailable',
+    504: 'Gateway Time-out',
+  };
+  const title = `${status} ${reason[status] ?? 'Error'}`;
+  return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
+}
+
+const HTML_200 =
+  '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Prisma Cloud | Login</title></head>\n<body><div id="root">Please sign in to continue.</div><script src="/static/app.js"></script></body></html>\n';
+
+/** A size-bounded LRU (Map insertion order), sized by a caller-supplied weight. */
+class LruCache<V> {
+  private readonly map = new Map<string, { value: V; weight: number }>();
+  private total = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly weigh: (value: V) => number,
+  ) {}
+
+  get(key: string): V | undefined {
+    const hit = this.map.get(key);
+    if (hit === undefined) return undefined;
+    this.map.delete(key);
+    this.map.set(key, hit);
+    return hit.value;
+  }
+
+  set(key: string, value: V): void {
+    const weight = this.weigh(value);
+    if (weight > this.capacity) return;
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      this.total -= old.weight;
+      this.map.delete(key);
+    }
+    this.map.set(key, { value, weight });
+    this.total += weight;
+    for (const [oldestKey, oldest] of this.map) {
+      if (this.total <= this.capacity) break;
+      this.map.delete(oldestKey);
+      this.total -= oldest.weight;
+    }
+  }
+}
+
+interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+  /** Whether gzip may be applied (JSON bodies of normal responses). */
+  compressible: boolean;
+}
+
+function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify(value),
+    compressible: true,
+  };
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function queryRecord(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name of new Set(params.keys())) {
+    const values = params.getAll(name);
+    out[name] = values.length === 1 ? values[0]! : values;
+  }
+  return out;
+}
+
+/** Repeated and comma-separated values of an array query parameter. */
+function listParam(params: URLSearchParams, name: string): string[] {
+  return params
+    .getAll(name)
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
+}
+
+function normalizePrefix(prefix: string | undefined): string {
+  if (prefix === undefined || prefix === '' || prefix === '/') return '';
+  return `/${prefix.replace(/^\/+|\/+$/g, '')}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The sort keys `/registry?sort=` supports (cheap, from naming facts); others keep the default order. */
+const SORT_KEYS: Record<string, (entry: CatalogEntry, scanTime: (e: CatalogEntry) => string) => string> = {
+  'repoTag.registry': (e) => e.slot.registry,
+  'repoTag.repo': (e) => e.slot.repo,
+  'repoTag.tag': (e) => e.slot.tag,
+  _id: (e) => e.slot.reportId,
+  id: (e) => e.slot.imageId,
+  scanTime: (e, scanTime) => scanTime(e),
+};
+
+/**
+ * Starts a simulated console on 127.0.0.1.
+ *
+ * @example
+ * const sim = await startSimulator({ images: 120, rateLimit: false });
+ * const { token } = await (await fetch(`${sim.url}/api/v34.04/authenticate`, {
+ *   method: 'POST', body: JSON.stringify({ username: 'demo', password: 'demo' }),
+ * })).json();
+ * const page = await fetch(`${sim.url}/api/v34.04/registry?limit=50&offset=0`, { headers: { Authorization: `Bearer ${token}` } });
+ * page.headers.get('Total-Count'); // '120'
+ * await sim.close();
+ */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const seed = options.seed ?? 1;
+  const username = options.username ?? 'demo';
+  const password = options.password ?? 'demo';
+  const prefix = normalizePrefix(options.pathPrefix);
+  const tokenTtlMs = options.tokenTtlMs ?? 30 * 60_000;
+  const retryAfterStyle = options.retryAfter ?? 'seconds';
+  const totalCountHeader = options.totalCountHeader ?? true;
+  const rateLimit = options.rateLimit ?? { requests: 30, windowMs: 30_000 };
+  const latencyMs = options.latencyMs ?? 0;
+  const images = options.images ?? 200;
+  if (!Number.isInteger(images) || images < 0) {
+    throw new SyncError('sim.invalidOptions', `images must be a whole number, got ${images}`, { images });
+  }
+
+  const catalog = new Catalog({ seed, heavyFraction: options.heavyFraction ?? 0.01 }, images);
+  const limiter = rateLimit === false ? undefined : new SlidingWindowLimiter(rateLimit);
+  const progress = new ScanProgress();
+  let faults = new FaultInjector(options.faults);
+  const hooks: Array<(n: number, sim: RunningSimulator) => void> = [];
+  const requestLog: RequestLogEntry[] = [];
+  const tokens = new Map<string, number>();
+  let tokenCount = 0;
+  let requestCount = 0;
+  let registryGetCount = 0;
+  const startedAt = performance.now();
+  const userHash = sha256(username);
+  const passwordHash = sha256(password);
+
+  const reportCache = new LruCache<string>(REPORT_CACHE_CHARS, (s) => s.length);
+  const pageCache = new LruCache<{ body: Buffer; gzip: Buffer | undefined; totalCount: number }>(
+    PAGE_CACHE_BYTES,
+    (p) => p.body.length + (p.gzip?.length ?? 0),
+  );
+
+  const credentialsMatch = (user: string, pass: string): boolean =>
+    // Both comparisons always run: no early exit that would time the username.
+    Number(timingSafeEqual(sha256(user), userHash)) + Number(timingSafeEqual(sha256(pass), passwordHash)) ===
+    2;
+
+  function authOf(req: IncomingMessage): { kind: 'bearer' | 'basic' | 'none'; valid: boolean } {
+    const header = req.headers.authorization;
+    if (header === undefined) return { kind: 'none', valid: false };
+    const [scheme, value = ''] = header.split(' ', 2);
+    if (scheme?.toLowerCase() === 'bearer') {
+      const expiresAt = tokens.get(value.trim());
+      return { kind: 'bearer', valid: expiresAt !== undefined && performance.now() < expiresAt };
+    }
+    if (scheme?.toLowerCase() === 'basic') {
+      const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      return {
+        kind: 'basic',
+        valid: colon >= 0 && credentialsMatch(decoded.slice(0, colon), decoded.slice(colon + 1)),
+      };
+    }
+    return { kind: 'none', valid: false };
+  }
+
+  function serializedReport(entry: CatalogEntry, compact: boolean): string {
+    const cacheKey = `${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}:${compact ? 'c' : 'f'}`;
+    let text = reportCache.get(cacheKey);
+    if (text === undefined) {
+      const report = generateReport(catalog.options, entry.slot, entry);
+      text = JSON.stringify(compact ? compactReport(report) : report);
+      reportCache.set(cacheKey, text);
+    }
+    return text;
+  }
+
+  function retryAfterHeader(style: 'seconds' | 'date' | false, waitMs: number): Record<string, string> {
+    if (style === false) return {};
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    if (style === 'seconds') return { 'Retry-After': String(seconds) };
+    // An HTTP date has whole seconds: round up so waiting until that date always frees a slot.
+    return { 'Retry-After': new Date((Math.floor(Date.now() / 1000) + seconds) * 1000).toUTCString() };
+  }
+
+  function tooManyRequests(style: 'seconds' | 'date' | false, waitMs: number): Reply {
+    return {
+      status: 429,
+      headers: { 'Content-Type': 'text/html', ...retryAfterHeader(style, waitMs) },
+      body: HTML_429,
+      compressible: false,
+    };
+  }
+
+  function filteredEntries(params: URLSearchParams): readonly CatalogEntry[] {
+    const names = listParam(params, 'name');
+    const imageIds = listParam(params, 'imageID');
+    const ids = listParam(params, 'id');
+    const registries = params
+      .getAll('registry')
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim());
+    const repositories = listParam(params, 'repository');
+    let entries: readonly CatalogEntry[] = catalog.entries;
+    if (names.length + imageIds.length + ids.length + registries.length + repositories.length > 0) {
+      const nameSet = new Set(names.map((n) => n.replace(/^https?:\/\//, '')));
+      entries = entries.filter((entry) => {
+        const { slot } = entry;
+        if (nameSet.size > 0) {
+          const full =
+            slot.registry === '' ? `${slot.repo}:${slot.tag}` : `${slot.registry}/${slot.repo}:${slot.tag}`;
+          if (!nameSet.has(full) && !nameSet.has(slot.key)) return false;
+        }
+        if (imageIds.length > 0 && !imageIds.includes(slot.imageId)) return false;
+        if (ids.length > 0 && !ids.includes(slot.reportId)) return false;
+        if (registries.length > 0 && !registries.includes(slot.registry)) return false;
+        if (repositories.length > 0 && !repositories.includes(slot.repo)) return false;
+        return true;
+      });
+    }
+    const sortBy = SORT_KEYS[params.get('sort') ?? ''];
+    if (sortBy !== undefined) {
+      const scanTime = (e: CatalogEntry) => catalog.scanTime(e);
+      entries = [...entries].sort(
+        (a, b) =>
+          compareKeys(sortBy(a, scanTime), sortBy(b, scanTime)) || compareKeys(a.slot.key, b.slot.key),
+      );
+    }
+    return entries;
+  }
+
+  function registryPage(params: URLSearchParams, acceptsGzip: boolean): Reply {
+    const offsetText = params.get('offset');
+    const limitText = params.get('limit');
+    const offset = offsetText === null || offsetText === '' ? 0 : Number(offsetText);
+    const requestedLimit = limitText === null || limitText === '' ? 0 : Number(limitText);
+    if (!Number.isInteger(offset) || offset < 0) return json(400, { err: `invalid offset ${offsetText}` });
+    if (!Number.isInteger(requestedLimit) || requestedLimit < 0)
+      return json(400, { err: `invalid limit ${limitText}` });
+    // No limit (or 0) means a full page; a larger limit is capped.
+    const limit = requestedLimit === 0 ? MAX_PAGE_SIZE : Math.min(requestedLimit, MAX_PAGE_SIZE);
+
+    const cacheKey = `${catalog.version}|${params.toString()}`;
+    let page = pageCache.get(cacheKey);
+    if (page === undefined) {
+      const entries = filteredEntries(params);
+      const reverse = params.get('reverse') === 'true';
+      const compact = params.get('compact') === 'true';
+      const fields = listParam(params, 'fields');
+      const parts: string[] = [];
+      for (let i = offset; i < Math.min(entries.length, offset + limit); i++) {
+        const entry = entries[reverse ? entries.length - 1 - i : i]!;
+        if (fields.length > 0) {
+          parts.push(
+            JSON.stringify(projectFields(generateReport(catalog.options, entry.slot, entry), fields)),
+          );
+        } else {
+          parts.push(serializedReport(entry, compact));
+        }
+      }
+      const body = Buffer.from(`[${parts.join(',')}]`, 'utf8');
+      page = { body, gzip: undefined, totalCount: entries.length };
+    }
+    if (acceptsGzip && page.gzip === undefined && page.body.length >= GZIP_MIN_BYTES) {
+      page = { ...page, gzip: gzipSync(page.body, { level: 1 }) };
+    }
+    pageCache.set(cacheKey, page);
+    const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };
+    if (totalCountHeader) headers['Total-Count'] = String(page.totalCount);
+    if (acceptsGzip && page.gzip !== undefined) {
+      return {
+        status: 200,
+        headers: { ...headers, 'Content-Encoding': 'gzip' },
+        body: page.gzip,
+        compressible: false,
+      };
+    }
+    return { status: 200, headers, body: page.body, compressible: false };
+  }
+
+  async function authenticate(req: IncomingMessage): Promise<Reply> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > 1024 * 1024) return json(413, { err: 'request body too large' });
+      chunks.push(chunk as Buffer);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return json(400, { err: 'invalid JSON body' });
+    }
+    const { username: user, password: pass } = (body ?? {}) as { username?: unknown; password?: unknown };
+    if (typeof user !== 'string' || typeof pass !== 'string' || !credentialsMatch(user, pass)) {
+      return json(401, { err: 'invalid credentials' });
+    }
+    const token = `sim.${rngFor(seed, 'token', ++tokenCount).hex(48)}`;
+    tokens.set(token, performance.now() + tokenTtlMs);
+    return json(200, { token });
+  }
+
+  function applyFault(fault: Fault, reply: Reply): Reply | 'reset' | { truncateAt: number; reply: Reply } {
+    switch (fault.kind) {
+      case '429':
+        return tooManyRequests(fault.retryAfter ?? retryAfterStyle, (fault.retryAfterSeconds ?? 1) * 1000);
+      case '5xx-html': {
+        const status = fault.status ?? 502;
+        return {
+          status,
+          headers: { 'Content-Type': 'text/html' },
+          body: htmlError(status),
+          compressible: false,
+        };
+      }
+      case 'reset':
+        return 'reset';
+      case 'empty-200':
+        return {
+          status: 200,
+          headers: { 'Content-Type': 'application/json' },
+          body: '',
+          compressible: false,
+        };
+      case 'html-200':
+        return {
+          status: 200,
+          headers: { 'Content-Type': 'text/html; charset=utf-8' },
+          body: HTML_200,
+          compressible: false,
+        };
+      case 'token-expiry':
+        tokens.clear();
+        return json(401, { err: 'token expired' });
+      case 'malformed-json': {
+        const text = plainBody(reply);
+        // Valid up to the last character, then a dangling comma: a JSON parser must fail.
+        return { ...json(200, null), headers: reply.headers, body: `${text.slice(0, -1)},${text.slice(-1)}` };
+      }
+      case 'schema-drift': {
+        const value = JSON.parse(plainBody(reply)) as unknown;
+        const target = Array.isArray(value) ? value[0] : value;
+        const drifted = target !== null && typeof target === 'object' ? (target as RawReport) : undefined;
+        const drift = fault.drift ?? 'vulnerabilities-string';
+        if (drifted !== undefined) {
+          if (drift === 'vulnerabilities-string') drifted.vulnerabilities = 'x';
+          else if (drift === 'repoTag-number') drifted.repoTag = 5;
+          else delete drifted._id;
+        }
+        const body =
+          Array.isArray(value) && value.length === 0
+            ? drift === 'missing-id'
+              ? [{}]
+              : [{ repoTag: 5 }]
+            : value;
+        return { ...json(200, body), headers: withoutEncoding(reply.headers) };
+      }
+      case 'truncate': {
+        const plain = {
+          ...reply,
+          headers: withoutEncoding(reply.headers),
+          body: plainBody(reply),
+          compressible: false,
+        };
+        const length = Buffer.byteLength(plain.body);
+        return {
+          truncateAt: Math.floor(length * Math.min(Math.max(fault.fraction ?? 0.5, 0), 0.99)),
+          reply: plain,
+        };
+      }
+      case 'slow':
+        return reply;
+    }
+  }
+
+  function plainBody(reply: Reply): string {
+    if (reply.headers['Content-Encoding'] === 'gzip' && Buffer.isBuffer(reply.body)) {
+      // Faults that rewrite the body work on the identity form.
+      throw new SyncError('sim.internal', 'cannot rewrite a gzip body');
+    }
+    return Buffer.isBuffer(reply.body) ? reply.body.toString('utf8') : reply.body;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const seq = ++requestCount;
+    const at = performance.now() - startedAt;
+    const url = new URL(req.url ?? '/', 'http://simulator.local');
+    const method = req.method ?? 'GET';
+    const path =
+      prefix !== '' && url.pathname.startsWith(`${prefix}/`)
+        ? url.pathname.slice(prefix.length)
+        : url.pathname;
+    const auth = authOf(req);
+    const entry: RequestLogEntry = {
+      seq,
+      at,
+      method,
+      path,
+      query: queryRecord(url.searchParams),
+      status: 0,
+      auth: auth.kind,
+    };
+    requestLog.push(entry);
+
+    const route = prefix !== '' && !url.pathname.startsWith(`${prefix}/`) ? null : ROUTE.exec(path);
+    const endpoint = route?.[2];
+    let registryGet: number | undefined;
+    if (endpoint === 'registry' && method === 'GET') {
+      registryGet = ++registryGetCount;
+      for (const hook of hooks) hook(registryGet, sim);
+    }
+    const fault = endpoint === undefined ? undefined : faults.next({ request: seq, registryGet });
+    if (fault !== undefined) entry.fault = faultLabel(fault);
+
+    let reply: Reply;
+    if (endpoint === undefined) {
+      reply = json(404, { err: `no such endpoint ${path}` });
+    } else {
+      const decision = limiter?.admit(performance.now()) ?? { admitted: true };
+      const acceptsGzip =
+        /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && fault === undefined;
+      if (!decision.admitted && fault === undefined) {
+        reply = tooManyRequests(retryAfterStyle, decision.retryAfterMs);
+      } else if (endpoint === 'authenticate') {
+        reply = method === 'POST' ? await authenticate(req) : json(405, { err: 'method not allowed' });
+      } else if (method !== 'GET') {
+        reply = json(405, { err: 'method not allowed' });
+      } else if (fault?.kind === 'token-expiry' || !auth.valid) {
+        reply = json(401, { err: auth.kind === 'none' ? 'missing credentials' : 'unauthorized' });
+      } else if (endpoint === 'registry') {
+        reply = registryPage(url.searchParams, acceptsGzip);
+      } else {
+        const answer = progress.respond(url.searchParams);
+        reply = json(answer.status, answer.body);
+      }
+    }
+
+    const outcome = fault === undefined ? reply : applyFault(fault, reply);
+    const delay = latencyMs + (fault?.kind === 'slow' ? (fault.ms ?? 2000) : 0);
+    if (delay > 0) await sleep(delay);
+    if (outcome === 'reset') {
+      entry.status = 0;
+      req.socket.destroy();
+      return;
+    }
+    if ('truncateAt' in outcome) {
+      const body = Buffer.from(outcome.reply.body);
+      entry.status = outcome.reply.status;
+      res.writeHead(outcome.reply.status, {
+        ...outcome.reply.headers,
+        'Content-Length': String(body.length),
+      });
+      res.write(body.subarray(0, outcome.truncateAt), () => res.destroy());
+      return;
+    }
+    entry.status = outcome.status;
+    let body = outcome.body;
+    const headers = { ...outcome.headers };
+    if (
+      outcome.compressible &&
+      Buffer.byteLength(body) >= GZIP_MIN_BYTES &&
+      /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))
+    ) {
+      body = gzipSync(body, { level: 1 });
+      headers['Content-Encoding'] = 'gzip';
+    }
+    headers['Content-Length'] = String(Buffer.byteLength(body));
+    res.writeHead(outcome.status, headers);
+    res.end(body);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      const last = requestLog[requestLog.length - 1];
+      if (last !== undefined && last.status === 0) last.status = 500;
+      if (!res.headersSent) {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ err: `simulator error: ${message}` }));
+      } else {
+        res.destroy();
+      }
+    });
+  });
+  server.keepAliveTimeout = 10_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const sim: RunningSimulator = {
+    url: `http://127.0.0.1:${port}${prefix}`,
+    port,
+    requestLog,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+    setFaults(plan) {
+      faults = new FaultInjector(plan);
+    },
+    mutate: {
+      add: (count, opts) => catalog.add(count, opts),
+      remove: (keys) => catalog.remove(keys),
+      rescan: (keys, opts) => catalog.rescan(keys, opts),
+    },
+    onRegistryRequest(hook) {
+      hooks.push(hook);
+    },
+    truth: {
+      mark: () => catalog.mark(),
+      present: () => catalog.present(),
+      persistentSince: (mark) => catalog.persistentSince(mark),
+      everPresentSince: (mark) => catalog.everPresentSince(mark),
+      report: (key) => catalog.report(key),
+    },
+    setScanProgress(input) {
+      progress.set(input);
+    },
+  };
+  return sim;
+}
+
+function withoutEncoding(headers: Record<string, string>): Record<string, string> {
+  const { 'Content-Encoding': _encoding, ...rest } = headers;
+  return rest;
+}
