@@ -547,7 +547,8 @@ export function generateReport(
   const distro = rng.pick(DISTROS);
   const scanTime = scanTimeOf(seed, index, version.scanGeneration);
   const firstScanTime = scanTimeOf(seed, index, 0);
-  const scanEpoch = Math.floor(Date.parse(scanTime) / 1000);
+  // Findings depend on the first scan, not the latest: a plain rescan leaves them byte-identical.
+  const firstScanEpoch = Math.floor(Date.parse(firstScanTime) / 1000);
   const createdEpoch = Math.floor(Date.parse(firstScanTime) / 1000) - rng.int(3600, 200 * 86_400);
 
   // Layers and history.
@@ -610,7 +611,7 @@ export function generateReport(
     const cve = catalogCve(seed, (cveStart + j * cveStep) % CVE_CATALOG_SIZE);
     const vulnRng = rngFor(seed, 'vuln', index, j);
     const pkg = packages.length > 0 ? packages[vulnRng.int(0, packages.length - 1)]! : undefined;
-    vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, scanEpoch, 1000 + j));
+    vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j));
     const normalized = (['low', 'low', 'medium', 'high', 'critical'] as const)[cve.level]!;
     distribution[normalized]++;
     distribution.total++;
@@ -763,7 +764,7 @@ function vulnerabilityOf(
   cve: CatalogCve,
   distro: Distro,
   pkg: PackageEntry | undefined,
-  scanEpoch: number,
+  firstScanEpoch: number,
   fallbackId: number,
 ): RawReport {
   const fixed = rng.chance(0.55);
@@ -771,7 +772,7 @@ function vulnerabilityOf(
   const factors: Record<string, Record<string, never>> = {};
   if (fixed) factors['Has fix'] = {};
   if (rng.chance(0.3)) factors['Attack vector: network'] = {};
-  if (cve.published > 0 && scanEpoch - cve.published < 30 * 86_400) factors['Recent vulnerability'] = {};
+  if (cve.published > 0 && firstScanEpoch - cve.published < 30 * 86_400) factors['Recent vulnerability'] = {};
   const vuln: RawReport = {
     applicableRules: [fixed ? `<${status.slice('fixed in '.length)}` : '*'],
     cause: '',
@@ -797,7 +798,7 @@ function vulnerabilityOf(
     vecStr: cve.vecStr,
     discovered: rng.chance(0.1)
       ? ZERO_TIME
-      : new Date((scanEpoch - rng.int(0, 90 * 86_400)) * 1000).toISOString(),
+      : new Date((firstScanEpoch - rng.int(0, 90 * 86_400)) * 1000).toISOString(),
     functionLayer: '',
   };
   if (cve.cvss === undefined) delete vuln.cvss;
