@@ -1,6 +1,6 @@
 import type { ComplianceRecord } from '../common/records.js';
 import { TEXT_MAX_CHARS } from './limits.js';
-import { asObject, capText, field, list, presentText, type RawObject } from './read.js';
+import { asObject, capText, field, list, presentText, preview, type RawObject } from './read.js';
 import { normalizeSeverity } from './severity.js';
 import type { Warnings } from './warnings.js';
 
@@ -24,7 +24,7 @@ export function normalizeCompliance(report: RawObject, warnings: Warnings): Comp
   for (const entry of [...list(field(report, 'complianceIssues')), ...list(field(report, 'compliances'))]) {
     const row = asObject(entry);
     if (row === undefined) {
-      warnings.tally('compliance entries that are not objects were ignored', String(entry));
+      warnings.tally('compliance entries that are not objects were ignored', preview(entry));
       continue;
     }
     const draft = readDraft(row, warnings);

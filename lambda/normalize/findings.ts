@@ -1,7 +1,16 @@
 import type { FindingRecord, Severity } from '../common/records.js';
 import { sha256Hex } from './hash.js';
 import { DESCRIPTION_MAX_CHARS, FINDING_KEY_MAX_BYTES, TEXT_MAX_CHARS } from './limits.js';
-import { asObject, capText, field, finiteNumber, list, presentText, type RawObject } from './read.js';
+import {
+  asObject,
+  capText,
+  field,
+  finiteNumber,
+  list,
+  presentText,
+  preview,
+  type RawObject,
+} from './read.js';
 import { normalizeSeverity, SEVERITY_RANK } from './severity.js';
 import { parseTime } from './time.js';
 import type { Warnings } from './warnings.js';
@@ -97,7 +106,7 @@ export function normalizeFindings(rawVulnerabilities: unknown, warnings: Warning
   for (const entry of list(rawVulnerabilities)) {
     const row = asObject(entry);
     if (row === undefined) {
-      warnings.tally('vulnerabilities[] entries that are not objects were ignored', String(entry));
+      warnings.tally('vulnerabilities[] entries that are not objects were ignored', preview(entry));
       continue;
     }
     rowCount += 1;
@@ -157,7 +166,7 @@ function readTime(row: RawObject, name: string, warnings: Warnings): string | nu
   const value = field(row, name);
   const parsed = parseTime(value);
   if (parsed.invalid)
-    warnings.tally(`vulnerabilities with an unreadable ${name} (kept as null)`, String(value));
+    warnings.tally(`vulnerabilities with an unreadable ${name} (kept as null)`, preview(value));
   return parsed.iso;
 }
 

@@ -29,4 +29,4 @@ export {
   VENDOR_SEVERITIES,
 } from './severity.js';
 export { normalizeTime, type ParsedTime, parseTime } from './time.js';
-export { VOLATILE_FINDING_FIELDS, VOLATILE_REPORT_FIELDS } from './volatile.js';
+export { COUNTER_FIELDS, VOLATILE_FINDING_FIELDS, VOLATILE_REPORT_FIELDS } from './volatile.js';

@@ -6,7 +6,7 @@ import { canonicalJson, sha256Hex } from './hash.js';
 import { imageKeyString, readTags, resolveIdentity } from './identity.js';
 import { IMAGE_KEY_MAX_BYTES, TEXT_MAX_CHARS } from './limits.js';
 import { normalizePackages } from './packages.js';
-import { asObject, capText, field, finiteNumber, presentText, type RawObject } from './read.js';
+import { asObject, capText, field, finiteNumber, presentText, preview, type RawObject } from './read.js';
 import { parseTime } from './time.js';
 import { Warnings } from './warnings.js';
 
@@ -104,7 +104,9 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
 
   const scanTime = parseTime(field(report, 'scanTime'));
   if (scanTime.invalid)
-    warnings.add(`scanTime ${JSON.stringify(String(field(report, 'scanTime')))} is not a time`);
+    warnings.add(
+      `scanTime ${JSON.stringify(capText(preview(field(report, 'scanTime')), 80).text)} is not a time`,
+    );
 
   const short = (value: string | null): string | null =>
     value === null ? null : capText(value, TEXT_MAX_CHARS).text;

@@ -107,3 +107,17 @@ export function capText(value: string, maxChars: number): CappedText {
   if (last >= 0xd800 && last <= 0xdbff) end -= 1;
   return { text: `${value.slice(0, end)}…`, truncated: true };
 }
+
+/**
+ * A short, safe description of any input value for warnings: never throws (not even on an
+ * object whose `toString` is broken) and never echoes a large object.
+ *
+ * @example
+ * preview('January 01, 1970'); // 'January 01, 1970'
+ * preview({ toString: null });  // 'an object'
+ */
+export function preview(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}

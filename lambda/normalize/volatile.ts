@@ -9,6 +9,11 @@
  * applications, secrets) are not volatile but stay out of the hash too: they are in the raw
  * report the store keeps, and a change in them comes with a new digest or image id anyway.
  * A field the console adds in a future version is likewise ignored until the model reads it.
+ *
+ * One exception, by design: when a report has no vulnerability list, the counters
+ * ({@link COUNTER_FIELDS}) are the only sign of whether the image is clean or the report was
+ * compacted, so they decide `findingsIncomplete`, which is hashed. With a list present they
+ * change nothing.
  */
 export const VOLATILE_REPORT_FIELDS = {
   scanTime: 'time of the latest scan: changes on every rescan',
@@ -48,6 +53,9 @@ export const VOLATILE_REPORT_FIELDS = {
   hostRuntimeEnabled: 'runtime policy of the scanning host',
   stopped: 'whether the scanning host was running',
 } as const satisfies Readonly<Record<string, string>>;
+
+/** The console's vulnerability counters: volatile only while the report carries a vulnerability list. */
+export const COUNTER_FIELDS = ['vulnerabilitiesCount', 'vulnerabilityDistribution'] as const;
 
 /**
  * Fields of a `vulnerabilities[]` row that change without the finding changing. A finding's own
