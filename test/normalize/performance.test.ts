@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { extractReports, normalizeReport } from '../../lambda/normalize/index.js';
+import { FIXTURE_FILES, loadFixture } from './support.js';
+
+const context = { consoleId: 'console-a', imageName: 'defectdojo/defectdojo-django:1.0' };
+
+/** A report of about 5 MB: 3,000 vulnerabilities with real-sized descriptions, 2,000 packages. */
+function fiveMegabyteReport(): Record<string, unknown> {
+  const description =
+    'Improper input validation in a widely used library allows a remote attacker to '.repeat(16);
+  return {
+    _id: 'sha256:5555',
+    id: 'sha256:5555',
+    repoTag: { registry: 'registry.example.com', repo: 'big/app', tag: '1' },
+    scanTime: '2024-01-08T11:19:49.252Z',
+    vulnerabilities: Array.from({ length: 3_000 }, (_, index) => ({
+      cve: `CVE-2024-${10_000 + (index % 1_500)}`,
+      id: 46,
+      severity: ['critical', 'high', 'important', 'medium', 'moderate', 'low', 'negligible'][index % 7],
+      cvss: (index % 100) / 10,
+      vecStr: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
+      packageName: `package-${index % 400}`,
+      packageVersion: `1.${index % 3}.0`,
+      status: index % 2 === 0 ? 'fixed in 2.0.0' : 'open',
+      published: 1_700_000_000 + index,
+      fixDate: 0,
+      link: `https://nvd.nist.gov/vuln/detail/CVE-2024-${10_000 + index}`,
+      description,
+      riskFactors: { 'Has fix': {}, 'Attack vector: network': {}, 'Remote execution': {} },
+      layerTime: 1_700_000_000,
+      applicableRules: ['<2.0.0'],
+    })),
+    packages: [
+      {
+        pkgsType: 'package',
+        pkgs: Array.from({ length: 2_000 }, (_, index) => ({
+          name: `package-${index}`,
+          version: `1.${index % 3}.0`,
+          license: 'MIT',
+          cveCount: index % 5,
+          layerTime: 1_700_000_000,
+        })),
+      },
+    ],
+  };
+}
+
+describe('normalization speed', () => {
+  it('normalizes the real fixture reports in well under a millisecond each (20,000 reports)', () => {
+    const reports = FIXTURE_FILES.flatMap((file) => extractReports(loadFixture(file)).reports);
+    const count = 20_000;
+    const started = performance.now();
+    for (let index = 0; index < count; index++) normalizeReport(reports[index % reports.length], context);
+    const elapsed = performance.now() - started;
+    console.info(
+      `normalize: ${count} fixture reports in ${elapsed.toFixed(0)} ms (${((elapsed / count) * 1000).toFixed(1)} µs/report)`,
+    );
+    expect(elapsed / count).toBeLessThan(1);
+  });
+
+  it('normalizes a 5 MB report with every finding in well under a second', () => {
+    const raw = fiveMegabyteReport();
+    const json = JSON.stringify(raw);
+    expect(json.length).toBeGreaterThan(5_000_000);
+    normalizeReport(JSON.parse(json), context); // warm-up
+    const runs = 5;
+    const started = performance.now();
+    let normalized = normalizeReport(JSON.parse(json), context);
+    for (let run = 1; run < runs; run++) normalized = normalizeReport(JSON.parse(json), context);
+    const elapsed = (performance.now() - started) / runs;
+    console.info(
+      `normalize: ${(json.length / 1e6).toFixed(1)} MB report, ${normalized.findings.length} findings, ` +
+        `${normalized.packages.length} packages: ${elapsed.toFixed(0)} ms per report including JSON.parse`,
+    );
+    expect(normalized.findings).toHaveLength(3_000);
+    expect(normalized.image.vulnerabilityCounts.total).toBe(3_000);
+    expect(elapsed).toBeLessThan(1_000);
+  });
+});
