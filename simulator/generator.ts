@@ -479,11 +479,22 @@ interface CatalogCve {
   exploit: string;
 }
 
-const cveCache = new Map<string, CatalogCve>();
+/** Per seed, the catalog entries generated so far (indexed by k): images share them heavily. */
+const cveCatalogs = new Map<string, Array<CatalogCve | undefined>>();
 
-function catalogCve(seed: number | string, k: number): CatalogCve {
-  const cacheKey = `${seed}|${k}`;
-  const cached = cveCache.get(cacheKey);
+function cveCatalogFor(seed: number | string): Array<CatalogCve | undefined> {
+  let catalog = cveCatalogs.get(String(seed));
+  if (catalog === undefined) {
+    // A handful of seeds per process at most (tests); drop old ones rather than grow.
+    if (cveCatalogs.size >= 8) cveCatalogs.clear();
+    catalog = new Array<CatalogCve | undefined>(CVE_CATALOG_SIZE);
+    cveCatalogs.set(String(seed), catalog);
+  }
+  return catalog;
+}
+
+function catalogCve(seed: number | string, catalog: Array<CatalogCve | undefined>, k: number): CatalogCve {
+  const cached = catalog[k];
   if (cached !== undefined) return cached;
   const rng = rngFor(seed, 'cve', k);
   const year = rng.int(2014, 2025);
@@ -511,8 +522,7 @@ function catalogCve(seed: number | string, k: number): CatalogCve {
     emptyCve: flavour > 0.97,
     exploit: rng.chance(0.08) ? rng.pick(['exploit-db', 'cisa-kev']) : '',
   };
-  if (cveCache.size > 50_000) cveCache.clear();
-  cveCache.set(cacheKey, entry);
+  catalog[k] = entry;
   return entry;
 }
 
@@ -539,14 +549,18 @@ export function generateReport(
   options: GeneratorOptions,
   slot: ImageSlot,
   version: ReportVersion,
+  detail: 'full' | 'compact' = 'full',
 ): RawReport {
+  // The compact form skips building what compact drops (packages, findings, history), but draws
+  // from the main random stream in exactly the same order, so it equals compactReport(full).
+  const full = detail === 'full';
   const { seed } = options;
   const index = slot.index;
   const rng = rngFor(seed, 'report', index);
   const heavy = isHeavy(options, index);
   const distro = rng.pick(DISTROS);
   const scanTime = scanTimeOf(seed, index, version.scanGeneration);
-  const firstScanTime = scanTimeOf(seed, index, 0);
+  const firstScanTime = version.scanGeneration === 0 ? scanTime : scanTimeOf(seed, index, 0);
   // Findings depend on the first scan, not the latest: a plain rescan leaves them byte-identical.
   const firstScanEpoch = Math.floor(Date.parse(firstScanTime) / 1000);
   const createdEpoch = Math.floor(Date.parse(firstScanTime) / 1000) - rng.int(3600, 200 * 86_400);
@@ -555,7 +569,7 @@ export function generateReport(
   const layerCount = heavy ? rng.int(60, 140) : rng.int(2, 14);
   const layers: string[] = [];
   const history: RawReport[] = [];
-  for (let i = 0; i < layerCount; i++) {
+  for (let i = full ? 0 : layerCount - 1; i < layerCount; i++) {
     const layerRng = rngFor(seed, 'layer', index, i);
     layers.push(`sha256:${layerRng.hex(64)}`);
     const entry: RawReport = {
@@ -583,7 +597,7 @@ export function generateReport(
   const packageCount = heavy ? rng.int(1_500, 3_000) : rng.pareto(12, 1.4, 900);
   const packages: PackageEntry[] = [];
   const libraryStart = Math.floor(packageCount * (0.6 + rng.float() * 0.3));
-  for (let i = 0; i < packageCount; i++) {
+  for (let i = 0; full && i < packageCount; i++) {
     const pkgRng = rngFor(seed, 'pkg', index, i);
     const isLibrary = i >= libraryStart;
     const pool = isLibrary ? LIBRARY_NAMES : PACKAGE_NAMES;
@@ -604,14 +618,19 @@ export function generateReport(
   const extras = Math.max(2, Math.ceil(baseVulns / 4));
   const cveStart = rng.int(0, CVE_CATALOG_SIZE - 1);
   const cveStep = rng.int(1, CVE_CATALOG_SIZE - 1);
+  const cveCatalog = cveCatalogFor(seed);
   const vulnerabilities: RawReport[] = [];
+  let vulnerabilityCount = 0;
   const distribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
   for (let j = 0; j < baseVulns + extras; j++) {
     if (!candidateIncluded(seed, index, version.findingsVersion, j, baseVulns, extras)) continue;
-    const cve = catalogCve(seed, (cveStart + j * cveStep) % CVE_CATALOG_SIZE);
-    const vulnRng = rngFor(seed, 'vuln', index, j);
-    const pkg = packages.length > 0 ? packages[vulnRng.int(0, packages.length - 1)]! : undefined;
-    vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j));
+    const cve = catalogCve(seed, cveCatalog, (cveStart + j * cveStep) % CVE_CATALOG_SIZE);
+    vulnerabilityCount++;
+    if (full) {
+      const vulnRng = rngFor(seed, 'vuln', index, j);
+      const pkg = packages.length > 0 ? packages[vulnRng.int(0, packages.length - 1)]! : undefined;
+      vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j));
+    }
     const normalized = (['low', 'low', 'medium', 'high', 'critical'] as const)[cve.level]!;
     distribution[normalized]++;
     distribution.total++;
@@ -652,7 +671,7 @@ export function generateReport(
   }
 
   const riskFactors: Record<string, Record<string, never>> = {};
-  if (vulnerabilities.length > 0) {
+  if (vulnerabilityCount > 0) {
     for (const factor of RISK_FACTORS) if (rng.chance(0.4)) riskFactors[factor] = {};
   }
 
@@ -661,17 +680,23 @@ export function generateReport(
   const repoShort = slot.repo.split('/').pop() ?? slot.repo;
   const hostname = `scanner-${rng.int(1, 4)}.ec2.internal`;
   const oldConsole = slot.reportId !== slot.imageId;
-  const packageGroups = groupPackages(packages);
+  const packageGroups = full ? groupPackages(packages) : [];
 
   const report: RawReport = {
     _id: slot.reportId,
     type: 'image',
     hostname,
     scanTime,
-    binaries: binariesOf(seed, index, heavy),
+    binaries: full ? binariesOf(seed, index, heavy) : [],
     Secrets: rng.chance(0.5) ? [] : null,
     startupBinaries: [
-      { name: 'sh', path: '/bin/sh', md5: rngFor(seed, 'md5', index).hex(32), cveCount: 0, layerTime: 0 },
+      {
+        name: 'sh',
+        path: '/bin/sh',
+        md5: full ? rngFor(seed, 'md5', index).hex(32) : '',
+        cveCount: 0,
+        layerTime: 0,
+      },
     ],
     osDistro: distro.osDistro,
     osDistroVersion: distro.osDistroVersion,
@@ -690,13 +715,13 @@ export function generateReport(
     id: slot.imageId,
     complianceIssues: complianceIssues.length > 0 ? complianceIssues : null,
     allCompliance: {},
-    vulnerabilities: vulnerabilities.length > 0 ? vulnerabilities : null,
+    vulnerabilities: vulnerabilityCount > 0 ? vulnerabilities : null,
     repoTag: { registry: slot.registry, repo: slot.repo, tag: slot.tag },
     tags: [{ registry: slot.registry, repo: slot.repo, tag: slot.tag, digest: slot.digest }],
     repoDigests: [`${repoShort}@${slot.digest}`],
     creationTime: isoSeconds(createdEpoch),
     pushTime: rng.chance(0.6) ? ZERO_TIME : isoSeconds(createdEpoch + 120),
-    vulnerabilitiesCount: vulnerabilities.length,
+    vulnerabilitiesCount: vulnerabilityCount,
     complianceIssuesCount: complianceIssues.length,
     vulnerabilityDistribution: distribution,
     complianceDistribution,
@@ -737,7 +762,8 @@ export function generateReport(
   };
 
   applyQuirks(rng, report, oldConsole);
-  return report;
+  // A copy rather than `delete`: deleting keys turns the object slow for JSON.stringify.
+  return full ? report : compactReport(report);
 }
 
 /**
@@ -904,11 +930,13 @@ export const COMPACT_DROPPED_KEYS: readonly string[] = [
  */
 export function compactReport(report: RawReport): RawReport {
   const out: RawReport = {};
-  for (const [key, value] of Object.entries(report)) {
-    if (!COMPACT_DROPPED_KEYS.includes(key)) out[key] = value;
+  for (const key in report) {
+    if (!COMPACT_DROPPED.has(key)) out[key] = report[key];
   }
   return out;
 }
+
+const COMPACT_DROPPED: ReadonlySet<string> = new Set(COMPACT_DROPPED_KEYS);
 
 /**
  * The `fields=` projection of a report: `_id` plus each listed dotted path (`repoTag.repo`).

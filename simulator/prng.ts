@@ -33,6 +33,8 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /** A seeded random stream with the helpers the generator needs. */
 export class Rng {
   private readonly next: () => number;
@@ -63,15 +65,18 @@ export class Rng {
     return item;
   }
 
-  /** `length` lowercase hex digits. */
+  /** `length` lowercase hex digits (8 per draw, from a byte table: this runs for every id and digest). */
   hex(length: number): string {
     let out = '';
     while (out.length < length) {
-      out += Math.floor(this.next() * 4294967296)
-        .toString(16)
-        .padStart(8, '0');
+      const n = Math.floor(this.next() * 4294967296);
+      out +=
+        HEX_BYTES[n >>> 24]! +
+        HEX_BYTES[(n >>> 16) & 255]! +
+        HEX_BYTES[(n >>> 8) & 255]! +
+        HEX_BYTES[n & 255]!;
     }
-    return out.slice(0, length);
+    return out.length === length ? out : out.slice(0, length);
   }
 
   /**

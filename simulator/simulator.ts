@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { SyncError } from '../lambda/common/errors.js';
 import { Catalog, type CatalogEntry, compareKeys } from './catalog.js';
 import { type Fault, FaultInjector, type FaultPlan, faultLabel } from './faults.js';
-import { compactReport, generateReport, projectFields, type RawReport } from './generator.js';
+import { generateReport, projectFields, type RawReport } from './generator.js';
 import { rngFor } from './prng.js';
 import { ScanProgress, type ScanProgressInput } from './progress.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
@@ -103,7 +103,7 @@ export const MAX_PAGE_SIZE = 50;
 const ROUTE = /^\/api\/(v\d+(?:\.\d+)?)\/(authenticate|registry\/progress|registry)\/?$/;
 const GZIP_MIN_BYTES = 1024;
 const REPORT_CACHE_CHARS = 96 * 1024 * 1024;
-const PAGE_CACHE_BYTES = 32 * 1024 * 1024;
+const PAGE_CACHE_BYTES = 64 * 1024 * 1024;
 
 const HTML_429 =
   '<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
@@ -291,8 +291,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const cacheKey = `${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}:${compact ? 'c' : 'f'}`;
     let text = reportCache.get(cacheKey);
     if (text === undefined) {
-      const report = generateReport(catalog.options, entry.slot, entry);
-      text = JSON.stringify(compact ? compactReport(report) : report);
+      text = JSON.stringify(generateReport(catalog.options, entry.slot, entry, compact ? 'compact' : 'full'));
       reportCache.set(cacheKey, text);
     }
     return text;

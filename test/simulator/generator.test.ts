@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { generateReport, imageSlot, type RawReport, ZERO_TIME } from '../../simulator/generator.js';
+import {
+  compactReport,
+  generateReport,
+  imageSlot,
+  type RawReport,
+  ZERO_TIME,
+} from '../../simulator/generator.js';
 import { imageKeyOf } from '../../simulator/index.js';
 import { referenceValidator } from './openapi-schema.js';
 
@@ -146,5 +152,23 @@ describe('generated reports', () => {
   it('give every image of 20,000 a distinct key', () => {
     const all = new Set(Array.from({ length: 20_000 }, (_, i) => imageSlot(9, i).key));
     expect(all.size).toBe(20_000);
+  });
+});
+
+describe('the compact fast path', () => {
+  it('equals compactReport of the full report, for every kind of image and version', () => {
+    const generator = { seed: 'compact', heavyFraction: 0.05 };
+    for (let i = 0; i < 300; i++) {
+      for (const version of [
+        { scanGeneration: 0, findingsVersion: 0 },
+        { scanGeneration: 3, findingsVersion: 2 },
+      ]) {
+        const slot = imageSlot('compact', i);
+        const fast = generateReport(generator, slot, version, 'compact');
+        expect(JSON.stringify(fast)).toBe(
+          JSON.stringify(compactReport(generateReport(generator, slot, version))),
+        );
+      }
+    }
   });
 });

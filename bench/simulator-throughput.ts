@@ -1,0 +1,83 @@
+/**
+ * Simulator throughput: how many small /registry pages per second it serves, unthrottled, on
+ * loopback. Benchmarks of the client must measure the client, not the simulator (target ≥ 1,000/s).
+ *
+ *   npx tsx bench/simulator-throughput.ts [--images 20000] [--pages 4000] [--connections 8]
+ *
+ * Three bounded passes over compact pages of 50 (gzip accepted, as undici's fetch does):
+ * sequential on one connection (how the sync client pages), then concurrent first-time pages
+ * (every page built and serialized), then the same pages again (served from the page cache).
+ */
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { startSimulator } from '../simulator/index.js';
+
+const { values } = parseArgs({
+  options: {
+    images: { type: 'string', default: '20000' },
+    pages: { type: 'string', default: '4000' },
+    connections: { type: 'string', default: '8' },
+  },
+});
+const images = Number(values.images);
+const pagesPerPass = Number(values.pages);
+const connections = Number(values.connections);
+const pageCount = Math.ceil(images / 50);
+
+const sim = await startSimulator({ images, seed: 1, rateLimit: false, heavyFraction: 0 });
+const origin = new URL(sim.url).origin;
+const pool = new Pool(origin, { connections, pipelining: 1 });
+const auth = {
+  authorization: `Basic ${Buffer.from('demo:demo').toString('base64')}`,
+  'accept-encoding': 'gzip',
+};
+
+async function fetchPage(n: number, variant: string): Promise<number> {
+  const offset = (n % pageCount) * 50;
+  const { statusCode, body } = await pool.request({
+    method: 'GET',
+    path: `/api/v34.04/registry?limit=50&offset=${offset}&compact=true${variant}`,
+    headers: auth,
+  });
+  const bytes = (await body.arrayBuffer()).byteLength;
+  if (statusCode !== 200) throw new Error(`page ${n}: HTTP ${statusCode}`);
+  return bytes;
+}
+
+async function pass(label: string, total: number, concurrency: number, variant: string): Promise<void> {
+  let next = 0;
+  let bytes = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const received = await fetchPage(next++, variant);
+        bytes += received;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `${label.padEnd(44)} ${String(total).padStart(5)} pages in ${seconds.toFixed(2)} s = ${Math.round(total / seconds)} pages/s (${Math.round(bytes / total)} B/page on the wire)`,
+  );
+}
+
+try {
+  console.log(`simulator: ${images} images, compact pages of 50, loopback, unthrottled`);
+  await pass(
+    'sequential, 1 connection, first-time pages',
+    Math.min(pagesPerPass, pageCount),
+    1,
+    '&reverse=false',
+  );
+  await pass(
+    `concurrent, ${connections} connections, first-time pages`,
+    Math.min(pagesPerPass, pageCount),
+    connections,
+    '',
+  );
+  await pass(`concurrent, ${connections} connections, cached pages`, pagesPerPass, connections, '');
+} finally {
+  await pool.close();
+  await sim.close();
+}
