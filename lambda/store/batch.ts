@@ -1,0 +1,264 @@
+/**
+ * The thin I/O layer: batched writes and reads with retries, and paginated queries. Everything
+ * above it builds plain request objects; only this module talks to DynamoDB in bulk.
+ */
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  type BatchGetCommandOutput,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
+import { SyncError } from '../common/errors.js';
+
+/** One item of a BatchWriteItem call, with the table it goes to. */
+export type WriteRequest =
+  | { table: string; put: Record<string, unknown> }
+  | { table: string; delete: Record<string, unknown> };
+
+export type StoredItem = Record<string, unknown>;
+
+/** Retry behaviour of batched calls; injectable so tests run fast and deterministically. */
+export interface RetryPolicy {
+  /** Attempts per batch including the first (UnprocessedItems or throttling count alike). */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 10,
+  baseDelayMs: 50,
+  maxDelayMs: 5_000,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+/**
+ * Delay before retry `attempt` (1 = first retry): capped exponential with full jitter.
+ *
+ * @example
+ * retryDelayMs(3, DEFAULT_RETRY, () => 0.5) // 100: half of min(5000, 50 * 2^2)
+ */
+export function retryDelayMs(
+  attempt: number,
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>,
+  random: () => number,
+): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(ceiling * random());
+}
+
+/** Error names DynamoDB uses for "slow down": retried like UnprocessedItems. */
+const THROTTLING_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+]);
+
+/** True for an error the batch layer retries itself (an allow-list, not "anything"). */
+export function isThrottling(error: unknown): boolean {
+  return error instanceof Error && THROTTLING_ERRORS.has(error.name);
+}
+
+/** A counting semaphore: at most `limit` tasks run at once. */
+export class Limiter {
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
+  constructor(readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#active += 1;
+    try {
+      return await task();
+    } finally {
+      this.#active -= 1;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in input order; the first failure rejects. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index] as T, index);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+type RequestItems = Record<
+  string,
+  Array<{ PutRequest?: { Item: StoredItem }; DeleteRequest?: { Key: StoredItem } }>
+>;
+
+function toRequestItems(requests: readonly WriteRequest[]): RequestItems {
+  const byTable: RequestItems = {};
+  for (const request of requests) {
+    const list = byTable[request.table] ?? [];
+    list.push(
+      'put' in request ? { PutRequest: { Item: request.put } } : { DeleteRequest: { Key: request.delete } },
+    );
+    byTable[request.table] = list;
+  }
+  return byTable;
+}
+
+function countRequests(items: RequestItems | undefined): number {
+  return Object.values(items ?? {}).reduce((sum, list) => sum + (list?.length ?? 0), 0);
+}
+
+/** Sends batched writes: 25 per call, several calls in flight (bounded), unprocessed items retried with backoff. */
+export class BatchWriter {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly limiter: Limiter,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {}
+
+  /**
+   * Writes every request; resolves with the number of items written. Throws `store.unprocessed`
+   * when DynamoDB keeps refusing items after the retry budget, `store.writeFailed` on other errors.
+   */
+  async write(requests: readonly WriteRequest[]): Promise<number> {
+    if (requests.length === 0) return 0;
+    const written = await Promise.all(
+      chunk(requests, 25).map((batch) => this.limiter.run(() => this.#writeBatch(toRequestItems(batch)))),
+    );
+    return written.reduce((a, b) => a + b, 0);
+  }
+
+  async #writeBatch(initial: RequestItems): Promise<number> {
+    const total = countRequests(initial);
+    let pending: RequestItems = initial;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const response = await this.client.send(new BatchWriteCommand({ RequestItems: pending }));
+        const unprocessed = response.UnprocessedItems as RequestItems | undefined;
+        if (countRequests(unprocessed) === 0) return total;
+        pending = unprocessed as RequestItems;
+      } catch (error) {
+        if (!isThrottling(error)) {
+          throw new SyncError(
+            'store.writeFailed',
+            `BatchWriteItem failed: ${error instanceof Error ? error.message : String(error)}`,
+            { tables: Object.keys(pending) },
+            error,
+          );
+        }
+      }
+      if (attempt >= this.retry.maxAttempts) {
+        throw new SyncError(
+          'store.unprocessed',
+          `${countRequests(pending)} of ${total} items still unprocessed after ${attempt} BatchWriteItem attempts`,
+          { unprocessed: countRequests(pending), total, attempts: attempt },
+        );
+      }
+      await this.retry.sleep(retryDelayMs(attempt, this.retry, this.retry.random));
+    }
+  }
+}
+
+/**
+ * Reads items by key (BatchGetItem, 100 per call, ConsistentRead), retrying unprocessed keys.
+ * Returns the items found, in no particular order.
+ */
+export async function batchGet(
+  client: DynamoDBDocumentClient,
+  table: string,
+  keys: readonly StoredItem[],
+  retry: RetryPolicy = DEFAULT_RETRY,
+): Promise<StoredItem[]> {
+  const found: StoredItem[] = [];
+  for (const batch of chunk(keys, 100)) {
+    let pending: BatchGetCommandInput['RequestItems'] = { [table]: { Keys: batch, ConsistentRead: true } };
+    for (let attempt = 1; ; attempt += 1) {
+      let unprocessedCount = 0;
+      try {
+        const response: BatchGetCommandOutput = await client.send(
+          new BatchGetCommand({ RequestItems: pending }),
+        );
+        found.push(...((response.Responses?.[table] as StoredItem[] | undefined) ?? []));
+        const unprocessed: { Keys?: StoredItem[] } | undefined = response.UnprocessedKeys?.[table];
+        unprocessedCount = unprocessed?.Keys?.length ?? 0;
+        if (unprocessedCount === 0) break;
+        pending = { [table]: { Keys: unprocessed?.Keys ?? [], ConsistentRead: true } };
+      } catch (error) {
+        if (!isThrottling(error)) {
+          throw new SyncError('store.readFailed', `BatchGetItem on ${table} failed`, { table }, error);
+        }
+        unprocessedCount = batch.length;
+      }
+      if (attempt >= retry.maxAttempts) {
+        throw new SyncError(
+          'store.unprocessed',
+          `${unprocessedCount} keys still unprocessed after ${attempt} BatchGetItem attempts`,
+          {
+            table,
+            unprocessed: unprocessedCount,
+          },
+        );
+      }
+      await retry.sleep(retryDelayMs(attempt, retry, retry.random));
+    }
+  }
+  return found;
+}
+
+/** Every page of a Query, as one stream of items (bounded memory for large partitions). */
+export async function* queryPages(
+  client: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+): AsyncGenerator<StoredItem[]> {
+  let startKey: StoredItem | undefined;
+  do {
+    let response: QueryCommandOutput;
+    try {
+      response = await client.send(
+        new QueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+      );
+    } catch (error) {
+      throw new SyncError(
+        'store.queryFailed',
+        `Query on ${input.TableName}${input.IndexName ? `/${input.IndexName}` : ''} failed`,
+        { table: input.TableName, index: input.IndexName },
+        error,
+      );
+    }
+    yield (response.Items as StoredItem[] | undefined) ?? [];
+    startKey = response.LastEvaluatedKey;
+  } while (startKey);
+}
+
+/** Every item a Query returns, all pages. */
+export async function queryAll(
+  client: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+): Promise<StoredItem[]> {
+  const items: StoredItem[] = [];
+  for await (const page of queryPages(client, input)) items.push(...page);
+  return items;
+}

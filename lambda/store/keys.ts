@@ -1,0 +1,178 @@
+/**
+ * Pure key builders. Every key carries the console id, so several consoles share one set of tables.
+ * Components are joined with `#`; `%` and `#` inside a component are percent-escaped, so a prefix
+ * like `<registry>#` can never match another registry. A component longer than {@link MAX_KEY_PART}
+ * bytes (bad input: DynamoDB caps a sort key at 1024 bytes) becomes a stable hash of itself; the
+ * query side applies the same function, so lookups still match.
+ */
+import { createHash } from 'node:crypto';
+import type { ImageIdentity } from '../common/records.js';
+
+/** Longest component kept verbatim in a key, in UTF-8 bytes. */
+export const MAX_KEY_PART = 256;
+
+/** Sort key of the image item in its partition. */
+export const IMAGE_SK = 'IMAGE';
+export const FINDING_PREFIX = 'F#';
+export const HISTORY_PREFIX = 'H#';
+
+/** The change feed of a console is spread over this many partitions per month (write headroom on a first sync). */
+export const CHANGE_FEED_SHARDS = 4;
+
+/** What a caller names an image by (console implied by the store). */
+export interface ImageKey {
+  registry: string;
+  repo: string;
+  tag: string;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * One key component: escaped, and hashed when too long.
+ *
+ * @example
+ * keyPart('a#b') // 'a%23b'
+ */
+export function keyPart(value: string): string {
+  const escaped = value.replace(/%/g, '%25').replace(/#/g, '%23');
+  if (Buffer.byteLength(escaped, 'utf8') <= MAX_KEY_PART) return escaped;
+  return `~sha256:${sha256(value)}`;
+}
+
+/**
+ * The image key string the engine records as seen and the sweep compares: `${registry}/${repo}:${tag}`
+ * (the same format as the normalizer's `imageKeyString`).
+ *
+ * @example
+ * imageKeyString({ registry: 'docker.io', repo: 'library/alpine', tag: '3.19' }) // 'docker.io/library/alpine:3.19'
+ */
+export function imageKeyString(key: ImageKey): string {
+  return `${key.registry}/${key.repo}:${key.tag}`;
+}
+
+/** Partition key of an image: its image item, findings and history live here (and its raw chunks, in their table). */
+export function imagePk(consoleId: string, key: ImageKey): string {
+  return `I#${keyPart(consoleId)}#${keyPart(key.registry)}#${keyPart(key.repo)}#${keyPart(key.tag)}`;
+}
+
+/** Partition key of an identity (console included). */
+export function identityPk(identity: ImageIdentity): string {
+  return imagePk(identity.consoleId, identity);
+}
+
+/** Sort key of a finding item. */
+export function findingSk(findingKey: string): string {
+  return `${FINDING_PREFIX}${keyPart(findingKey)}`;
+}
+
+/** Sort key of a history item: time order, one per content change. */
+export function historySk(observedAt: string, contentHash: string): string {
+  return `${HISTORY_PREFIX}${observedAt}#${keyPart(contentHash)}`;
+}
+
+/**
+ * Sort-key prefix of the raw chunks of one report: content hash plus the raw text's own sha256, so
+ * two raw texts with the same content hash (volatile fields differ) never mix their chunks.
+ */
+export function rawPrefix(contentHash: string, rawSha256: string): string {
+  return `${keyPart(contentHash)}#${rawSha256.slice(0, 16)}#`;
+}
+
+/** Sort key of one raw chunk (zero-padded so chunks sort in order). */
+export function rawSk(contentHash: string, rawSha256: string, index: number): string {
+  return `${rawPrefix(contentHash, rawSha256)}${String(index).padStart(5, '0')}`;
+}
+
+/** GSI keys of a current (not removed) image. */
+export function currentImageKeys(consoleId: string, key: ImageKey) {
+  return {
+    curPk: keyPart(consoleId),
+    curSk: `${keyPart(key.registry)}#${keyPart(key.repo)}#${keyPart(key.tag)}`,
+    repoPk: `${keyPart(consoleId)}#${keyPart(key.repo)}`,
+    repoSk: `${keyPart(key.registry)}#${keyPart(key.tag)}`,
+  };
+}
+
+/** Sparse GSI keys of an open finding. */
+export function openFindingKeys(
+  consoleId: string,
+  key: ImageKey,
+  vulnerabilityId: string,
+  findingKey: string,
+) {
+  return {
+    vulnPk: `${keyPart(consoleId)}#${keyPart(vulnerabilityId)}`,
+    vulnSk: `${keyPart(key.registry)}#${keyPart(key.repo)}#${keyPart(key.tag)}#${keyPart(findingKey)}`,
+  };
+}
+
+/** `yyyy-mm` of an ISO time: the change feed's time bucket. */
+export function monthOf(iso: string): string {
+  return iso.slice(0, 7);
+}
+
+/** Which change-feed shard an image writes to (stable per image). */
+export function changeShard(imageKey: string): number {
+  return Number.parseInt(sha256(imageKey).slice(0, 8), 16) % CHANGE_FEED_SHARDS;
+}
+
+/** Partition key of a change-feed bucket. */
+export function changePk(consoleId: string, month: string, shard: number): string {
+  return `CHG#${keyPart(consoleId)}#${month}#${shard}`;
+}
+
+/** Sort key of one change: detection time first, so "since T" is a key condition. */
+export function changeSk(
+  at: string,
+  imageKey: string,
+  findingKey: string,
+  change: 'new' | 'resolved',
+): string {
+  return `${at}#${keyPart(imageKey)}#${keyPart(findingKey)}#${change}`;
+}
+
+/** Every `yyyy-mm` from `since` to `until`, inclusive. */
+export function monthsBetween(since: string, until: string): string[] {
+  const months: string[] = [];
+  let year = Number(since.slice(0, 4));
+  let month = Number(since.slice(5, 7));
+  const end = monthOf(until);
+  for (let guard = 0; guard < 100_000; guard += 1) {
+    const current = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`;
+    if (current > end) break;
+    months.push(current);
+    month += 1;
+    if (month > 12) {
+      month = 1;
+      year += 1;
+    }
+  }
+  return months;
+}
+
+/** Partition of everything per console in the runs table (lease, checkpoint, run records). */
+export function consolePk(consoleId: string): string {
+  return `C#${keyPart(consoleId)}`;
+}
+
+export const LEASE_SK = 'LEASE';
+export const CHECKPOINT_SK = 'CHECKPOINT';
+
+export function runSk(runId: string): string {
+  return `RUN#${keyPart(runId)}`;
+}
+
+/** Partition of the seen-key pages of one run. */
+export function runSeenPk(consoleId: string, runId: string): string {
+  return `C#${keyPart(consoleId)}#RUN#${keyPart(runId)}`;
+}
+
+export function seenSk(pageIndex: number, part: number): string {
+  return `SEEN#${pageIndex}#${part}`;
+}
+
+/** Partition listing the consoles stored in these tables (one item per console). */
+export const CONSOLES_PK = 'CONSOLES';

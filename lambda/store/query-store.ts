@@ -1,0 +1,348 @@
+/**
+ * The read side behind `query image|images|cve|history|changes|runs`: every answer is a GetItem or a
+ * Query on a key or an index, never a Scan. JSON shapes as SPEC §3.
+ */
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { SyncError } from '../common/errors.js';
+import type { Severity } from '../common/records.js';
+import { batchGet, mapLimit, queryAll, queryPages, type RetryPolicy, type StoredItem } from './batch.js';
+import { countsOf } from './items.js';
+import {
+  CHANGE_FEED_SHARDS,
+  CONSOLES_PK,
+  changePk,
+  FINDING_PREFIX,
+  HISTORY_PREFIX,
+  IMAGE_SK,
+  imagePk,
+  keyPart,
+  monthsBetween,
+  rawPrefix,
+} from './keys.js';
+import { decompressRaw } from './raw.js';
+import { toRunRecord } from './run-store.js';
+import { INDEX_NAMES, type TableNames } from './tables.js';
+import type {
+  ChangeView,
+  CveHit,
+  FindingView,
+  HistoryEntry,
+  ImageKeyInput,
+  ImageSummary,
+  ImageView,
+  RunRecord,
+} from './types.js';
+
+export interface QueryStoreDeps {
+  client: DynamoDBDocumentClient;
+  tables: TableNames;
+  consoleId: string;
+  now: () => Date;
+  retry: RetryPolicy;
+}
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3 };
+
+const str = (value: unknown): string => (typeof value === 'string' ? value : '');
+const strOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const numOrNull = (value: unknown): number | null => (typeof value === 'number' ? value : null);
+
+function toSummary(item: StoredItem): ImageSummary {
+  return {
+    registry: str(item.registry),
+    repo: str(item.repo),
+    tag: str(item.tag),
+    digest: strOrNull(item.digest),
+    imageId: strOrNull(item.imageId),
+    scanTime: strOrNull(item.scanTime),
+    vulnerabilityCounts: countsOf(item.vulnerabilityCounts),
+  };
+}
+
+function normalizeSince(since: string): string {
+  const time = Date.parse(since);
+  if (Number.isNaN(time)) {
+    throw new SyncError('store.invalidInput', `--since is not a time: ${since}`, { since });
+  }
+  return new Date(time).toISOString();
+}
+
+/**
+ * Reads of one console.
+ *
+ * @example
+ * const image = await stores.queries.image({ registry: 'docker.io', repo: 'library/alpine', tag: '3.19' });
+ * const affected = await stores.queries.cve('CVE-2024-3094');
+ */
+export class QueryStore {
+  constructor(private readonly deps: QueryStoreDeps) {}
+
+  /** Current state of one image with its open findings (removed images too, flagged `removed`). */
+  async image(key: ImageKeyInput): Promise<ImageView | undefined> {
+    const { client, tables, consoleId } = this.deps;
+    const pk = imagePk(consoleId, key);
+    const { Item: image } = await client.send(
+      new GetCommand({ TableName: tables.images, Key: { pk, sk: IMAGE_SK }, ConsistentRead: true }),
+    );
+    if (!image) return undefined;
+    const lastScannedAt = strOrNull(image.lastScannedAt);
+    const open = await queryAll(client, {
+      TableName: tables.images,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      FilterExpression: 'attribute_not_exists(resolvedAt)',
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': FINDING_PREFIX },
+      ConsistentRead: true,
+    });
+    const findings: FindingView[] = open.map((item) => ({
+      id: str(item.id),
+      severity: str(item.severity) as Severity,
+      vendorSeverity: str(item.vendorSeverity),
+      cvss: numOrNull(item.cvss),
+      packageName: str(item.packageName),
+      packageVersion: str(item.packageVersion),
+      status: strOrNull(item.status),
+      firstSeen: str(item.firstSeen),
+      // Unchanged re-scans do not rewrite findings: an open finding was last seen by the image's latest scan.
+      lastSeen: lastScannedAt ?? str(item.updatedAt),
+    }));
+    findings.sort(
+      (a, b) =>
+        (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9) ||
+        (b.cvss ?? -1) - (a.cvss ?? -1) ||
+        a.id.localeCompare(b.id) ||
+        a.packageName.localeCompare(b.packageName) ||
+        a.packageVersion.localeCompare(b.packageVersion),
+    );
+    return {
+      consoleId,
+      registry: str(image.registry),
+      repo: str(image.repo),
+      tag: str(image.tag),
+      digest: strOrNull(image.digest),
+      imageId: strOrNull(image.imageId),
+      scanTime: strOrNull(image.scanTime),
+      lastScannedAt,
+      removed: image.removed === true,
+      removedAt: strOrNull(image.removedAt),
+      contentHash: str(image.contentHash),
+      vulnerabilityCounts: countsOf(image.vulnerabilityCounts),
+      findings,
+    };
+  }
+
+  /**
+   * Current (not removed) images, optionally of one registry and/or repo, in key order, page by page
+   * (bounded memory for any number of images).
+   */
+  async *iterateImages(filter: { registry?: string; repo?: string } = {}): AsyncGenerator<ImageSummary> {
+    const { client, tables, consoleId } = this.deps;
+    const console = keyPart(consoleId);
+    let input: Parameters<typeof queryPages>[1];
+    if (filter.repo !== undefined) {
+      input = {
+        TableName: tables.images,
+        IndexName: INDEX_NAMES.currentImagesByRepo,
+        KeyConditionExpression:
+          filter.registry !== undefined ? 'repoPk = :pk AND begins_with(repoSk, :prefix)' : 'repoPk = :pk',
+        ExpressionAttributeValues: {
+          ':pk': `${console}#${keyPart(filter.repo)}`,
+          ...(filter.registry !== undefined ? { ':prefix': `${keyPart(filter.registry)}#` } : {}),
+        },
+      };
+    } else {
+      input = {
+        TableName: tables.images,
+        IndexName: INDEX_NAMES.currentImages,
+        KeyConditionExpression:
+          filter.registry !== undefined ? 'curPk = :pk AND begins_with(curSk, :prefix)' : 'curPk = :pk',
+        ExpressionAttributeValues: {
+          ':pk': console,
+          ...(filter.registry !== undefined ? { ':prefix': `${keyPart(filter.registry)}#` } : {}),
+        },
+      };
+    }
+    for await (const page of queryPages(client, input)) {
+      for (const item of page) yield toSummary(item);
+    }
+  }
+
+  /** {@link iterateImages}, collected. */
+  async images(filter: { registry?: string; repo?: string } = {}): Promise<ImageSummary[]> {
+    const all: ImageSummary[] = [];
+    for await (const image of this.iterateImages(filter)) all.push(image);
+    return all;
+  }
+
+  /** Images currently affected by one vulnerability id (open findings only, via the sparse index). */
+  async cve(id: string): Promise<CveHit[]> {
+    const { client, tables, consoleId } = this.deps;
+    const hits = await queryAll(client, {
+      TableName: tables.images,
+      IndexName: INDEX_NAMES.openFindingsByVulnerability,
+      KeyConditionExpression: 'vulnPk = :pk',
+      ExpressionAttributeValues: { ':pk': `${keyPart(consoleId)}#${keyPart(id)}` },
+    });
+    if (hits.length === 0) return [];
+    // The digest lives on the image item only (a re-pushed tag changes it without touching findings).
+    const pks = [
+      ...new Set(
+        hits.map((hit) =>
+          imagePk(consoleId, { registry: str(hit.registry), repo: str(hit.repo), tag: str(hit.tag) }),
+        ),
+      ),
+    ];
+    const images = await batchGet(
+      client,
+      tables.images,
+      pks.map((pk) => ({ pk, sk: IMAGE_SK })),
+      this.deps.retry,
+    );
+    const imageByPk = new Map(images.map((image) => [String(image.pk), image]));
+    const result: CveHit[] = [];
+    for (const hit of hits) {
+      const image = imageByPk.get(
+        imagePk(consoleId, { registry: str(hit.registry), repo: str(hit.repo), tag: str(hit.tag) }),
+      );
+      if (!image || image.removed === true) continue;
+      result.push({
+        registry: str(hit.registry),
+        repo: str(hit.repo),
+        tag: str(hit.tag),
+        digest: strOrNull(image.digest),
+        packageName: str(hit.packageName),
+        packageVersion: str(hit.packageVersion),
+        severity: str(hit.severity) as Severity,
+      });
+    }
+    return result;
+  }
+
+  /** One image's scans over time (one entry per content change), oldest first. */
+  async history(key: ImageKeyInput): Promise<HistoryEntry[]> {
+    const items = await queryAll(this.deps.client, {
+      TableName: this.deps.tables.images,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': imagePk(this.deps.consoleId, key), ':prefix': HISTORY_PREFIX },
+      ScanIndexForward: true,
+    });
+    return items.map((item) => ({
+      scanTime: strOrNull(item.scanTime),
+      observedAt: str(item.observedAt),
+      seenAt: str(item.seenAt),
+      digest: strOrNull(item.digest),
+      imageId: strOrNull(item.imageId),
+      contentHash: str(item.contentHash),
+      vulnerabilityCounts: countsOf(item.vulnerabilityCounts),
+      complianceCounts: countsOf(item.complianceCounts),
+      packageCount: typeof item.packageCount === 'number' ? item.packageCount : 0,
+      findingCount: typeof item.findingCount === 'number' ? item.findingCount : 0,
+      runId: str(item.runId),
+    }));
+  }
+
+  /**
+   * Findings that appeared or were resolved since `since` (detection time), oldest first: one Query
+   * per month bucket and shard from `since` to now.
+   */
+  async changes(since: string): Promise<ChangeView[]> {
+    const { client, tables, consoleId } = this.deps;
+    const from = normalizeSince(since);
+    const now = this.deps.now().toISOString();
+    const buckets = monthsBetween(from, now).flatMap((month) =>
+      Array.from({ length: CHANGE_FEED_SHARDS }, (_, shard) => changePk(consoleId, month, shard)),
+    );
+    const pages = await mapLimit(buckets, 8, (pk) =>
+      queryAll(client, {
+        TableName: tables.images,
+        KeyConditionExpression: 'pk = :pk AND sk >= :since',
+        ExpressionAttributeValues: { ':pk': pk, ':since': from },
+      }),
+    );
+    const changes: ChangeView[] = pages.flat().map((item) => ({
+      change: item.change === 'resolved' ? 'resolved' : 'new',
+      id: str(item.id),
+      registry: str(item.registry),
+      repo: str(item.repo),
+      tag: str(item.tag),
+      at: str(item.at),
+      packageName: str(item.packageName),
+      packageVersion: str(item.packageVersion),
+      severity: str(item.severity) as Severity,
+      observedAt: str(item.observedAt),
+      ...(typeof item.reason === 'string' ? { reason: item.reason } : {}),
+    }));
+    return changes.sort(
+      (a, b) =>
+        a.at.localeCompare(b.at) ||
+        `${a.registry}/${a.repo}:${a.tag}`.localeCompare(`${b.registry}/${b.repo}:${b.tag}`) ||
+        a.id.localeCompare(b.id) ||
+        a.change.localeCompare(b.change),
+    );
+  }
+
+  /** Recent sync runs of this console, most recent first. */
+  async runs(limit = 20): Promise<RunRecord[]> {
+    const records: RunRecord[] = [];
+    for await (const page of queryPages(this.deps.client, {
+      TableName: this.deps.tables.runs,
+      IndexName: INDEX_NAMES.runsByStart,
+      KeyConditionExpression: 'runsPk = :pk',
+      ExpressionAttributeValues: { ':pk': keyPart(this.deps.consoleId) },
+      ScanIndexForward: false,
+      Limit: Math.min(limit, 100),
+    })) {
+      for (const item of page) {
+        if (records.length < limit) records.push(toRunRecord(item));
+      }
+      if (records.length >= limit) break;
+    }
+    return records;
+  }
+
+  /** Console ids stored in these tables (from the console registry, not a Scan). */
+  async consoles(): Promise<string[]> {
+    const items = await queryAll(this.deps.client, {
+      TableName: this.deps.tables.runs,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': CONSOLES_PK },
+      ConsistentRead: true,
+    });
+    return items.map((item) => str(item.consoleId)).sort();
+  }
+
+  /**
+   * The raw report exactly as the console served it (the version stored for `contentHash`, by default
+   * the image's current one), or undefined when none is stored.
+   */
+  async rawReport(
+    key: ImageKeyInput,
+    version?: { contentHash: string; sha256: string },
+  ): Promise<string | undefined> {
+    const { client, tables, consoleId } = this.deps;
+    const pk = imagePk(consoleId, key);
+    let pointer = version;
+    if (!pointer) {
+      const { Item: image } = await client.send(
+        new GetCommand({ TableName: tables.images, Key: { pk, sk: IMAGE_SK }, ConsistentRead: true }),
+      );
+      const raw = image?.raw as { contentHash?: string; sha256?: string } | undefined;
+      if (!raw?.contentHash || !raw.sha256) return undefined;
+      pointer = { contentHash: raw.contentHash, sha256: raw.sha256 };
+    }
+    const chunks = await queryAll(client, {
+      TableName: tables.rawReports,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': rawPrefix(pointer.contentHash, pointer.sha256) },
+      ConsistentRead: true,
+    });
+    if (chunks.length === 0) return undefined;
+    return decompressRaw(
+      chunks.map((chunk) => ({
+        index: Number(chunk.chunkIndex),
+        count: Number(chunk.chunkCount),
+        data: chunk.data as Uint8Array,
+      })),
+      pointer.sha256,
+    );
+  }
+}

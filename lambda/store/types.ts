@@ -1,0 +1,147 @@
+/** Public types of the store: run records, checkpoints and the JSON shapes of the query commands (SPEC §3). */
+import type { Severity, SeverityCounts } from '../common/records.js';
+
+/** Where the store logs (structurally compatible with the engine's and Powertools' loggers). */
+export interface StoreLogger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export type RunStatus = 'running' | 'partial' | 'completed' | 'failed' | 'skipped';
+
+/**
+ * One sync run. Known fields are typed; the engine adds its figures (images, pages, requests,
+ * throttled, retries, written, unchanged, removed, durationMs, ...) as further top-level attributes.
+ */
+export interface RunRecord {
+  consoleId: string;
+  runId: string;
+  startedAt: string;
+  trigger: string;
+  options: object;
+  status: RunStatus;
+  /** True once the run paged through the complete result set: only then may the sweep remove images. */
+  pagingComplete?: boolean;
+  finishedAt?: string;
+  updatedAt?: string;
+  error?: string;
+  [figure: string]: unknown;
+}
+
+/** The engine's resume point: saved atomically with the page's seen keys by `commitPage`. */
+export interface Checkpoint {
+  runId: string;
+  pageIndex: number;
+  /** Opaque JSON from the client's pager (stored as JSON text, returned as parsed). */
+  pagerState: unknown;
+  counters: Record<string, number>;
+  startedAt: string;
+  updatedAt: string;
+  options?: object;
+}
+
+export type LeaseResult =
+  | { acquired: true; expiresAt: string }
+  | { acquired: false; holder: string; expiresAt: string };
+
+/** Image identity as the query commands take it (console implied by the store). */
+export interface ImageKeyInput {
+  registry: string;
+  repo: string;
+  tag: string;
+}
+
+/** One open finding in `query image` (SPEC §3). */
+export interface FindingView {
+  id: string;
+  severity: Severity;
+  vendorSeverity: string;
+  cvss: number | null;
+  packageName: string;
+  packageVersion: string;
+  status: string | null;
+  firstSeen: string;
+  /** Open finding: the image's latest scan that still contained it (`lastScannedAt`). */
+  lastSeen: string;
+}
+
+/** `query image --json` (SPEC §3). */
+export interface ImageView {
+  consoleId: string;
+  registry: string;
+  repo: string;
+  tag: string;
+  digest: string | null;
+  imageId: string | null;
+  scanTime: string | null;
+  lastScannedAt: string | null;
+  removed: boolean;
+  removedAt: string | null;
+  contentHash: string;
+  vulnerabilityCounts: SeverityCounts;
+  findings: FindingView[];
+}
+
+/** One row of `query images`. */
+export interface ImageSummary {
+  registry: string;
+  repo: string;
+  tag: string;
+  digest: string | null;
+  imageId: string | null;
+  scanTime: string | null;
+  vulnerabilityCounts: SeverityCounts;
+}
+
+/** One row of `query cve` (SPEC §3). */
+export interface CveHit {
+  registry: string;
+  repo: string;
+  tag: string;
+  digest: string | null;
+  packageName: string;
+  packageVersion: string;
+  severity: Severity;
+}
+
+/** One row of `query history`, oldest first. */
+export interface HistoryEntry {
+  scanTime: string | null;
+  /** scanTime, or when the sync saw it if the report had none: the history's sort time. */
+  observedAt: string;
+  seenAt: string;
+  digest: string | null;
+  imageId: string | null;
+  contentHash: string;
+  vulnerabilityCounts: SeverityCounts;
+  complianceCounts: SeverityCounts;
+  packageCount: number;
+  findingCount: number;
+  runId: string;
+}
+
+/** One row of `query changes` (SPEC §3). `at` is when the sync detected the change. */
+export interface ChangeView {
+  change: 'new' | 'resolved';
+  id: string;
+  registry: string;
+  repo: string;
+  tag: string;
+  at: string;
+  packageName: string;
+  packageVersion: string;
+  severity: Severity;
+  /** The scan time the change was observed in (for `new`, the finding's firstSeen). */
+  observedAt: string;
+  /** `imageRemoved` when the sweep resolved the finding because its image left the console. */
+  reason?: string;
+}
+
+export type WriteOutcome = 'new' | 'changed' | 'unchanged' | 'stale';
+
+export interface WriteReportsResult {
+  itemsWritten: number;
+  images: Array<{ key: string; outcome: WriteOutcome }>;
+}
