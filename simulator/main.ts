@@ -14,14 +14,17 @@ export interface SimulateCommandOptions {
 /**
  * Starts the simulator with credentials from PRISMA_USERNAME / PRISMA_PASSWORD (else demo/demo),
  * prints the URL and how to point the product at it (never the password), and resolves once a
- * SIGINT or SIGTERM has closed it.
+ * SIGINT or SIGTERM (or `io.signal`) has closed it.
  *
  * @example
  * await runSimulatorCommand({ port: 8083, images: 1000, seed: 1 });
  */
 export async function runSimulatorCommand(
   opts: SimulateCommandOptions,
-  io: { out: NodeJS.WritableStream; env: NodeJS.ProcessEnv } = { out: process.stdout, env: process.env },
+  io: { out: NodeJS.WritableStream; env: NodeJS.ProcessEnv; signal?: AbortSignal } = {
+    out: process.stdout,
+    env: process.env,
+  },
 ): Promise<void> {
   const username = io.env.PRISMA_USERNAME || 'demo';
   const password = io.env.PRISMA_PASSWORD || 'demo';
@@ -50,10 +53,14 @@ export async function runSimulatorCommand(
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      io.signal?.removeEventListener('abort', stop);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // Embedders and tests stop it with an AbortSignal instead of a process signal.
+    if (io.signal?.aborted) stop();
+    else io.signal?.addEventListener('abort', stop);
   });
   await sim.close();
   say('simulator stopped');

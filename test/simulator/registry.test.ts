@@ -179,3 +179,19 @@ describe('URLs', () => {
     }
   });
 });
+
+describe('latency', () => {
+  it('delays every response by latencyMs', async () => {
+    const sim = await startSimulator({ images: 2, rateLimit: false, latencyMs: 120 });
+    try {
+      const started = performance.now();
+      const res = await fetch(`${sim.url}${API}/registry`, {
+        headers: { Authorization: 'Basic ZGVtbzpkZW1v' },
+      });
+      expect(res.status).toBe(200);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(115);
+    } finally {
+      await sim.close();
+    }
+  });
+});
