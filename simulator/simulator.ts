@@ -342,11 +342,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     }
     const sortBy = SORT_KEYS[params.get('sort') ?? ''];
     if (sortBy !== undefined) {
+      // Decorate first: a sort key (scanTime) may cost a hash, not to be paid per comparison.
       const scanTime = (e: CatalogEntry) => catalog.scanTime(e);
-      entries = [...entries].sort(
-        (a, b) =>
-          compareKeys(sortBy(a, scanTime), sortBy(b, scanTime)) || compareKeys(a.slot.key, b.slot.key),
-      );
+      entries = entries
+        .map((entry) => ({ entry, sortKey: sortBy(entry, scanTime) }))
+        .sort((a, b) => compareKeys(a.sortKey, b.sortKey) || compareKeys(a.entry.slot.key, b.entry.slot.key))
+        .map((decorated) => decorated.entry);
     }
     return entries;
   }
