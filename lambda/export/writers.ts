@@ -1,0 +1,157 @@
+/**
+ * Row writers: one file per table, streamed in bounded memory. NDJSON and CSV are encoded row by row
+ * onto a {@link FileSink}. Parquet goes through DuckDB (see `parquet.ts`): rows are streamed to a
+ * temporary NDJSON file next to the output, then converted by one `COPY ... TO (FORMAT parquet)`
+ * with explicit column types, under a DuckDB memory limit.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SyncError } from '../common/errors.js';
+import { type CsvOptions, csvHeader, toCsvRecord, toNdjsonLine } from './encode.js';
+import { FileSink } from './file-sink.js';
+import type { ExportRow, ExportTableDefinition } from './schema.js';
+
+export const EXPORT_FORMATS = ['parquet', 'ndjson', 'csv'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** File extension of each format. */
+export const FORMAT_EXTENSIONS: Readonly<Record<ExportFormat, string>> = {
+  parquet: 'parquet',
+  ndjson: 'ndjson',
+  csv: 'csv',
+};
+
+export interface WrittenFile {
+  table: ExportTableDefinition['name'];
+  path: string;
+  rows: number;
+  bytes: number;
+}
+
+/** Writes the rows of one table to one file. Not safe for concurrent `write` calls without awaiting. */
+export interface RowWriter {
+  readonly table: ExportTableDefinition;
+  readonly path: string;
+  /** Rows written so far. */
+  readonly rows: number;
+  /** Resolves when the row is buffered; waits when the file cannot keep up (backpressure). */
+  write(row: ExportRow): Promise<void>;
+  /** Finishes the file (for Parquet: converts it) and moves it into place. */
+  close(): Promise<WrittenFile>;
+  /** Deletes whatever was written. Never throws. */
+  abort(): Promise<void>;
+}
+
+export interface RowWriterOptions {
+  csv?: CsvOptions;
+  /** DuckDB's memory limit for the Parquet conversion (default `128MB`). */
+  parquetMemoryLimit?: string;
+}
+
+class TextRowWriter implements RowWriter {
+  readonly table: ExportTableDefinition;
+  readonly path: string;
+  rows = 0;
+  private readonly sink: FileSink;
+  private readonly encode: (row: ExportRow) => string;
+  /** Written before the first row, or on close when there are none. */
+  private header: string;
+
+  constructor(table: ExportTableDefinition, path: string, encode: (row: ExportRow) => string, header = '') {
+    this.table = table;
+    this.path = path;
+    this.sink = new FileSink(path);
+    this.encode = encode;
+    this.header = header;
+  }
+
+  async write(row: ExportRow): Promise<void> {
+    const text = this.encode(row);
+    if (this.header !== '') {
+      await this.sink.write(this.header);
+      this.header = '';
+    }
+    this.rows += 1;
+    await this.sink.write(text);
+  }
+
+  async close(): Promise<WrittenFile> {
+    if (this.header !== '') await this.sink.write(this.header);
+    this.header = '';
+    const { bytes } = await this.sink.close();
+    return { table: this.table.name, path: this.path, rows: this.rows, bytes };
+  }
+
+  abort(): Promise<void> {
+    return this.sink.abort();
+  }
+}
+
+class ParquetRowWriter implements RowWriter {
+  readonly table: ExportTableDefinition;
+  readonly path: string;
+  private readonly staging: TextRowWriter;
+  private readonly memoryLimit: string;
+
+  constructor(table: ExportTableDefinition, path: string, memoryLimit: string) {
+    this.table = table;
+    this.path = path;
+    this.memoryLimit = memoryLimit;
+    this.staging = new TextRowWriter(table, `${path}.staging.ndjson`, (row) => toNdjsonLine(table, row));
+  }
+
+  get rows(): number {
+    return this.staging.rows;
+  }
+
+  write(row: ExportRow): Promise<void> {
+    return this.staging.write(row);
+  }
+
+  async close(): Promise<WrittenFile> {
+    const staged = await this.staging.close();
+    try {
+      // Imported here, not at the top: only a Parquet export loads DuckDB's native binary.
+      const { ndjsonToParquet } = await import('./parquet.js');
+      const bytes = await ndjsonToParquet(this.table, staged.path, this.path, {
+        memoryLimit: this.memoryLimit,
+      });
+      return { table: this.table.name, path: this.path, rows: staged.rows, bytes };
+    } finally {
+      await rm(staged.path, { force: true });
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.staging.abort();
+    await rm(`${this.path}.staging.ndjson`, { force: true });
+    await rm(this.path, { force: true });
+  }
+}
+
+/**
+ * Opens a writer for one table in one format, writing `<dir>/<table>.<ext>`.
+ *
+ * @example
+ * const writer = createRowWriter('csv', IMAGES_TABLE, '/tmp/export');
+ * await writer.write(row);
+ * const file = await writer.close(); // { table: 'images', path: '/tmp/export/images.csv', rows: 1, bytes: 412 }
+ */
+export function createRowWriter(
+  format: ExportFormat,
+  table: ExportTableDefinition,
+  dir: string,
+  options: RowWriterOptions = {},
+): RowWriter {
+  const path = join(dir, `${table.name}.${FORMAT_EXTENSIONS[format]}`);
+  switch (format) {
+    case 'ndjson':
+      return new TextRowWriter(table, path, (row) => toNdjsonLine(table, row));
+    case 'csv':
+      return new TextRowWriter(table, path, (row) => toCsvRecord(table, row, options.csv), csvHeader(table));
+    case 'parquet':
+      return new ParquetRowWriter(table, path, options.parquetMemoryLimit ?? '128MB');
+    default:
+      throw new SyncError('export.unknownFormat', `unknown export format ${String(format)}`, { format });
+  }
+}
