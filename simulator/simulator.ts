@@ -10,7 +10,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip, gzipSync } from 'node:zlib';
 import { SyncError } from '../lambda/common/errors.js';
 import { Catalog, type CatalogEntry, compareKeys } from './catalog.js';
 import { type Fault, FaultInjector, type FaultPlan, faultLabel } from './faults.js';
@@ -102,6 +103,7 @@ export const MAX_PAGE_SIZE = 50;
 
 const ROUTE = /^\/api\/(v\d+(?:\.\d+)?)\/(authenticate|registry\/progress|registry)\/?$/;
 const GZIP_MIN_BYTES = 1024;
+const gzipAsync = promisify(gzip);
 const REPORT_CACHE_CHARS = 96 * 1024 * 1024;
 const PAGE_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -352,7 +354,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return entries;
   }
 
-  function registryPage(params: URLSearchParams, acceptsGzip: boolean): Reply {
+  async function registryPage(params: URLSearchParams, acceptsGzip: boolean): Promise<Reply> {
     const offsetText = params.get('offset');
     const limitText = params.get('limit');
     const offset = offsetText === null || offsetText === '' ? 0 : Number(offsetText);
@@ -385,7 +387,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       page = { body, gzip: undefined, totalCount: entries.length };
     }
     if (acceptsGzip && page.gzip === undefined && page.body.length >= GZIP_MIN_BYTES) {
-      page = { ...page, gzip: gzipSync(page.body, { level: 1 }) };
+      // On the libuv thread pool: compression runs beside the next page's generation.
+      page = { ...page, gzip: await gzipAsync(page.body, { level: 1 }) };
     }
     pageCache.set(cacheKey, page);
     const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };
@@ -552,7 +555,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       } else if (fault?.kind === 'token-expiry' || !auth.valid) {
         reply = json(401, { err: auth.kind === 'none' ? 'missing credentials' : 'unauthorized' });
       } else if (endpoint === 'registry') {
-        reply = registryPage(url.searchParams, acceptsGzip);
+        reply = await registryPage(url.searchParams, acceptsGzip);
       } else {
         const answer = progress.respond(url.searchParams);
         reply = json(answer.status, answer.body);
