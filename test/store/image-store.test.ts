@@ -1,0 +1,304 @@
+import { createHash } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { isSyncError } from '../../lambda/common/errors.js';
+import { queryAll } from '../../lambda/store/batch.js';
+import { ITEM_BUDGET_BYTES, itemSize } from '../../lambda/store/items.js';
+import { imagePk } from '../../lambda/store/keys.js';
+import { CONSOLE, finding, type Harness, harness, input, rawOf, report } from './support.js';
+
+const seen = (iso: string, runId = 'run-1') => ({ runId, seenAt: iso });
+
+describe('ImageStore.writeReports', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness('img');
+  });
+
+  it('writes a new image with its findings, history, change feed and raw report, image item last', async () => {
+    const r = report({ repo: 'new/one' });
+    const result = await h.stores.images.writeReports([input(r)], seen('2024-06-01T00:00:00.000Z'));
+    expect(result.images).toEqual([{ key: 'registry.example.com/new/one:latest', outcome: 'new' }]);
+    // 2 findings + 2 change-feed items + 1 history + 1 raw chunk + 1 image + 1 console registry item.
+    expect(result.itemsWritten).toBe(8);
+    const view = await h.stores.queries.image({
+      registry: 'registry.example.com',
+      repo: 'new/one',
+      tag: 'latest',
+    });
+    expect(view?.findings.map((f) => f.id).sort()).toEqual(['CVE-2024-0001', 'CVE-2024-0002']);
+    expect(view?.findings.every((f) => f.firstSeen === '2024-05-01T10:00:00.000Z')).toBe(true);
+    expect(
+      await h.stores.queries.rawReport({ registry: 'registry.example.com', repo: 'new/one', tag: 'latest' }),
+    ).toBe(rawOf(r));
+  });
+
+  it('writes nothing at all when the same batch is written again', async () => {
+    const batch = [
+      report({ repo: 'same/a' }),
+      report({ repo: 'same/b' }),
+      report({ repo: 'same/c', findings: [] }),
+    ];
+    await h.stores.images.writeReports(batch.map(input), seen('2024-06-01T00:00:00.000Z'));
+    h.calls.reset();
+    const again = await h.stores.images.writeReports(
+      batch.map(input),
+      seen('2024-06-02T00:00:00.000Z', 'run-2'),
+    );
+    expect(again.itemsWritten).toBe(0);
+    expect(again.images.map((i) => i.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    // One consistent BatchGetItem for the page, nothing else.
+    expect([...h.calls.commands]).toEqual([['BatchGetItemCommand', 1]]);
+  });
+
+  it('updates only the scan time when an unchanged image was scanned again', async () => {
+    const key = { registry: 'registry.example.com', repo: 'rescanned/app', tag: 'latest' };
+    await h.stores.images.writeReports([input(report({ repo: key.repo }))], seen('2024-06-01T00:00:00.000Z'));
+    const later = report({ repo: key.repo, scanTime: '2024-05-08T10:00:00.000Z' });
+    const result = await h.stores.images.writeReports(
+      [input(later)],
+      seen('2024-06-02T00:00:00.000Z', 'run-2'),
+    );
+    expect(result).toEqual({
+      itemsWritten: 1,
+      images: [{ key: 'registry.example.com/rescanned/app:latest', outcome: 'unchanged' }],
+    });
+    const view = await h.stores.queries.image(key);
+    expect(view?.scanTime).toBe('2024-05-08T10:00:00.000Z');
+    // lastSeen of an open finding follows the image's latest scan; firstSeen stays.
+    expect(
+      view?.findings.every(
+        (f) => f.lastSeen === '2024-05-08T10:00:00.000Z' && f.firstSeen === '2024-05-01T10:00:00.000Z',
+      ),
+    ).toBe(true);
+    expect(await h.stores.queries.history(key)).toHaveLength(1);
+  });
+
+  it('skips an older scan as stale and keeps the newer state', async () => {
+    const key = { registry: 'registry.example.com', repo: 'race/app', tag: 'latest' };
+    const newer = report({
+      repo: key.repo,
+      scanTime: '2024-05-10T00:00:00.000Z',
+      digest: 'sha256:new',
+      findings: [finding('CVE-NEW')],
+    });
+    const older = report({
+      repo: key.repo,
+      scanTime: '2024-05-01T00:00:00.000Z',
+      digest: 'sha256:old',
+      findings: [finding('CVE-OLD')],
+    });
+    await h.stores.images.writeReports([input(newer)], seen('2024-06-01T00:00:00.000Z'));
+    const result = await h.stores.images.writeReports([input(older)], seen('2024-06-01T00:01:00.000Z'));
+    expect(result).toEqual({
+      itemsWritten: 0,
+      images: [{ key: 'registry.example.com/race/app:latest', outcome: 'stale' }],
+    });
+    const view = await h.stores.queries.image(key);
+    expect(view?.digest).toBe('sha256:new');
+    expect(view?.findings.map((f) => f.id)).toEqual(['CVE-NEW']);
+  });
+
+  it('keeps the newer of two reports of one image in the same batch', async () => {
+    const newer = report({ repo: 'dup/app', scanTime: '2024-05-10T00:00:00.000Z', digest: 'sha256:n' });
+    const older = report({ repo: 'dup/app', scanTime: '2024-05-01T00:00:00.000Z', digest: 'sha256:o' });
+    const result = await h.stores.images.writeReports(
+      [input(newer), input(older)],
+      seen('2024-06-01T00:00:00.000Z'),
+    );
+    expect(result.images.map((i) => i.outcome)).toEqual(['new', 'stale']);
+    expect(
+      (await h.stores.queries.image({ registry: 'registry.example.com', repo: 'dup/app', tag: 'latest' }))
+        ?.digest,
+    ).toBe('sha256:n');
+  });
+
+  it('follows a finding through new, resolved and reappearing, with the change feed and the CVE index', async () => {
+    const key = { registry: 'registry.example.com', repo: 'life/app', tag: 'latest' };
+    const a = finding('CVE-LIFE-A');
+    const b = finding('CVE-LIFE-B');
+    await h.stores.images.writeReports(
+      [input(report({ repo: key.repo, scanTime: '2024-05-01T00:00:00.000Z', findings: [a, b] }))],
+      seen('2024-06-01T00:00:00.000Z'),
+    );
+    // B fixed.
+    await h.stores.images.writeReports(
+      [input(report({ repo: key.repo, scanTime: '2024-05-02T00:00:00.000Z', findings: [a] }))],
+      seen('2024-06-02T00:00:00.000Z'),
+    );
+    expect((await h.stores.queries.image(key))?.findings.map((f) => f.id)).toEqual(['CVE-LIFE-A']);
+    expect(await h.stores.queries.cve('CVE-LIFE-B')).toEqual([]);
+    // B back (a regression): it is new again, from the scan that saw it.
+    await h.stores.images.writeReports(
+      [input(report({ repo: key.repo, scanTime: '2024-05-03T00:00:00.000Z', findings: [a, b] }))],
+      seen('2024-06-03T00:00:00.000Z'),
+    );
+    const view = await h.stores.queries.image(key);
+    expect(view?.findings.find((f) => f.id === 'CVE-LIFE-B')?.firstSeen).toBe('2024-05-03T00:00:00.000Z');
+    expect(view?.findings.find((f) => f.id === 'CVE-LIFE-A')?.firstSeen).toBe('2024-05-01T00:00:00.000Z');
+    expect(await h.stores.queries.cve('CVE-LIFE-B')).toEqual([
+      {
+        registry: key.registry,
+        repo: key.repo,
+        tag: 'latest',
+        digest: 'sha256:aaaa',
+        packageName: 'pkg-CVE-LIFE-B',
+        packageVersion: '1.0.0',
+        severity: 'high',
+      },
+    ]);
+    const changes = (await h.stores.queries.changes('2024-06-01T00:00:00.000Z')).filter(
+      (c) => c.repo === key.repo,
+    );
+    expect(changes.map((c) => [c.change, c.id, c.at])).toEqual([
+      ['new', 'CVE-LIFE-A', '2024-06-01T00:00:00.000Z'],
+      ['new', 'CVE-LIFE-B', '2024-06-01T00:00:00.000Z'],
+      ['resolved', 'CVE-LIFE-B', '2024-06-02T00:00:00.000Z'],
+      ['new', 'CVE-LIFE-B', '2024-06-03T00:00:00.000Z'],
+    ]);
+    expect(await h.stores.queries.history(key)).toHaveLength(3);
+  });
+
+  it('updates a finding whose content changed and keeps its firstSeen', async () => {
+    const key = { registry: 'registry.example.com', repo: 'status/app', tag: 'latest' };
+    await h.stores.images.writeReports(
+      [input(report({ repo: key.repo, findings: [finding('CVE-S', { status: 'open' })] }))],
+      seen('2024-06-01T00:00:00.000Z'),
+    );
+    const result = await h.stores.images.writeReports(
+      [
+        input(
+          report({
+            repo: key.repo,
+            scanTime: '2024-05-09T00:00:00.000Z',
+            findings: [finding('CVE-S', { status: 'fixed in 2.0' })],
+          }),
+        ),
+      ],
+      seen('2024-06-02T00:00:00.000Z'),
+    );
+    // 1 finding + 1 history + 1 raw + 1 image; no change-feed entry (still the same open finding).
+    expect(result).toMatchObject({ itemsWritten: 4, images: [{ outcome: 'changed' }] });
+    const [f] = (await h.stores.queries.image(key))?.findings ?? [];
+    expect(f).toMatchObject({
+      status: 'fixed in 2.0',
+      firstSeen: '2024-05-01T10:00:00.000Z',
+      lastSeen: '2024-05-09T00:00:00.000Z',
+    });
+  });
+
+  it('redoes a write that crashed before its image item without a second change-feed entry', async () => {
+    const key = { registry: 'registry.example.com', repo: 'crash/app', tag: 'latest' };
+    let failImagePut = true;
+    h.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const item = (args.input as { Item?: { sk?: string; repo?: string } }).Item;
+        if (
+          failImagePut &&
+          context.commandName === 'PutItemCommand' &&
+          item?.sk === 'IMAGE' &&
+          item.repo === key.repo
+        ) {
+          failImagePut = false;
+          throw Object.assign(new Error('connection reset'), { name: 'TimeoutError' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'crashOnce' },
+    );
+    const r = report({ repo: key.repo });
+    await expect(
+      h.stores.images.writeReports([input(r)], seen('2024-06-01T00:00:00.000Z')),
+    ).rejects.toSatisfy((e) => isSyncError(e, 'store.writeFailed'));
+    expect(await h.stores.queries.image(key)).toBeUndefined();
+    const rerun = await h.stores.images.writeReports([input(r)], seen('2024-06-01T00:05:00.000Z'));
+    expect(rerun.images[0]?.outcome).toBe('new');
+    expect((await h.stores.queries.image(key))?.findings).toHaveLength(2);
+    const changes = (await h.stores.queries.changes('2024-06-01T00:00:00.000Z')).filter(
+      (c) => c.repo === key.repo,
+    );
+    expect(changes).toHaveLength(2);
+  });
+
+  it('refuses a report of another console', async () => {
+    await expect(
+      h.stores.images.writeReports([input(report({ consoleId: 'other' }))], seen('2024-06-01T00:00:00.000Z')),
+    ).rejects.toSatisfy((e) => isSyncError(e, 'store.consoleMismatch'));
+  });
+
+  it('fits a finding with a megabyte description into one item and keeps the full text in the raw report', async () => {
+    const key = { registry: 'registry.example.com', repo: 'huge/text', tag: 'latest' };
+    const huge = finding('CVE-HUGE', { description: 'x'.repeat(1_000_000) });
+    const r = report({ repo: key.repo, findings: [huge] });
+    await h.stores.images.writeReports([input(r)], seen('2024-06-01T00:00:00.000Z'));
+    const { Items = [] } = await h.doc.send(
+      new QueryCommand({
+        TableName: `${h.prefix}-images`,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :f)',
+        ExpressionAttributeValues: { ':pk': imagePk(CONSOLE, key), ':f': 'F#' },
+      }),
+    );
+    expect(Items).toHaveLength(1);
+    expect(Items[0]?.truncatedFields).toEqual(['description']);
+    expect(itemSize(Items[0])).toBeLessThan(ITEM_BUDGET_BYTES);
+    expect(await h.stores.queries.rawReport(key)).toBe(rawOf(r));
+  });
+});
+
+describe('a 5 MB report with thousands of findings', () => {
+  it('round-trips every finding and the raw report byte for byte, every item under 400 KB', async () => {
+    const h = await harness('big');
+    // Pseudo-random hex text so gzip cannot shrink the raw report into a single chunk.
+    let seed = 'seed';
+    const text = (n: number) => {
+      let out = '';
+      while (out.length < n) {
+        seed = createHash('sha256').update(seed).digest('hex');
+        out += seed;
+      }
+      return out.slice(0, n);
+    };
+    const findings = Array.from({ length: 2000 }, (_, i) =>
+      finding(`CVE-2024-${String(i).padStart(5, '0')}`, {
+        packageName: `lib${i % 97}`,
+        description: text(2_450),
+      }),
+    );
+    const key = { registry: 'registry.example.com', repo: 'big/image', tag: 'v1' };
+    const r = report({ ...key, findings });
+    const rawJson = rawOf(r);
+    expect(rawJson.length).toBeGreaterThan(5_000_000);
+
+    const started = Date.now();
+    const result = await h.stores.images.writeReports(
+      [{ normalized: r, rawJson }],
+      seen('2024-06-01T00:00:00.000Z'),
+    );
+    const firstMs = Date.now() - started;
+    expect(result.images[0]?.outcome).toBe('new');
+
+    const view = await h.stores.queries.image(key);
+    expect(view?.findings).toHaveLength(2000);
+    expect(new Set(view?.findings.map((f) => f.id))).toEqual(new Set(findings.map((f) => f.id)));
+    expect(await h.stores.queries.rawReport(key)).toBe(rawJson);
+
+    const chunks = await queryAll(h.doc, {
+      TableName: `${h.prefix}-raw-reports`,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': imagePk(CONSOLE, key) },
+    });
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const chunk of chunks) expect(itemSize(chunk)).toBeLessThan(ITEM_BUDGET_BYTES);
+    // findings + as many change-feed items + history + raw chunks + image + console registry.
+    expect(result.itemsWritten).toBe(2000 * 2 + 1 + chunks.length + 1 + 1);
+
+    const again = await h.stores.images.writeReports(
+      [{ normalized: r, rawJson }],
+      seen('2024-06-02T00:00:00.000Z'),
+    );
+    expect(again.itemsWritten).toBe(0);
+    console.info(
+      `5 MB report: ${result.itemsWritten} items in ${firstMs} ms; ${chunks.length} raw chunks; re-write 0 items`,
+    );
+  });
+});
