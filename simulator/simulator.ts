@@ -160,6 +160,9 @@ class LruCache<V> {
   }
 }
 
+/** Serialized reports, shared by every simulator in the process (bounded: about 200 MB at most). */
+const reportCache = new LruCache<string>(REPORT_CACHE_CHARS, (text) => text.length);
+
 interface Reply {
   status: number;
   headers: Record<string, string>;
@@ -259,7 +262,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const userHash = sha256(username);
   const passwordHash = sha256(password);
 
-  const reportCache = new LruCache<string>(REPORT_CACHE_CHARS, (s) => s.length);
   const pageCache = new LruCache<{ body: Buffer; gzip: Buffer | undefined; totalCount: number }>(
     PAGE_CACHE_BYTES,
     (p) => p.body.length + (p.gzip?.length ?? 0),
@@ -290,7 +292,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   }
 
   function serializedReport(entry: CatalogEntry, compact: boolean): string {
-    const cacheKey = `${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}:${compact ? 'c' : 'f'}`;
+    // Reports are pure functions of these: simulators with the same seed share the cache.
+    const cacheKey = `${seed}|${catalog.options.heavyFraction}|${entry.slot.key}|${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}:${compact ? 'c' : 'f'}`;
     let text = reportCache.get(cacheKey);
     if (text === undefined) {
       text = JSON.stringify(generateReport(catalog.options, entry.slot, entry, compact ? 'compact' : 'full'));
