@@ -244,11 +244,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const rateLimit = options.rateLimit ?? { requests: 30, windowMs: 30_000 };
   const latencyMs = options.latencyMs ?? 0;
   const images = options.images ?? 200;
-  if (!Number.isInteger(images) || images < 0) {
-    throw new SyncError('sim.invalidOptions', `images must be a whole number, got ${images}`, { images });
+  const invalid = (option: string, expected: string, value: unknown): never => {
+    throw new SyncError(
+      'sim.invalidOptions',
+      `simulator option ${option}: expected ${expected}, got ${String(value)}`,
+      {
+        option,
+      },
+    );
+  };
+  if (!Number.isInteger(images) || images < 0) invalid('images', 'a whole number', images);
+  if (
+    rateLimit !== false &&
+    (!Number.isInteger(rateLimit.requests) || rateLimit.requests < 1 || !(rateLimit.windowMs > 0))
+  ) {
+    invalid('rateLimit', '{ requests >= 1, windowMs > 0 }', JSON.stringify(rateLimit));
   }
+  const heavyFraction = options.heavyFraction ?? 0.01;
+  if (!(heavyFraction >= 0 && heavyFraction <= 1))
+    invalid('heavyFraction', 'a share in [0, 1]', heavyFraction);
+  if (!(tokenTtlMs > 0)) invalid('tokenTtlMs', 'a positive number of ms', tokenTtlMs);
+  if (!(latencyMs >= 0)) invalid('latencyMs', 'a non-negative number of ms', latencyMs);
 
-  const catalog = new Catalog({ seed, heavyFraction: options.heavyFraction ?? 0.01 }, images);
+  const catalog = new Catalog({ seed, heavyFraction }, images);
   const limiter = rateLimit === false ? undefined : new SlidingWindowLimiter(rateLimit);
   const progress = new ScanProgress();
   let faults = new FaultInjector(options.faults);

@@ -195,3 +195,18 @@ describe('latency', () => {
     }
   });
 });
+
+describe('options', () => {
+  it.each([
+    [{ images: -1 }, /images/],
+    [{ images: 1.5 }, /images/],
+    [{ rateLimit: { requests: 0, windowMs: 1000 } }, /rateLimit/],
+    [{ heavyFraction: 2 }, /heavyFraction/],
+    [{ tokenTtlMs: 0 }, /tokenTtlMs/],
+  ])('rejects %o with a sim.invalidOptions error', async (options, message) => {
+    await expect(startSimulator(options)).rejects.toMatchObject({
+      code: 'sim.invalidOptions',
+      message: expect.stringMatching(message),
+    });
+  });
+});
