@@ -45,6 +45,8 @@ const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2,
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 const strOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+/** Code-point order: deterministic whatever the locale. */
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const numOrNull = (value: unknown): number | null => (typeof value === 'number' ? value : null);
 
 function toSummary(item: StoredItem): ImageSummary {
@@ -76,6 +78,11 @@ function normalizeSince(since: string): string {
  */
 export class QueryStore {
   constructor(private readonly deps: QueryStoreDeps) {}
+
+  /** The console this store reads. */
+  get consoleId(): string {
+    return this.deps.consoleId;
+  }
 
   /** Current state of one image with its open findings (removed images too, flagged `removed`). */
   async image(key: ImageKeyInput): Promise<ImageView | undefined> {
@@ -109,9 +116,9 @@ export class QueryStore {
       (a, b) =>
         (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9) ||
         (b.cvss ?? -1) - (a.cvss ?? -1) ||
-        a.id.localeCompare(b.id) ||
-        a.packageName.localeCompare(b.packageName) ||
-        a.packageVersion.localeCompare(b.packageVersion),
+        compare(a.id, b.id) ||
+        compare(a.packageName, b.packageName) ||
+        compare(a.packageVersion, b.packageVersion),
     );
     return {
       consoleId,
@@ -273,10 +280,10 @@ export class QueryStore {
     }));
     return changes.sort(
       (a, b) =>
-        a.at.localeCompare(b.at) ||
-        `${a.registry}/${a.repo}:${a.tag}`.localeCompare(`${b.registry}/${b.repo}:${b.tag}`) ||
-        a.id.localeCompare(b.id) ||
-        a.change.localeCompare(b.change),
+        compare(a.at, b.at) ||
+        compare(`${a.registry}/${a.repo}:${a.tag}`, `${b.registry}/${b.repo}:${b.tag}`) ||
+        compare(a.id, b.id) ||
+        compare(a.change, b.change),
     );
   }
 

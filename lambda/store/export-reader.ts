@@ -1,0 +1,566 @@
+/**
+ * Reads the store's items as rows of the flat analytics schema (`lambda/export/schema.ts`), page by
+ * page, in bounded memory. It lives in the store because it knows the item layout; it never imports
+ * the client or the normalizer.
+ *
+ * Three ways in, chosen by the options:
+ * - **full** (no console, no since): a parallel Scan of the `images` table (Segment/TotalSegments).
+ *   One pass yields all four tables; no table is read twice.
+ * - **one console** (`consoleId`): Query only. The console's current images come from the
+ *   `current-images` index, each image's partition (image item, findings, history) from one Query,
+ *   the change feed from its month/shard buckets. Removed images have left the index, so they are only
+ *   in a full export.
+ * - **since T** (`since`, with or without `consoleId`): Query only, rows whose sync time is at or after T
+ *   (`updatedAt` of images and findings, `seenAt` of scans, `at` of changes), consoles from the console
+ *   registry when none is given.
+ *
+ * Items of one image partition arrive together and in sort-key order (findings `F#…`, history `H#…`,
+ * then the image item `IMAGE`), so a partition is assembled in memory (bounded by one image) and
+ * emitted when its image item arrives: open findings take `last_seen` from the image's
+ * `lastScannedAt`, and findings or history of an image whose item was never committed (a crash during
+ * its very first write) are left out, as the store's queries leave them out.
+ */
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  ScanCommand,
+  type ScanCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
+import { SyncError } from '../common/errors.js';
+import type { CellValue, ExportRow, ExportTableName } from '../export/schema.js';
+import { queryAll, queryPages, type StoredItem } from './batch.js';
+import {
+  CHANGE_FEED_SHARDS,
+  CONSOLES_PK,
+  changePk,
+  IMAGE_SK,
+  imagePk,
+  keyPart,
+  monthsBetween,
+} from './keys.js';
+import { INDEX_NAMES, tableNames } from './tables.js';
+
+/** One row of one export table. */
+export interface ExportRecord {
+  table: ExportTableName;
+  row: ExportRow;
+}
+
+export interface ExportReaderOptions {
+  client: DynamoDBDocumentClient;
+  tablePrefix: string;
+  /** Only this console (Query). */
+  consoleId?: string;
+  /** Only rows the sync wrote at or after this ISO time (Query). */
+  since?: string;
+  /** Parallel Scan segments of a full export (default 4). */
+  segments?: number;
+  /** Items per Scan/Query page (default: DynamoDB's 1 MB pages). */
+  pageSize?: number;
+  /** Clock, for the change feed's last month bucket. */
+  now?: () => Date;
+}
+
+/** What a read went through, for progress and the final report. */
+export interface ExportReadStats {
+  /** Items DynamoDB returned (before assembly). */
+  itemsRead: number;
+  /** Findings and history items left out because their image item was never committed. */
+  orphansSkipped: number;
+  /** Items of a type the export does not know (counted, not exported). */
+  unknownItems: number;
+}
+
+const str = (value: unknown): string => (typeof value === 'string' ? value : '');
+const strOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const intOrNull = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? Math.trunc(value) : null;
+const numOrNull = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null;
+
+/**
+ * An ISO time as `YYYY-MM-DDTHH:mm:ss.sssZ` (UTC), or null. Offsets are converted here because
+ * DuckDB's `CAST(... AS TIMESTAMP)` would ignore them.
+ */
+export function toUtcIso(value: unknown, where: string): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  const time = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(time)) {
+    throw new SyncError('store.exportBadItem', `${where} is not an ISO time: ${String(value).slice(0, 64)}`, {
+      where,
+    });
+  }
+  return new Date(time).toISOString();
+}
+
+function counts(prefix: string, value: unknown): Record<string, number> {
+  const source = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const row: Record<string, number> = {};
+  for (const severity of ['critical', 'high', 'medium', 'low', 'total']) {
+    row[`${prefix}_${severity}`] = intOrNull(source[severity]) ?? 0;
+  }
+  return row;
+}
+
+function identity(item: StoredItem): ExportRow {
+  const registry = str(item.registry);
+  const repo = str(item.repo);
+  const tag = str(item.tag);
+  return {
+    console_id: str(item.consoleId),
+    registry,
+    repo,
+    tag,
+    image_key: strOrNull(item.imageKey) ?? `${registry}/${repo}:${tag}`,
+  };
+}
+
+/**
+ * The `images` row of an image item (pure).
+ *
+ * @example
+ * imageRow({ type: 'image', consoleId: 'prod', registry: 'r', repo: 'a', tag: '1', removed: false, ... })
+ */
+export function imageRow(item: StoredItem): ExportRow {
+  const at = (name: string) => toUtcIso(item[name], `image ${str(item.imageKey)} ${name}`);
+  return {
+    ...identity(item),
+    report_id: strOrNull(item.reportId),
+    digest: strOrNull(item.digest),
+    image_id: strOrNull(item.imageId),
+    scan_time: at('scanTime'),
+    last_scanned_at: at('lastScannedAt'),
+    first_seen_at: at('firstSeenAt'),
+    updated_at: at('updatedAt'),
+    removed: item.removed === true,
+    removed_at: at('removedAt'),
+    os_distro: strOrNull(item.osDistro),
+    os_distro_version: strOrNull(item.osDistroVersion),
+    scan_version: strOrNull(item.scanVersion),
+    ...counts('vulnerabilities', item.vulnerabilityCounts),
+    ...counts('compliance', item.complianceCounts),
+    package_count: intOrNull(item.packageCount),
+    finding_count: intOrNull(item.findingCount),
+    risk_factor_count: intOrNull(item.riskFactorCount),
+    content_hash: strOrNull(item.contentHash),
+  };
+}
+
+/**
+ * The `findings` row of a finding item (pure). `imageLastScannedAt` is the image's latest scan the
+ * sync saw: the `last_seen` of an open finding (the store does not rewrite findings on every scan).
+ */
+export function findingRow(item: StoredItem, imageLastScannedAt: string | null): ExportRow {
+  const where = `finding ${str(item.imageKey)} ${str(item.findingKey)}`;
+  const resolvedAt = toUtcIso(item.resolvedAt, `${where} resolvedAt`);
+  const riskFactors = Array.isArray(item.riskFactors) ? item.riskFactors.map(String) : [];
+  return {
+    ...identity(item),
+    finding_key: str(item.findingKey),
+    vulnerability_id: str(item.id),
+    severity: str(item.severity),
+    vendor_severity: strOrNull(item.vendorSeverity),
+    cvss: numOrNull(item.cvss),
+    package_name: str(item.packageName),
+    package_version: str(item.packageVersion),
+    package_type: strOrNull(item.packageType),
+    status: strOrNull(item.status),
+    fix_date: toUtcIso(item.fixDate, `${where} fixDate`),
+    published: toUtcIso(item.published, `${where} published`),
+    title: strOrNull(item.title),
+    link: strOrNull(item.link),
+    vector: strOrNull(item.vector),
+    risk_factors: riskFactors.length > 0 ? JSON.stringify(riskFactors) : null,
+    description: strOrNull(item.description),
+    is_open: resolvedAt === null,
+    first_seen:
+      toUtcIso(item.firstSeen, `${where} firstSeen`) ?? toUtcIso(item.updatedAt, `${where} updatedAt`),
+    last_seen: resolvedAt ?? toUtcIso(imageLastScannedAt, `${where} lastSeen`),
+    resolved_at: resolvedAt,
+    resolved_reason: resolvedAt === null ? null : strOrNull(item.resolvedReason),
+    occurrences: intOrNull(item.occurrences),
+  };
+}
+
+/** The `scans` row of a history item (pure). */
+export function scanRow(item: StoredItem): ExportRow {
+  const where = `history ${str(item.imageKey)}`;
+  return {
+    ...identity(item),
+    observed_at: toUtcIso(item.observedAt, `${where} observedAt`),
+    scan_time: toUtcIso(item.scanTime, `${where} scanTime`),
+    digest: strOrNull(item.digest),
+    image_id: strOrNull(item.imageId),
+    content_hash: str(item.contentHash),
+    ...counts('vulnerabilities', item.vulnerabilityCounts),
+    ...counts('compliance', item.complianceCounts),
+    package_count: intOrNull(item.packageCount),
+    finding_count: intOrNull(item.findingCount),
+    run_id: strOrNull(item.runId),
+  };
+}
+
+/** The `changes` row of a change-feed item (pure). */
+export function changeRow(item: StoredItem): ExportRow {
+  const { console_id: consoleId, ...image } = identity(item);
+  return {
+    console_id: consoleId as CellValue,
+    change: item.change === 'resolved' ? 'resolved' : 'new',
+    at: toUtcIso(item.at, `change ${str(item.imageKey)} at`),
+    ...image,
+    finding_key: str(item.findingKey),
+    vulnerability_id: str(item.id),
+    package_name: strOrNull(item.packageName),
+    package_version: strOrNull(item.packageVersion),
+    severity: strOrNull(item.severity),
+    reason: strOrNull(item.reason),
+    run_id: strOrNull(item.runId),
+  };
+}
+
+/** A filter on sync time, for `since` exports. */
+type RowFilter = (table: ExportTableName, item: StoredItem) => boolean;
+
+const keepAll: RowFilter = () => true;
+
+function sinceFilter(since: string): RowFilter {
+  return (table, item) => {
+    const time =
+      table === 'scans'
+        ? item.seenAt
+        : table === 'changes'
+          ? item.at
+          : // Images and findings: when the sync last wrote the item.
+            item.updatedAt;
+    return typeof time === 'string' && time >= since;
+  };
+}
+
+/**
+ * Assembles the items of one image partition at a time into rows. Fed items in the order DynamoDB
+ * returns them; holds at most the findings and history of one partition until its image item comes.
+ */
+class PartitionAssembler {
+  private pk: string | undefined;
+  private image: StoredItem | undefined;
+  private held: StoredItem[] = [];
+
+  constructor(
+    private readonly keep: RowFilter,
+    private readonly stats: ExportReadStats,
+    /** Looks the image item up when it did not come with its partition (a read in another order). */
+    private readonly fetchImage: (pk: string) => Promise<StoredItem | undefined>,
+  ) {}
+
+  /** Appends to `out` the rows this item completes. */
+  async feed(item: StoredItem, out: ExportRecord[]): Promise<void> {
+    switch (item.type) {
+      case 'change':
+        if (this.keep('changes', item)) out.push({ table: 'changes', row: changeRow(item) });
+        return;
+      case 'image':
+      case 'finding':
+      case 'history':
+        break;
+      default:
+        this.stats.unknownItems += 1;
+        return;
+    }
+    const pk = String(item.pk);
+    if (pk !== this.pk) {
+      await this.flush(out);
+      this.pk = pk;
+    }
+    if (item.type === 'image') {
+      this.image = item;
+      if (this.keep('images', item)) out.push({ table: 'images', row: imageRow(item) });
+      for (const held of this.held) this.emit(held, item, out);
+      this.held = [];
+    } else if (this.image) {
+      this.emit(item, this.image, out);
+    } else {
+      this.held.push(item);
+    }
+  }
+
+  /** Ends the current partition: held items whose image item never came are looked up once. */
+  async flush(out: ExportRecord[]): Promise<void> {
+    if (this.pk !== undefined && this.held.length > 0) {
+      const image = await this.fetchImage(this.pk);
+      if (image) for (const held of this.held) this.emit(held, image, out);
+      else this.stats.orphansSkipped += this.held.length;
+    }
+    this.pk = undefined;
+    this.image = undefined;
+    this.held = [];
+  }
+
+  private emit(item: StoredItem, image: StoredItem, out: ExportRecord[]): void {
+    if (item.type === 'finding') {
+      if (this.keep('findings', item)) {
+        out.push({ table: 'findings', row: findingRow(item, strOrNull(image.lastScannedAt)) });
+      }
+    } else if (this.keep('scans', item)) {
+      out.push({ table: 'scans', row: scanRow(item) });
+    }
+  }
+}
+
+/**
+ * Merges async iterables, yielding from whichever is ready first. At most one pending `next()` per
+ * source, so memory stays at one page per source.
+ */
+export async function* mergeAsync<T>(sources: ReadonlyArray<AsyncIterable<T>>): AsyncGenerator<T> {
+  const iterators = sources.map((source) => source[Symbol.asyncIterator]());
+  const pending = new Map<number, Promise<{ index: number; result: IteratorResult<T> }>>();
+  const pull = (index: number) => {
+    const iterator = iterators[index];
+    if (!iterator) return;
+    const next = iterator.next().then((result) => ({ index, result }));
+    // A source failing after an early exit must not become an unhandled rejection; the race still sees it.
+    next.catch(() => undefined);
+    pending.set(index, next);
+  };
+  iterators.forEach((_, index) => {
+    pull(index);
+  });
+  try {
+    while (pending.size > 0) {
+      const { index, result } = await Promise.race(pending.values());
+      if (result.done) {
+        pending.delete(index);
+        continue;
+      }
+      pull(index);
+      yield result.value;
+    }
+  } finally {
+    // Stop the others on an early exit or an error (their pending pages are dropped).
+    await Promise.allSettled(iterators.map((iterator) => iterator.return?.()));
+  }
+}
+
+/**
+ * Reads the export rows, one batch per DynamoDB page (rows of several tables mixed). Stats are
+ * filled in as it goes.
+ *
+ * @example
+ * const stats = newExportReadStats();
+ * for await (const batch of readExportRecords({ client, tablePrefix: 'prisma-registry' }, stats)) {
+ *   for (const { table, row } of batch) await writers[table].write(row);
+ * }
+ */
+export async function* readExportRecords(
+  options: ExportReaderOptions,
+  stats: ExportReadStats = newExportReadStats(),
+): AsyncGenerator<ExportRecord[]> {
+  const since = options.since === undefined ? undefined : normalizeSince(options.since);
+  if (options.consoleId === undefined && since === undefined) {
+    yield* fullScan(options, stats);
+    return;
+  }
+  const consoles = options.consoleId !== undefined ? [options.consoleId] : await listConsoles(options);
+  for (const consoleId of consoles) yield* consoleQuery(options, consoleId, since, stats);
+}
+
+/** Empty stats. */
+export function newExportReadStats(): ExportReadStats {
+  return { itemsRead: 0, orphansSkipped: 0, unknownItems: 0 };
+}
+
+function normalizeSince(since: string): string {
+  const time = Date.parse(since);
+  if (Number.isNaN(time))
+    throw new SyncError('store.invalidInput', `--since is not a time: ${since}`, { since });
+  return new Date(time).toISOString();
+}
+
+function imageFetcher(options: ExportReaderOptions, table: string) {
+  return async (pk: string): Promise<StoredItem | undefined> => {
+    try {
+      const { Item } = await options.client.send(
+        new GetCommand({ TableName: table, Key: { pk, sk: IMAGE_SK } }),
+      );
+      return Item as StoredItem | undefined;
+    } catch (error) {
+      throw new SyncError('store.readFailed', `GetItem of image ${pk} failed`, { table, pk }, error);
+    }
+  };
+}
+
+async function* scanSegment(
+  options: ExportReaderOptions,
+  table: string,
+  segment: number,
+  totalSegments: number,
+  stats: ExportReadStats,
+): AsyncGenerator<ExportRecord[]> {
+  const assembler = new PartitionAssembler(keepAll, stats, imageFetcher(options, table));
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    let response: ScanCommandOutput;
+    try {
+      response = await options.client.send(
+        new ScanCommand({
+          TableName: table,
+          Segment: segment,
+          TotalSegments: totalSegments,
+          ...(options.pageSize ? { Limit: options.pageSize } : {}),
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+    } catch (error) {
+      throw new SyncError(
+        'store.scanFailed',
+        `Scan of ${table} segment ${segment}/${totalSegments} failed`,
+        { table, segment, totalSegments },
+        error,
+      );
+    }
+    const out: ExportRecord[] = [];
+    for (const item of (response.Items as StoredItem[] | undefined) ?? []) {
+      stats.itemsRead += 1;
+      await assembler.feed(item, out);
+    }
+    startKey = response.LastEvaluatedKey;
+    if (!startKey) await assembler.flush(out);
+    if (out.length > 0) yield out;
+  } while (startKey);
+}
+
+async function* fullScan(
+  options: ExportReaderOptions,
+  stats: ExportReadStats,
+): AsyncGenerator<ExportRecord[]> {
+  const table = tableNames(options.tablePrefix).images;
+  const segments = Math.max(1, Math.min(options.segments ?? 4, 1_000_000));
+  yield* mergeAsync(
+    Array.from({ length: segments }, (_, segment) => scanSegment(options, table, segment, segments, stats)),
+  );
+}
+
+async function listConsoles(options: ExportReaderOptions): Promise<string[]> {
+  const items = await queryAll(options.client, {
+    TableName: tableNames(options.tablePrefix).runs,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': CONSOLES_PK },
+  });
+  return items
+    .map((item) => str(item.consoleId))
+    .filter((id) => id !== '')
+    .sort();
+}
+
+async function* consoleQuery(
+  options: ExportReaderOptions,
+  consoleId: string,
+  since: string | undefined,
+  stats: ExportReadStats,
+): AsyncGenerator<ExportRecord[]> {
+  const tables = tableNames(options.tablePrefix);
+  const keep = since === undefined ? keepAll : sinceFilter(since);
+  const assembler = new PartitionAssembler(keep, stats, imageFetcher(options, tables.images));
+  // Earliest sync time of this console seen so far: where the change feed's month buckets start.
+  let earliest = since ?? '9999';
+
+  for await (const page of queryPages(options.client, {
+    TableName: tables.images,
+    IndexName: INDEX_NAMES.currentImages,
+    KeyConditionExpression: 'curPk = :console',
+    ExpressionAttributeValues: { ':console': keyPart(consoleId) },
+    ...(options.pageSize ? { Limit: options.pageSize } : {}),
+  })) {
+    for (const summary of page) {
+      // The index projects `updatedAt` when the store's definition includes it: unchanged images are skipped
+      // without reading their partition. Without it, every partition is read and filtered.
+      if (since !== undefined && typeof summary.updatedAt === 'string' && summary.updatedAt < since) continue;
+      const pk = imagePk(consoleId, {
+        registry: str(summary.registry),
+        repo: str(summary.repo),
+        tag: str(summary.tag),
+      });
+      for await (const items of queryPages(options.client, {
+        TableName: tables.images,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ...(options.pageSize ? { Limit: options.pageSize } : {}),
+      })) {
+        const out: ExportRecord[] = [];
+        for (const item of items) {
+          stats.itemsRead += 1;
+          // Every write that records changes also records a history item with the same seen time.
+          if (item.type === 'history' && typeof item.seenAt === 'string' && item.seenAt < earliest) {
+            earliest = item.seenAt;
+          }
+          await assembler.feed(item, out);
+        }
+        if (out.length > 0) yield out;
+      }
+      const out: ExportRecord[] = [];
+      await assembler.flush(out);
+      if (out.length > 0) yield out;
+    }
+  }
+
+  if (since === undefined) {
+    const registered = await options.client.send(
+      new GetCommand({ TableName: tables.runs, Key: { pk: CONSOLES_PK, sk: consoleId } }),
+    );
+    const registeredAt = strOrNull(registered.Item?.registeredAt);
+    if (registeredAt !== null && registeredAt < earliest) earliest = registeredAt;
+    if (earliest === '9999') return;
+    // A change is stamped with the page's seen time, which may precede the registration by a moment.
+    earliest = previousMonth(earliest);
+  }
+  const now = (options.now ?? (() => new Date()))().toISOString();
+  for (const month of monthsBetween(earliest, now)) {
+    for (let shard = 0; shard < CHANGE_FEED_SHARDS; shard += 1) {
+      for await (const items of queryPages(options.client, {
+        TableName: tables.images,
+        KeyConditionExpression: since === undefined ? 'pk = :pk' : 'pk = :pk AND sk >= :since',
+        ExpressionAttributeValues: {
+          ':pk': changePk(consoleId, month, shard),
+          ...(since === undefined ? {} : { ':since': since }),
+        },
+        ...(options.pageSize ? { Limit: options.pageSize } : {}),
+      })) {
+        const out: ExportRecord[] = [];
+        for (const item of items) {
+          stats.itemsRead += 1;
+          await assembler.feed(item, out);
+        }
+        if (out.length > 0) yield out;
+      }
+    }
+  }
+}
+
+/** The first instant of the month before `iso`'s month. */
+function previousMonth(iso: string): string {
+  const date = new Date(Date.parse(iso));
+  return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() - 1, 1)).toISOString();
+}
+
+/**
+ * DynamoDB's estimate of the `images` table's item count (refreshed about every six hours): the
+ * denominator of a full export's progress bar. Undefined when unknown.
+ */
+export async function estimateItemCount(
+  client: DynamoDBDocumentClient,
+  tablePrefix: string,
+): Promise<number | undefined> {
+  try {
+    const { Table } = await client.send(
+      new DescribeTableCommand({ TableName: tableNames(tablePrefix).images }),
+    );
+    return Table?.ItemCount;
+  } catch (error) {
+    throw new SyncError(
+      'store.describeFailed',
+      'could not describe the images table',
+      { tablePrefix },
+      error,
+    );
+  }
+}
