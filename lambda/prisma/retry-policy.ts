@@ -1,0 +1,138 @@
+/**
+ * When to retry a console request and how long to wait first. Pure: the caller passes the
+ * clock reading and the jitter source, so every decision is reproducible in a unit test.
+ *
+ * Retries are an allow-list, as in undici's retry handler: 429, 408 and the 5xx a proxy or an
+ * overloaded console answers (500, 502, 503, 504), the socket and timeout errors a dropped
+ * connection raises, and a 2xx whose body is not the JSON it should be (empty, HTML, truncated,
+ * malformed). Anything else (401, other 4xx, TLS failures, schema errors) is not retried: sending
+ * the same request again would get the same answer.
+ */
+
+/** HTTP statuses worth sending the same idempotent request again for. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+
+/**
+ * Error codes worth a retry: Node socket errors, undici's own codes, and the client's code for a
+ * body that is not valid JSON (`client.invalidResponse`).
+ */
+export const RETRYABLE_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENETDOWN',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'client.invalidResponse',
+]);
+
+/**
+ * Milliseconds to wait according to a `Retry-After` header: delay-seconds (`"7"`, also a
+ * fractional `"1.5"` some proxies send) or an HTTP date. `undefined` when absent or unreadable;
+ * a date in the past gives 0.
+ *
+ * @example
+ * parseRetryAfter('7', Date.now()); // 7000
+ * parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:58 GMT')); // 2000
+ * parseRetryAfter('soon', Date.now()); // undefined
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (trimmed === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  // Only a real date, not any string Date.parse happens to accept (`"1"` is a year to it).
+  if (!/[a-z]/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+/**
+ * Capped exponential backoff with "equal jitter": half the capped delay is fixed, half is random,
+ * so a retry never fires immediately and concurrent clients still spread out.
+ *
+ * @example
+ * backoffDelay(1, 500, 30_000, () => 0); // 250 (attempt 1: 500 ms capped, half fixed)
+ * backoffDelay(4, 500, 30_000, () => 1); // 4000
+ */
+export function backoffDelay(attempt: number, base: number, max: number, random: () => number): number {
+  const exponent = Math.min(Math.max(attempt - 1, 0), 30);
+  const capped = Math.min(max, base * 2 ** exponent);
+  return Math.round(capped / 2 + random() * (capped / 2));
+}
+
+export interface RetryDecisionInput {
+  /** The 1-based number of the attempt that just failed. */
+  attempt: number;
+  /** The response status, when a response arrived. */
+  status?: number;
+  /** The error code, when no usable response arrived (`ECONNRESET`, `client.invalidResponse`, ...). */
+  errorCode?: string;
+  /** The response's `Retry-After` header. */
+  retryAfter?: string | null;
+  /** Epoch ms now (to read an HTTP-date `Retry-After`). */
+  now: number;
+  /** Jitter source in [0, 1). */
+  random: () => number;
+  /** Backoff base delay in ms. */
+  base: number;
+  /** Backoff cap in ms (a `Retry-After` is honoured even when longer: the deadline guards that). */
+  max: number;
+}
+
+export interface RetryDecision {
+  retry: boolean;
+  delayMs: number;
+  /** Why, for logs and the final error: `HTTP 503, backoff`, `ECONNRESET, backoff`, `HTTP 429, Retry-After 7000 ms`. */
+  reason: string;
+}
+
+/**
+ * Whether to retry after a failed attempt, and the wait before it. The attempt budget is the
+ * caller's (it knows `maxAttempts`); this only says whether the failure is worth retrying at all.
+ *
+ * @example
+ * computeRetryDelay({ attempt: 1, status: 429, retryAfter: '3', now: Date.now(), random: Math.random, base: 500, max: 30_000 });
+ * // { retry: true, delayMs: 3000, reason: 'HTTP 429, Retry-After 3000 ms' }
+ * computeRetryDelay({ attempt: 2, errorCode: 'ECONNRESET', now: 0, random: () => 0, base: 500, max: 30_000 });
+ * // { retry: true, delayMs: 500, reason: 'ECONNRESET, backoff' }
+ * computeRetryDelay({ attempt: 1, status: 404, now: 0, random: () => 0, base: 500, max: 30_000 });
+ * // { retry: false, delayMs: 0, reason: 'HTTP 404 is not retryable' }
+ */
+export function computeRetryDelay(input: RetryDecisionInput): RetryDecision {
+  const { attempt, status, errorCode, now, random, base, max } = input;
+  if (status !== undefined) {
+    if (!RETRYABLE_STATUSES.has(status)) {
+      return { retry: false, delayMs: 0, reason: `HTTP ${status} is not retryable` };
+    }
+    const advised = parseRetryAfter(input.retryAfter, now);
+    if (advised !== undefined) {
+      return { retry: true, delayMs: advised, reason: `HTTP ${status}, Retry-After ${advised} ms` };
+    }
+    return {
+      retry: true,
+      delayMs: backoffDelay(attempt, base, max, random),
+      reason: `HTTP ${status}, backoff`,
+    };
+  }
+  if (errorCode !== undefined && RETRYABLE_ERROR_CODES.has(errorCode)) {
+    return {
+      retry: true,
+      delayMs: backoffDelay(attempt, base, max, random),
+      reason: `${errorCode}, backoff`,
+    };
+  }
+  return { retry: false, delayMs: 0, reason: `${errorCode ?? 'unknown error'} is not retryable` };
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { isSyncError, type SyncError } from '../../lambda/common/errors.js';
+import { parseRegistryPage, parseScanProgress, rawReportSchema } from '../../lambda/prisma/schema.js';
+import { generateReport, imageSlot } from '../../simulator/generator.js';
+
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../../../shared/fixtures/real/${name}`, import.meta.url), 'utf8'));
+
+function schemaError(body: unknown, where = 'page offset=100'): SyncError {
+  try {
+    parseRegistryPage(body, where);
+  } catch (error) {
+    if (isSyncError(error, 'client.schema')) return error;
+    throw error;
+  }
+  throw new Error('expected a client.schema error');
+}
+
+describe('parseRegistryPage', () => {
+  it('accepts the real /api/v1/registry reports, nulls and all', () => {
+    const reports = fixture('datadog-prisma_cloud-registry.json') as Array<Record<string, unknown>>;
+    expect(parseRegistryPage(reports, 'page offset=0')).toHaveLength(5);
+    expect(reports.filter((r) => r.vulnerabilities === null)).toHaveLength(4);
+  });
+
+  it('accepts the agentless XSOAR report with null arrays and string ids', () => {
+    const context = fixture('xsoar-image-scan-results.json') as {
+      PrismaCloudCompute: { ReportsImagesScan: unknown };
+    };
+    const reports = context.PrismaCloudCompute.ReportsImagesScan;
+    expect(parseRegistryPage(reports, 'page offset=0')).toHaveLength(1);
+  });
+
+  it('accepts generated reports of every kind the simulator serves', () => {
+    const reports = Array.from({ length: 120 }, (_, i) =>
+      generateReport({ seed: 3, heavyFraction: 0 }, imageSlot(3, i), {
+        scanGeneration: 0,
+        findingsVersion: 0,
+      }),
+    );
+    expect(parseRegistryPage(reports, 'page offset=0')).toHaveLength(120);
+  });
+
+  it('returns the console objects themselves, unknown fields and all', () => {
+    const report = {
+      _id: 'sha256:1',
+      repoTag: { registry: '', repo: 'a', tag: '1', newField: [1] },
+      future: { x: 1 },
+    };
+    const [validated] = parseRegistryPage([report], 'page offset=0');
+    expect(validated).toBe(report);
+    expect(rawReportSchema.parse(report)).toEqual(report);
+  });
+
+  it('names the page, the report index and the field path of a wrong type', () => {
+    const good = { _id: 'a', repoTag: { registry: '', repo: 'x', tag: '1' } };
+    const bad = { _id: 'b', repoTag: { registry: '', repo: 7, tag: '1' } };
+    const error = schemaError([good, good, good, bad]);
+    expect(error.message).toBe('page offset=100 report[3].repoTag.repo: expected string, got number');
+    expect(error.details).toMatchObject({
+      where: 'page offset=100',
+      reportIndex: 3,
+      path: 'report[3].repoTag.repo',
+    });
+  });
+
+  it('fails on each drift the simulator injects: vulnerabilities as a string, repoTag as a number, no _id', () => {
+    expect(schemaError([{ _id: 'a', vulnerabilities: 'x' }]).message).toBe(
+      'page offset=100 report[0].vulnerabilities: expected array, got string',
+    );
+    expect(schemaError([{ _id: 'a', repoTag: 5 }]).message).toBe(
+      'page offset=100 report[0].repoTag: expected object, got number',
+    );
+    expect(schemaError([{ repoTag: { repo: 'a' } }]).message).toBe(
+      'page offset=100 report[0]._id: expected string, got nothing (missing)',
+    );
+  });
+
+  it('names a nested finding field and counts further problems', () => {
+    const report = { _id: 'a', vulnerabilities: [{ cve: 'CVE-1', cvss: 'high' }], packages: 'none' };
+    const error = schemaError([report]);
+    expect(error.message).toBe(
+      'page offset=100 report[0].vulnerabilities[0].cvss: expected number, got string (+1 more)',
+    );
+  });
+
+  it('rejects a body that is not an array', () => {
+    expect(schemaError({ err: 'x' }).message).toBe(
+      'page offset=100: expected a JSON array of reports, got object',
+    );
+    expect(schemaError(null).message).toContain('got null');
+  });
+});
+
+describe('parseScanProgress', () => {
+  it('accepts the seed response and an empty list', () => {
+    const seed = [
+      {
+        discovery: { id: '', type: '', discovery: false, total: 4, scanned: 2, title: 'Step 1/2' },
+        imageScan: { id: '', type: '', discovery: false, total: 2, scanned: 0, title: 'Step 2/2' },
+        isScanOngoing: true,
+        specScanStartTime: '0001-01-01T00:00:00Z',
+      },
+    ];
+    expect(parseScanProgress(seed, 'progress')).toBe(seed);
+    expect(parseScanProgress([], 'progress')).toEqual([]);
+  });
+
+  it('names the entry and field of a wrong type', () => {
+    expect(() => parseScanProgress([{ isScanOngoing: 'yes' }], 'progress')).toThrow(
+      'progress entry[0].isScanOngoing: expected boolean, got string',
+    );
+  });
+});
