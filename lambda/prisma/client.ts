@@ -1,0 +1,489 @@
+/**
+ * The console client: every request to a Prisma Cloud Compute console goes through one
+ * `ConsoleClient`, which paces it (rate-limiter.ts), authenticates it, retries it by the pure
+ * policy in retry-policy.ts and counts it.
+ *
+ * Request life: limiter slot -> auth header (token fetched or refreshed first when due) -> undici
+ * -> status. 2xx: the body must be JSON (else `client.invalidResponse`, retried: a truncated or
+ * HTML answer from a proxy is transient). 401 on a token: one re-authentication and one resend.
+ * 429: counted as throttled, the limiter pauses for the advised time, resend. 5xx, socket errors
+ * and timeouts: backoff, resend. After `maxAttempts` the request fails with `client.pageFailed`
+ * (a /registry page, naming its offset) or `client.requestFailed`.
+ *
+ * Credentials, the token and the Authorization header are never put in a message, a detail or a
+ * log line: errors name the request (`GET /registry page offset=100`), never its headers.
+ */
+import type { Agent } from 'undici';
+import { SyncError } from '../common/errors.js';
+import { type Clock, systemClock } from './clock.js';
+import { DEFAULT_RATE_LIMIT, SlidingWindowRateLimiter } from './rate-limiter.js';
+import { computeRetryDelay, type RetryDecision } from './retry-policy.js';
+import {
+  createAgent,
+  errorCodeOf,
+  type HttpResponse,
+  isTlsFailure,
+  send,
+  type TransportTimeouts,
+} from './transport.js';
+import { ConsoleUrls, LATEST_API_VERSION, type QueryValue } from './url.js';
+
+export interface ClientLogger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface ConsoleClientOptions {
+  /** Console base URL; may carry a path prefix: `https://host/us-1-111111111`. */
+  baseUrl: string;
+  /** `v34.04` by default (the newest in shared/reference); `v1` selects the legacy `/api/v1` paths. */
+  apiVersion?: string;
+  credentials: { username: string; password: string };
+  /** `token` (default): POST /authenticate, then Bearer. `basic`: `Authorization: Basic` on every request. */
+  auth?: 'token' | 'basic';
+  /** `caBundle`: extra CA certificates (PEM text). `insecure`: no certificate verification (warned on every creation). */
+  tls?: { caBundle?: string | undefined; insecure?: boolean | undefined };
+  /** One limiter for every request. Default 30 per 30,000 ms; `marginMs` see rate-limiter.ts. */
+  rateLimit?: { requests: number; windowMs: number; marginMs?: number };
+  /** Attempts per request (default 8) and the backoff base / cap in ms (default 500 / 30,000). */
+  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  timeouts?: TransportTimeouts;
+  /** Refresh the token this long after it was issued. Default 25 minutes (tokens last 30). */
+  tokenRefreshMs?: number;
+  /** Epoch ms the run must stop by; a wait past it throws `client.deadline` instead of sleeping. */
+  deadline?: () => number | undefined;
+  logger?: ClientLogger;
+  clock?: Clock;
+  /** Jitter source in [0, 1). */
+  random?: () => number;
+  /** Largest decoded response body accepted. Default 512 MiB. */
+  maxBodyBytes?: number;
+}
+
+/** What the client did, for the run record and metrics. Counters only grow. */
+export interface ClientCounters {
+  /** Every HTTP request sent to the console, authentication included. */
+  requests: number;
+  /** 429 answers received. */
+  throttled: number;
+  /** Requests sent again after a failed attempt (429, 5xx, network, invalid body, 401 refresh). */
+  retries: number;
+  /** Response body bytes received on the wire (compressed size when compressed). */
+  bytes: number;
+  /** Successful token authentications. */
+  authentications: number;
+}
+
+export interface RequestContext {
+  /** How to name the request in errors and logs, e.g. `page offset=100`. */
+  what: string;
+  /** The /registry offset: an exhausted request then fails with `client.pageFailed` naming it. */
+  offset?: number;
+  signal?: AbortSignal;
+}
+
+export interface JsonResponse {
+  body: unknown;
+  headers: Record<string, string>;
+  status: number;
+}
+
+const DEFAULT_TOKEN_REFRESH_MS = 25 * 60_000;
+
+const stderrLogger: ClientLogger = {
+  debug: () => {},
+  info: () => {},
+  warn: (message, data) => {
+    process.stderr.write(`${JSON.stringify({ level: 'WARN', message, ...data })}\n`);
+  },
+};
+
+/** Why an attempt failed, as the retry loop sees it. */
+interface AttemptFailure {
+  error: SyncError;
+  status?: number;
+  errorCode?: string;
+  retryAfter?: string | null;
+}
+
+/**
+ * A paced, authenticated, retrying client for one console.
+ *
+ * @example
+ * const client = new ConsoleClient({ baseUrl: sim.url, credentials: { username: 'demo', password: 'demo' } });
+ * const { body, headers } = await client.getJson('/registry', { offset: 0, limit: 50 }, { what: 'page offset=0', offset: 0 });
+ * client.counters; // { requests: 2, throttled: 0, retries: 0, bytes: ..., authentications: 1 }
+ * await client.close();
+ */
+export class ConsoleClient {
+  readonly counters: ClientCounters = { requests: 0, throttled: 0, retries: 0, bytes: 0, authentications: 0 };
+  readonly urls: ConsoleUrls;
+  private readonly agent: Agent;
+  private readonly limiter: SlidingWindowRateLimiter;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  /** The logger this client reports to (the pager logs drift recoveries through it). */
+  readonly logger: ClientLogger;
+  private readonly deadline: () => number | undefined;
+  private readonly authMode: 'token' | 'basic';
+  private readonly credentials: { readonly username: string; readonly password: string };
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly tokenRefreshMs: number;
+  private readonly maxBodyBytes: number | undefined;
+  private token: { value: string; issuedAt: number } | undefined;
+  private pendingToken: Promise<string> | undefined;
+  private closed = false;
+
+  constructor(options: ConsoleClientOptions) {
+    this.urls = new ConsoleUrls(options.baseUrl, options.apiVersion ?? LATEST_API_VERSION);
+    const { username, password } = options.credentials;
+    if (typeof username !== 'string' || username === '' || typeof password !== 'string' || password === '') {
+      throw new SyncError('client.options', 'console credentials need a username and a password');
+    }
+    // Kept off `this`'s enumerable surface so a logged or inspected client shows no secret.
+    this.credentials = Object.freeze({ username, password });
+    Object.defineProperty(this, 'credentials', { enumerable: false });
+    this.authMode = options.auth ?? 'token';
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger ?? stderrLogger;
+    this.deadline = options.deadline ?? (() => undefined);
+    this.maxAttempts = Math.max(1, options.retry?.maxAttempts ?? 8);
+    this.baseDelayMs = options.retry?.baseDelayMs ?? 500;
+    this.maxDelayMs = options.retry?.maxDelayMs ?? 30_000;
+    this.tokenRefreshMs = options.tokenRefreshMs ?? DEFAULT_TOKEN_REFRESH_MS;
+    this.maxBodyBytes = options.maxBodyBytes;
+    const rate = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+    this.limiter = new SlidingWindowRateLimiter({ ...rate, clock: this.clock, deadline: this.deadline });
+    const tls = {
+      ...(options.tls?.caBundle === undefined ? {} : { caBundle: options.tls.caBundle }),
+      insecure: options.tls?.insecure === true,
+    };
+    if (tls.insecure) {
+      this.logger.warn(
+        'TLS certificate verification is OFF (PRISMA_INSECURE_TLS=1): the console is not authenticated and the traffic can be intercepted',
+        { origin: this.urls.origin },
+      );
+    }
+    this.agent = createAgent({
+      tls,
+      ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
+    });
+  }
+
+  /**
+   * GETs a console endpoint (`/registry`, `/registry/progress`) and parses its JSON body,
+   * with pacing, authentication and retries.
+   *
+   * @throws SyncError `client.auth`, `client.http` (a non-retryable status), `client.tls`,
+   *   `client.deadline`, `client.pageFailed` / `client.requestFailed` (attempts exhausted).
+   * @example
+   * const { body } = await client.getJson('/registry/progress', {}, { what: 'registry scan progress' });
+   */
+  async getJson(
+    path: string,
+    query: Record<string, QueryValue>,
+    context: RequestContext,
+  ): Promise<JsonResponse> {
+    return this.exchange('GET', path, query, context, true);
+  }
+
+  /** Closes the connection pool. The client cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.agent.close();
+  }
+
+  private async exchange(
+    method: 'GET' | 'POST',
+    path: string,
+    query: Record<string, QueryValue>,
+    context: RequestContext,
+    authenticated: boolean,
+    body?: string,
+  ): Promise<JsonResponse> {
+    if (this.closed) throw new SyncError('client.closed', 'the console client is closed');
+    const target = this.urls.target(path, query);
+    const label = `${method} ${path} (${context.what})`;
+    let refreshedOn401 = false;
+    let last: AttemptFailure | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = {
+        accept: 'application/json',
+        'accept-encoding': 'gzip, deflate',
+        'user-agent': 'prisma-registry-sync',
+      };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (authenticated) headers.authorization = await this.authorization(context.signal);
+
+      const slot = await this.limiter.acquire(context.signal);
+      this.counters.requests++;
+      const startedAt = this.clock.now();
+      let response: HttpResponse;
+      try {
+        response = await send(
+          this.agent,
+          {
+            target,
+            method,
+            headers,
+            ...(body === undefined ? {} : { body }),
+            ...(context.signal === undefined ? {} : { signal: context.signal }),
+            onSent: () => slot.markSent(this.clock.now()),
+          },
+          this.maxBodyBytes,
+        );
+      } catch (error) {
+        if (context.signal?.aborted) throw error;
+        last = this.transportFailure(error, label);
+        if (isTlsFailure(error)) throw last.error;
+        const decision = this.decide(attempt, last);
+        if (!decision.retry || attempt >= this.maxAttempts)
+          throw this.exhausted(label, context, attempt, decision, last);
+        await this.retryAfterWait(label, attempt, decision, context.signal);
+        continue;
+      }
+      this.counters.bytes += response.wireBytes;
+      this.logger.debug('console request', {
+        request: label,
+        status: response.status,
+        ms: this.clock.now() - startedAt,
+        bytes: response.wireBytes,
+        attempt,
+      });
+
+      const { status } = response;
+      if (status === 401) {
+        if (!authenticated) {
+          throw new SyncError(
+            'client.auth',
+            `the console rejected the credentials (HTTP 401 on ${label}); check PRISMA_USERNAME / PRISMA_PASSWORD`,
+            { status, request: label },
+          );
+        }
+        if (this.authMode === 'token' && !refreshedOn401) {
+          // The token expired or was revoked: one fresh token, one resend, no backoff.
+          refreshedOn401 = true;
+          this.token = undefined;
+          this.counters.retries++;
+          this.logger.info('token rejected; authenticating again', { request: label });
+          attempt--;
+          continue;
+        }
+        throw new SyncError(
+          'client.auth',
+          this.authMode === 'basic'
+            ? `the console rejected the Basic credentials (HTTP 401 on ${label})`
+            : `the console rejected a freshly issued token (HTTP 401 on ${label})`,
+          { status, request: label },
+        );
+      }
+      if (status === 429) this.counters.throttled++;
+
+      if (status >= 200 && status < 300) {
+        try {
+          return { body: parseJsonBody(response, label), headers: response.headers, status };
+        } catch (error) {
+          last = { error: error as SyncError, errorCode: 'client.invalidResponse' };
+        }
+      } else {
+        last = {
+          error: httpError(response, label),
+          status,
+          retryAfter: response.headers['retry-after'] ?? null,
+        };
+      }
+      const decision = this.decide(attempt, last);
+      if (status === 429 && decision.retry) this.limiter.backOff(this.clock.now() + decision.delayMs);
+      if (!decision.retry) throw last.error;
+      if (attempt >= this.maxAttempts) throw this.exhausted(label, context, attempt, decision, last);
+      await this.retryAfterWait(label, attempt, decision, context.signal);
+    }
+  }
+
+  private decide(attempt: number, failure: AttemptFailure): RetryDecision {
+    return computeRetryDelay({
+      attempt,
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+      ...(failure.errorCode === undefined ? {} : { errorCode: failure.errorCode }),
+      retryAfter: failure.retryAfter ?? null,
+      now: this.clock.now(),
+      random: this.random,
+      base: this.baseDelayMs,
+      max: this.maxDelayMs,
+    });
+  }
+
+  private async retryAfterWait(
+    label: string,
+    attempt: number,
+    decision: RetryDecision,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const deadline = this.deadline();
+    if (deadline !== undefined && this.clock.now() + decision.delayMs > deadline) {
+      throw new SyncError(
+        'client.deadline',
+        `${label}: waiting ${decision.delayMs} ms before retrying (${decision.reason}) would pass the run's deadline`,
+        { request: label, waitMs: decision.delayMs, reason: decision.reason },
+      );
+    }
+    this.counters.retries++;
+    this.logger.warn('retrying console request', {
+      request: label,
+      attempt,
+      reason: decision.reason,
+      delayMs: decision.delayMs,
+    });
+    await this.clock.sleep(decision.delayMs, signal);
+  }
+
+  private transportFailure(error: unknown, label: string): AttemptFailure {
+    if (error instanceof SyncError) return { error, errorCode: error.code };
+    const code = errorCodeOf(error);
+    if (isTlsFailure(error)) {
+      return {
+        error: new SyncError(
+          'client.tls',
+          `TLS failure talking to ${this.urls.origin} (${code}) on ${label}: if the console uses a private CA, set PRISMA_CA_BUNDLE to its PEM certificate`,
+          { code, request: label },
+          error,
+        ),
+        ...(code === undefined ? {} : { errorCode: code }),
+      };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      error: new SyncError(
+        'client.network',
+        `${label}: ${code ?? 'network error'} (${message})`,
+        { code, request: label },
+        error,
+      ),
+      ...(code === undefined ? {} : { errorCode: code }),
+    };
+  }
+
+  private exhausted(
+    label: string,
+    context: RequestContext,
+    attempts: number,
+    decision: RetryDecision,
+    last: AttemptFailure,
+  ): SyncError {
+    if (!decision.retry) return last.error;
+    const details = {
+      request: label,
+      attempts,
+      lastError: last.error.code,
+      ...(last.status === undefined ? {} : { lastStatus: last.status }),
+    };
+    if (context.offset !== undefined) {
+      return new SyncError(
+        'client.pageFailed',
+        `GET /registry offset=${context.offset} failed after ${attempts} attempts: ${last.error.message}`,
+        { ...details, offset: context.offset },
+        last.error,
+      );
+    }
+    return new SyncError(
+      'client.requestFailed',
+      `${label} failed after ${attempts} attempts: ${last.error.message}`,
+      details,
+      last.error,
+    );
+  }
+
+  /** The Authorization header value: Basic, or a Bearer token fetched or refreshed when due. */
+  private async authorization(signal: AbortSignal | undefined): Promise<string> {
+    if (this.authMode === 'basic') {
+      const { username, password } = this.credentials;
+      return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    }
+    const token = this.token;
+    if (token !== undefined && this.clock.now() - token.issuedAt < this.tokenRefreshMs)
+      return `Bearer ${token.value}`;
+    // One authentication at a time: concurrent requests (the prefetch) share it.
+    this.pendingToken ??= this.authenticate(signal).finally(() => {
+      this.pendingToken = undefined;
+    });
+    return `Bearer ${await this.pendingToken}`;
+  }
+
+  private async authenticate(signal: AbortSignal | undefined): Promise<string> {
+    const { username, password } = this.credentials;
+    const { body } = await this.exchange(
+      'POST',
+      '/authenticate',
+      {},
+      { what: 'authenticate', ...(signal === undefined ? {} : { signal }) },
+      false,
+      JSON.stringify({ username, password }),
+    );
+    const token = (body as { token?: unknown } | null)?.token;
+    if (typeof token !== 'string' || token === '') {
+      throw new SyncError('client.invalidResponse', 'POST /authenticate answered without a token');
+    }
+    this.token = { value: token, issuedAt: this.clock.now() };
+    this.counters.authentications++;
+    return token;
+  }
+}
+
+/**
+ * The JSON of a 2xx body.
+ *
+ * @throws SyncError `client.invalidResponse` for an empty body, an HTML page, or malformed JSON
+ *   (a truncated body is malformed JSON).
+ */
+function parseJsonBody(response: HttpResponse, label: string): unknown {
+  const text = response.body.toString('utf8');
+  const trimmed = text.trimStart();
+  if (trimmed === '') {
+    throw new SyncError('client.invalidResponse', `${label}: HTTP ${response.status} with an empty body`, {
+      request: label,
+      problem: 'empty',
+    });
+  }
+  const type = response.headers['content-type'] ?? '';
+  if (trimmed.startsWith('<') || /html/i.test(type)) {
+    throw new SyncError(
+      'client.invalidResponse',
+      `${label}: HTTP ${response.status} with an HTML page instead of JSON (a login page or a proxy error?)`,
+      { request: label, problem: 'html', contentType: type },
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new SyncError(
+      'client.invalidResponse',
+      `${label}: malformed JSON in a ${response.body.length}-byte body (${(error as Error).message})`,
+      { request: label, problem: 'malformed', bytes: response.body.length },
+      error,
+    );
+  }
+}
+
+/** A short, safe description of a non-2xx answer: the status and the console's `err` text if any. */
+function httpError(response: HttpResponse, label: string): SyncError {
+  const text = response.body.toString('utf8', 0, Math.min(response.body.length, 2048));
+  let detail = '';
+  if (/^\s*</.test(text)) detail = ' (HTML error page)';
+  else {
+    try {
+      const parsed = JSON.parse(text) as { err?: unknown };
+      if (typeof parsed?.err === 'string') detail = `: ${parsed.err.slice(0, 200)}`;
+    } catch {
+      // A non-JSON error body: the status says enough.
+    }
+  }
+  return new SyncError('client.http', `${label}: HTTP ${response.status}${detail}`, {
+    request: label,
+    status: response.status,
+  });
+}

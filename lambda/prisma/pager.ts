@@ -1,0 +1,314 @@
+/**
+ * `RegistryPager`: all of `/registry`, page by page, validated, each report once, even when the
+ * result set changes while paging. The algorithm and its cost are in README.md ("Drift-safe
+ * paging"); in short:
+ *
+ * - Every request after the first starts one item early (`offset = nextOffset - 1`): its first
+ *   item must be the boundary, the last item of the previous response. Then nothing moved
+ *   (before the boundary), and the rest of the window is new.
+ * - Otherwise the list shifted. The pager resumes after the rightmost item of the window it has
+ *   already emitted (inserts before the boundary push it right, inside the window). If the
+ *   window holds no emitted item (deletions pulled the boundary left, before the window), it
+ *   steps back one window at a time until one does. Items that appear before that point were
+ *   inserted after the pager passed there: they may be skipped (they were not present for the
+ *   whole paging); everything after it is emitted unless already emitted.
+ * - If no emitted item is found back to offset 0 (the whole frontier vanished), it re-reads from
+ *   offset 0, still skipping what it emitted: nothing is lost.
+ *
+ * The state a consumer checkpoints (`page.state`) holds the next offset and the fingerprints of
+ * the last 2 × pageSize items of the frontier: enough to re-find the position after a crash.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { SyncError } from '../common/errors.js';
+import type { ConsoleClient } from './client.js';
+import { parseRegistryPage, type RawReport } from './schema.js';
+
+/** The console's page cap. */
+export const MAX_PAGE_SIZE = 50;
+
+/**
+ * Where paging stands: JSON-serializable, small (about 2.5 KB), enough to continue after a crash
+ * or a Lambda timeout with the same guarantees.
+ */
+export interface PagerState {
+  v: 1;
+  /** The position just after the last window read (its offset + its length). */
+  nextOffset: number;
+  /** Index of the next page to yield. */
+  pageIndex: number;
+  /** Fingerprints of the frontier (the last items read from the resume point on), oldest first. */
+  anchors: string[];
+  /** Reports emitted so far in the run. */
+  emitted: number;
+  /** True once the last page was read. */
+  done: boolean;
+}
+
+const pagerStateSchema = z.object({
+  v: z.literal(1),
+  nextOffset: z.number().int().nonnegative(),
+  pageIndex: z.number().int().nonnegative(),
+  anchors: z.array(z.string()),
+  emitted: z.number().int().nonnegative(),
+  done: z.boolean(),
+});
+
+export interface RegistryPage {
+  /** 0-based page number in this run (continues across a resume). */
+  index: number;
+  /** The offset the reports were read at. */
+  offset: number;
+  /** Validated reports, in console order; each report appears once across the run. */
+  reports: RawReport[];
+  /** `Total-Count` of the response, when the console (or its proxy) sent it. */
+  totalCount: number | undefined;
+  /** Pass as `resume` to continue after this page. */
+  state: PagerState;
+  /** True on the last page. */
+  done: boolean;
+}
+
+export interface RegistryPagerOptions {
+  /** Items per request: 2..50, default 50 (the console's cap). */
+  pageSize?: number;
+  /** A state from `page.state` to continue after that page. */
+  resume?: PagerState;
+  /** Extra /registry filters (`compact`, `registry`, `repository`, ...). Not offset/limit/sort/reverse: paging relies on the default order. */
+  query?: Record<string, string>;
+  /** Request page n+1 while the consumer handles page n. Default true. */
+  prefetch?: boolean;
+}
+
+export interface PagerStats {
+  /** Pages read and handed out (a prefetched page counts once it is read). */
+  pages: number;
+  /** Every /registry GET the pager made (retries of one GET are counted by the client). */
+  registryRequests: number;
+  /** Times the boundary check failed and the pager re-aligned. */
+  driftRecoveries: number;
+  /** Requests made only to re-align (stepping back). */
+  extraRequests: number;
+}
+
+interface Window {
+  offset: number;
+  reports: RawReport[];
+  fingerprints: string[];
+  totalCount: number | undefined;
+}
+
+const RESERVED_QUERY = ['offset', 'limit', 'sort', 'reverse'];
+
+/**
+ * The identity of a report within a run: `_id` plus `repoTag` registry/repo/tag, hashed to 22
+ * characters (128 bits) so the checkpoint stays small.
+ *
+ * @example
+ * reportFingerprint({ _id: 'sha256:ab', repoTag: { registry: '', repo: 'library/alpine', tag: '3' } }); // 'q3…' (22 chars)
+ */
+export function reportFingerprint(report: RawReport): string {
+  const tag = report.repoTag;
+  const identity = [report._id, tag?.registry ?? '', tag?.repo ?? '', tag?.tag ?? ''].join('\u0000');
+  return createHash('sha256').update(identity).digest('base64url').slice(0, 22);
+}
+
+/**
+ * Pages through `/registry`.
+ *
+ * @example
+ * const pager = new RegistryPager(client, { resume: checkpoint?.pagerState });
+ * for await (const page of pager) {
+ *   await store(page.reports);
+ *   await saveCheckpoint(page.state);
+ * }
+ * pager.stats; // { pages, registryRequests, driftRecoveries, extraRequests }
+ */
+export class RegistryPager implements AsyncIterable<RegistryPage> {
+  readonly stats: PagerStats = { pages: 0, registryRequests: 0, driftRecoveries: 0, extraRequests: 0 };
+  private readonly client: ConsoleClient;
+  private readonly pageSize: number;
+  private readonly query: Record<string, string>;
+  private readonly prefetch: boolean;
+  private state: PagerState;
+  /** Every fingerprint emitted by this pager, plus the resumed frontier. */
+  private readonly seen: Set<string>;
+  private iterated = false;
+
+  constructor(client: ConsoleClient, options: RegistryPagerOptions = {}) {
+    this.client = client;
+    this.pageSize = options.pageSize ?? MAX_PAGE_SIZE;
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 2 || this.pageSize > MAX_PAGE_SIZE) {
+      throw new SyncError(
+        'client.options',
+        `pageSize must be a whole number from 2 to ${MAX_PAGE_SIZE}, got ${this.pageSize}`,
+      );
+    }
+    this.query = { ...options.query };
+    const reserved = RESERVED_QUERY.filter((name) => Object.hasOwn(this.query, name));
+    if (reserved.length > 0) {
+      throw new SyncError(
+        'client.options',
+        `the pager sets ${reserved.join(', ')} itself; drift-safe paging needs the default order`,
+        {
+          reserved,
+        },
+      );
+    }
+    this.prefetch = options.prefetch ?? true;
+    if (options.resume === undefined) {
+      this.state = { v: 1, nextOffset: 0, pageIndex: 0, anchors: [], emitted: 0, done: false };
+    } else {
+      const parsed = pagerStateSchema.safeParse(options.resume);
+      if (!parsed.success) {
+        throw new SyncError('client.options', 'the pager resume state is not a state this pager wrote', {
+          issues: parsed.error.issues.slice(0, 3).map((issue) => issue.path.join('.')),
+        });
+      }
+      this.state = { ...parsed.data, anchors: [...parsed.data.anchors] };
+    }
+    this.seen = new Set(this.state.anchors);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<RegistryPage> {
+    if (this.iterated) throw new SyncError('client.options', 'a RegistryPager can be iterated once');
+    this.iterated = true;
+    return this.pages();
+  }
+
+  private async *pages(): AsyncGenerator<RegistryPage> {
+    if (this.state.done) return;
+    const abort = new AbortController();
+    let pending: Promise<RegistryPage> | undefined = this.nextPage(abort.signal);
+    try {
+      while (pending !== undefined) {
+        const page: RegistryPage = await pending;
+        pending = undefined;
+        if (!page.done && this.prefetch) {
+          // The next request is in flight (within the limiter) while the consumer stores this page.
+          pending = this.nextPage(abort.signal);
+          pending.catch(() => undefined);
+        }
+        yield page;
+        if (page.done) return;
+        pending ??= this.nextPage(abort.signal);
+      }
+    } finally {
+      // The consumer stopped early (time budget) or failed: cancel the prefetch, wait for it to settle.
+      abort.abort(new SyncError('client.aborted', 'paging stopped by the consumer'));
+      await pending?.catch(() => undefined);
+    }
+  }
+
+  private async nextPage(signal: AbortSignal): Promise<RegistryPage> {
+    const { anchors, nextOffset } = this.state;
+    if (anchors.length === 0) return this.commit(await this.fetchWindow(0, signal, false), 0);
+
+    let window = await this.fetchWindow(Math.max(0, nextOffset - 1), signal, false);
+    if (window.fingerprints[0] === anchors[anchors.length - 1]) return this.commit(window, 1);
+
+    // The boundary is not where it was: the result set changed before it.
+    this.stats.driftRecoveries++;
+    let position = this.rightmostSeen(window);
+    let emptySteps = 0;
+    while (position < 0 && window.offset > 0) {
+      emptySteps = window.reports.length === 0 ? emptySteps + 1 : 0;
+      window = await this.fetchWindow(this.stepBack(window, emptySteps), signal, true);
+      position = this.rightmostSeen(window);
+    }
+    if (position < 0) {
+      this.client.logger.warn(
+        'registry paging lost its position (every frontier item is gone); re-reading from offset 0',
+        {
+          nextOffset,
+        },
+      );
+    } else {
+      this.client.logger.info('registry result set changed while paging; re-aligned', {
+        expectedOffset: nextOffset - 1,
+        alignedOffset: window.offset + position,
+      });
+    }
+    return this.commit(window, position + 1);
+  }
+
+  /** The offset of the window before `window`, overlapping it by one item. */
+  private stepBack(window: Window, emptySteps: number): number {
+    const step = this.pageSize - 1;
+    if (window.reports.length > 0) return Math.max(0, window.offset - step);
+    // Past the end of a list that shrank: jump to its tail when Total-Count says where that is,
+    // else step back twice as far each time (empty windows hold nothing to miss).
+    if (window.totalCount !== undefined)
+      return Math.max(0, Math.min(window.offset - step, window.totalCount - this.pageSize));
+    return Math.max(0, window.offset - step * 2 ** (emptySteps - 1));
+  }
+
+  private rightmostSeen(window: Window): number {
+    for (let i = window.fingerprints.length - 1; i >= 0; i--) {
+      if (this.seen.has(window.fingerprints[i]!)) return i;
+    }
+    return -1;
+  }
+
+  private async fetchWindow(offset: number, signal: AbortSignal, extra: boolean): Promise<Window> {
+    this.stats.registryRequests++;
+    if (extra) this.stats.extraRequests++;
+    const where = `page offset=${offset}`;
+    const response = await this.client.getJson(
+      '/registry',
+      { ...this.query, offset, limit: this.pageSize },
+      { what: where, offset, signal },
+    );
+    const reports = parseRegistryPage(response.body, where);
+    return {
+      offset,
+      reports,
+      fingerprints: reports.map(reportFingerprint),
+      totalCount: parseTotalCount(response.headers['total-count']),
+    };
+  }
+
+  /** Emits `window` from `start` on (skipping what was emitted before) and moves the state past it. */
+  private commit(window: Window, start: number): RegistryPage {
+    const reports: RawReport[] = [];
+    for (let i = start; i < window.reports.length; i++) {
+      const fingerprint = window.fingerprints[i]!;
+      if (this.seen.has(fingerprint)) continue;
+      this.seen.add(fingerprint);
+      reports.push(window.reports[i]!);
+    }
+    const frontier = window.fingerprints.slice(Math.max(0, start - 1));
+    const fresh = new Set(frontier);
+    const anchors = [...this.state.anchors.filter((a) => !fresh.has(a)), ...frontier].slice(
+      -2 * this.pageSize,
+    );
+    const nextOffset = window.offset + window.reports.length;
+    const done =
+      window.reports.length < this.pageSize ||
+      (window.totalCount !== undefined && nextOffset >= window.totalCount);
+    const index = this.state.pageIndex;
+    this.state = {
+      v: 1,
+      nextOffset,
+      pageIndex: index + 1,
+      anchors,
+      emitted: this.state.emitted + reports.length,
+      done,
+    };
+    this.stats.pages++;
+    return {
+      index,
+      offset: window.offset,
+      reports,
+      totalCount: window.totalCount,
+      state: { ...this.state, anchors: [...anchors] },
+      done,
+    };
+  }
+}
+
+/** `Total-Count` as a whole number, or undefined when absent or not a number. */
+function parseTotalCount(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
+  return Number(value);
+}
