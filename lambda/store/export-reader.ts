@@ -180,6 +180,7 @@ export function findingRow(item: StoredItem, imageLastScannedAt: string | null):
     resolved_at: resolvedAt,
     resolved_reason: resolvedAt === null ? null : strOrNull(item.resolvedReason),
     occurrences: intOrNull(item.occurrences),
+    updated_at: toUtcIso(item.updatedAt, `${where} updatedAt`),
   };
 }
 
@@ -190,6 +191,7 @@ export function scanRow(item: StoredItem): ExportRow {
     ...identity(item),
     observed_at: toUtcIso(item.observedAt, `${where} observedAt`),
     scan_time: toUtcIso(item.scanTime, `${where} scanTime`),
+    seen_at: toUtcIso(item.seenAt, `${where} seenAt`),
     digest: strOrNull(item.digest),
     image_id: strOrNull(item.imageId),
     content_hash: str(item.contentHash),

@@ -29,6 +29,7 @@ import {
   toHistoryItem,
   toImageItem,
   toRawItems,
+  toResolvedFindingItem,
 } from './items.js';
 import {
   consolePk,
@@ -237,16 +238,8 @@ export class ImageStore {
     }
     for (const previous of storedFindings) {
       if (typeof previous.resolvedAt === 'string' || seenSks.has(String(previous.sk))) continue;
-      const finding = findingFromItem(previous);
-      findingItems.push(
-        toFindingItem(
-          identity,
-          finding,
-          { ...lifecycleOf(previous), resolvedAt: observedAt, resolvedReason: 'goneFromReport' },
-          context.seenAt,
-        ),
-      );
-      changes.push(this.#change(key, finding, 'resolved', context, observedAt));
+      findingItems.push(toResolvedFindingItem(previous, observedAt, 'goneFromReport', context.seenAt));
+      changes.push(this.#change(key, findingFromItem(previous), 'resolved', context, observedAt));
     }
 
     // The raw report: stored once per (image, content hash, raw bytes); a revived image with the
@@ -443,19 +436,11 @@ export class ImageStore {
       ExpressionAttributeValues: { ':pk': pk, ':prefix': FINDING_PREFIX },
       ConsistentRead: true,
     });
-    const identity = { consoleId, ...key };
     const context = { runId, seenAt: removedAt };
     const changes = open.map((item) =>
       this.#change(key, findingFromItem(item), 'resolved', context, removedAt, 'imageRemoved'),
     );
-    const resolved = open.map((item) =>
-      toFindingItem(
-        identity,
-        findingFromItem(item),
-        { ...lifecycleOf(item), resolvedAt: removedAt, resolvedReason: 'imageRemoved' },
-        removedAt,
-      ),
-    );
+    const resolved = open.map((item) => toResolvedFindingItem(item, removedAt, 'imageRemoved', removedAt));
     let itemsWritten = await this.deps.writer.write(changes.map((put) => ({ table: tables.images, put })));
     itemsWritten += await this.deps.writer.write(resolved.map((put) => ({ table: tables.images, put })));
     try {

@@ -233,6 +233,20 @@ function fitFinding(item: Item): Item {
   return fitted;
 }
 
+/**
+ * The stored finding item, resolved: same key and content, `resolvedAt` set, and the sparse
+ * vulnerability-index keys dropped so it leaves "currently affected" answers.
+ */
+export function toResolvedFindingItem(
+  previous: Item,
+  resolvedAt: string,
+  reason: NonNullable<FindingLifecycle['resolvedReason']>,
+  updatedAt: string,
+): Item {
+  const { vulnPk: _vulnPk, vulnSk: _vulnSk, ...rest } = previous;
+  return { ...rest, resolvedAt, resolvedReason: reason, updatedAt };
+}
+
 /** Rebuilds a FindingRecord from its item (to re-put it resolved or reopened). */
 export function findingFromItem(item: Item): FindingRecord {
   const text = (name: string): string | null =>

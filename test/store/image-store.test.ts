@@ -220,6 +220,28 @@ describe('ImageStore.writeReports', () => {
     expect(changes).toHaveLength(2);
   });
 
+  it('resolves a finding with an over-long key in place instead of leaving a second item', async () => {
+    const key = { registry: 'registry.example.com', repo: 'long/key', tag: 'latest' };
+    const long = finding('CVE-LONG', { packageName: 'p'.repeat(200_000) });
+    await h.stores.images.writeReports(
+      [input(report({ repo: key.repo, findings: [long] }))],
+      seen('2024-06-01T00:00:00.000Z'),
+    );
+    await h.stores.images.writeReports(
+      [input(report({ repo: key.repo, scanTime: '2024-05-02T00:00:00.000Z', findings: [] }))],
+      seen('2024-06-02T00:00:00.000Z'),
+    );
+    const items = await queryAll(h.doc, {
+      TableName: `${h.prefix}-images`,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :f)',
+      ExpressionAttributeValues: { ':pk': imagePk(CONSOLE, key), ':f': 'F#' },
+    });
+    expect(items.map((item) => [item.resolvedAt, item.truncatedFields])).toEqual([
+      ['2024-05-02T00:00:00.000Z', ['packageName', 'findingKey']],
+    ]);
+    expect((await h.stores.queries.image(key))?.findings).toEqual([]);
+  });
+
   it('refuses a report of another console', async () => {
     await expect(
       h.stores.images.writeReports([input(report({ consoleId: 'other' }))], seen('2024-06-01T00:00:00.000Z')),
