@@ -9,7 +9,7 @@ import { finding, report } from './support.js';
 describe('keyPart', () => {
   it('never lets a component contain the separator and keeps distinct components distinct', () => {
     fc.assert(
-      fc.property(fc.string({ maxSize: 60 }), fc.string({ maxSize: 60 }), (a, b) => {
+      fc.property(fc.string({ maxLength: 60 }), fc.string({ maxLength: 60 }), (a, b) => {
         expect(keyPart(a)).not.toContain('#');
         if (a !== b) expect(keyPart(a)).not.toBe(keyPart(b));
       }),
@@ -44,7 +44,7 @@ describe('raw report chunks', () => {
   it('round-trips any text through gzip chunks', () => {
     fc.assert(
       fc.property(
-        fc.string({ unit: 'grapheme', maxSize: 3_000 }),
+        fc.string({ unit: 'grapheme', maxLength: 3_000 }),
         fc.integer({ min: 16, max: 400 }),
         (text, chunkBytes) => {
           const raw = compressRaw(text, chunkBytes);
