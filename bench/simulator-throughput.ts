@@ -2,7 +2,7 @@
  * Simulator throughput: how many small /registry pages per second it serves, unthrottled, on
  * loopback. Benchmarks of the client must measure the client, not the simulator (target ≥ 1,000/s).
  *
- *   npx tsx bench/simulator-throughput.ts [--images 20000] [--pages 4000] [--connections 8]
+ *   npx tsx bench/simulator-throughput.ts [--images 20000] [--pages 4000] [--connections 8] [--gzip on|off]
  *
  * Bounded passes over compact pages of 50 (gzip accepted, as undici's fetch does): one
  * connection (how the sync client pages) and several, with every report generated (after a
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     images: { type: 'string', default: '20000' },
     pages: { type: 'string', default: '4000' },
     connections: { type: 'string', default: '8' },
+    gzip: { type: 'string', default: 'on' },
   },
 });
 const images = Number(values.images);
@@ -25,7 +26,8 @@ const pagesPerPass = Number(values.pages);
 const connections = Number(values.connections);
 const pageCount = Math.ceil(images / 50);
 
-const sim = await startSimulator({ images, seed: 1, rateLimit: false, heavyFraction: 0 });
+const gzip = values.gzip !== 'off';
+const sim = await startSimulator({ images, seed: 1, rateLimit: false, heavyFraction: 0, gzip });
 const origin = new URL(sim.url).origin;
 const pool = new Pool(origin, { connections, pipelining: 1 });
 const auth = {
@@ -49,6 +51,7 @@ async function pass(label: string, total: number, concurrency: number, variant: 
   let next = 0;
   let bytes = 0;
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
@@ -58,13 +61,20 @@ async function pass(label: string, total: number, concurrency: number, variant: 
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  // CPU time of this process (simulator + in-process client): robust to other load on the machine.
+  const cpuMsPerPage = (cpu.user + cpu.system) / 1000 / total;
   console.log(
-    `${label.padEnd(44)} ${String(total).padStart(5)} pages in ${seconds.toFixed(2)} s = ${Math.round(total / seconds)} pages/s (${Math.round(bytes / total)} B/page on the wire)`,
+    `${label.padEnd(44)} ${String(total).padStart(5)} pages in ${seconds.toFixed(2)} s = ` +
+      `${String(Math.round(total / seconds)).padStart(5)} pages/s; CPU ${cpuMsPerPage.toFixed(2)} ms/page ` +
+      `(= ${Math.round(1000 / cpuMsPerPage)} pages per CPU-second); ${Math.round(bytes / total)} B/page on the wire`,
   );
 }
 
 try {
-  console.log(`simulator: ${images} images, compact pages of 50, gzip, loopback, unthrottled`);
+  console.log(
+    `simulator: ${images} images, compact pages of 50, ${gzip ? 'gzip' : 'identity'}, loopback, unthrottled`,
+  );
   const pages = Math.min(pagesPerPass, pageCount);
   await pass('1 connection, cold process (JIT, CVE catalog)', pages, 1, '');
   // Rescan everything: every report must be generated again, but the process is warm.

@@ -707,7 +707,8 @@ export function generateReport(
     packageManager: true,
     isARM64: rng.chance(0.1),
     image: {
-      created: rng.chance(0.15) ? ZERO_TIME : isoSeconds(createdEpoch),
+      // `image` is dropped by compact: draw the same randomness, skip the formatting.
+      created: rng.chance(0.15) ? ZERO_TIME : full ? isoSeconds(createdEpoch) : '',
       entrypoint: ['/app/run'],
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
     },

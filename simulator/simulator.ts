@@ -46,6 +46,8 @@ export interface SimulatorOptions {
   faults?: FaultPlan;
   /** Delay before every response. */
   latencyMs?: number;
+  /** gzip bodies for clients that accept it, as real consoles do. Default true; false = always identity. */
+  gzip?: boolean;
 }
 
 export interface RequestLogEntry {
@@ -104,7 +106,10 @@ export const MAX_PAGE_SIZE = 50;
 const ROUTE = /^\/api\/(v\d+(?:\.\d+)?)\/(authenticate|registry\/progress|registry)\/?$/;
 const GZIP_MIN_BYTES = 1024;
 const gzipAsync = promisify(gzip);
-const REPORT_CACHE_CHARS = 96 * 1024 * 1024;
+const OPEN_BRACKET = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE_BRACKET = Buffer.from(']');
+const REPORT_CACHE_BYTES = 128 * 1024 * 1024;
 const PAGE_CACHE_BYTES = 64 * 1024 * 1024;
 
 const HTML_429 =
@@ -160,8 +165,8 @@ class LruCache<V> {
   }
 }
 
-/** Serialized reports, shared by every simulator in the process (bounded: about 200 MB at most). */
-const reportCache = new LruCache<string>(REPORT_CACHE_CHARS, (text) => text.length);
+/** Serialized reports (UTF-8, so a page is a memcpy), shared by every simulator in the process. */
+const reportCache = new LruCache<Buffer>(REPORT_CACHE_BYTES, (bytes) => bytes.length);
 
 interface Reply {
   status: number;
@@ -243,6 +248,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const totalCountHeader = options.totalCountHeader ?? true;
   const rateLimit = options.rateLimit ?? { requests: 30, windowMs: 30_000 };
   const latencyMs = options.latencyMs ?? 0;
+  const gzipEnabled = options.gzip ?? true;
   const images = options.images ?? 200;
   const invalid = (option: string, expected: string, value: unknown): never => {
     throw new SyncError(
@@ -309,15 +315,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return { kind: 'none', valid: false };
   }
 
-  function serializedReport(entry: CatalogEntry, compact: boolean): string {
+  function serializedReport(entry: CatalogEntry, compact: boolean): Buffer {
     // Reports are pure functions of these: simulators with the same seed share the cache.
     const cacheKey = `${seed}|${catalog.options.heavyFraction}|${entry.slot.key}|${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}:${compact ? 'c' : 'f'}`;
-    let text = reportCache.get(cacheKey);
-    if (text === undefined) {
-      text = JSON.stringify(generateReport(catalog.options, entry.slot, entry, compact ? 'compact' : 'full'));
-      reportCache.set(cacheKey, text);
+    let bytes = reportCache.get(cacheKey);
+    if (bytes === undefined) {
+      bytes = Buffer.from(
+        JSON.stringify(generateReport(catalog.options, entry.slot, entry, compact ? 'compact' : 'full')),
+        'utf8',
+      );
+      reportCache.set(cacheKey, bytes);
     }
-    return text;
+    return bytes;
   }
 
   function retryAfterHeader(style: 'seconds' | 'date' | false, waitMs: number): Record<string, string> {
@@ -393,18 +402,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       const reverse = params.get('reverse') === 'true';
       const compact = params.get('compact') === 'true';
       const fields = listParam(params, 'fields');
-      const parts: string[] = [];
+      const parts: Buffer[] = [OPEN_BRACKET];
       for (let i = offset; i < Math.min(entries.length, offset + limit); i++) {
         const entry = entries[reverse ? entries.length - 1 - i : i]!;
+        if (parts.length > 1) parts.push(COMMA);
         if (fields.length > 0) {
-          parts.push(
-            JSON.stringify(projectFields(generateReport(catalog.options, entry.slot, entry), fields)),
-          );
+          const projected = projectFields(generateReport(catalog.options, entry.slot, entry), fields);
+          parts.push(Buffer.from(JSON.stringify(projected), 'utf8'));
         } else {
           parts.push(serializedReport(entry, compact));
         }
       }
-      const body = Buffer.from(`[${parts.join(',')}]`, 'utf8');
+      parts.push(CLOSE_BRACKET);
+      const body = Buffer.concat(parts);
       page = { body, gzip: undefined, totalCount: entries.length };
     }
     if (acceptsGzip && page.gzip === undefined && page.body.length >= GZIP_MIN_BYTES) {
@@ -566,7 +576,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     } else {
       const decision = limiter?.admit(performance.now()) ?? { admitted: true };
       const acceptsGzip =
-        /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && fault === undefined;
+        gzipEnabled && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && fault === undefined;
       if (!decision.admitted && fault === undefined) {
         reply = tooManyRequests(retryAfterStyle, decision.retryAfterMs);
       } else if (endpoint === 'authenticate') {
@@ -607,6 +617,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     if (
       outcome.compressible &&
       Buffer.byteLength(body) >= GZIP_MIN_BYTES &&
+      gzipEnabled &&
       /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))
     ) {
       body = gzipSync(body, { level: 1 });

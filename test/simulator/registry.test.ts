@@ -210,3 +210,28 @@ describe('options', () => {
     });
   });
 });
+
+describe('compression switched off', () => {
+  it('serves identity bodies with gzip: false even to a client that accepts gzip', async () => {
+    const { request } = await import('node:http');
+    const sim = await startSimulator({ images: 60, rateLimit: false, gzip: false });
+    try {
+      const url = new URL(`${sim.url}${API}/registry?limit=50`);
+      const encoding = await new Promise<string | undefined>((resolve, reject) => {
+        const req = request(
+          url,
+          { headers: { Authorization: 'Basic ZGVtbzpkZW1v', 'Accept-Encoding': 'gzip' } },
+          (res) => {
+            res.resume();
+            resolve(res.headers['content-encoding']);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(encoding).toBeUndefined();
+    } finally {
+      await sim.close();
+    }
+  });
+});
