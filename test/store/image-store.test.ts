@@ -324,3 +324,37 @@ describe('a 5 MB report with thousands of findings', () => {
     );
   });
 });
+
+describe('write cost per image', () => {
+  it('costs 2F+3 items per new image (findings, changes, history, raw, image) and 0 on an unchanged re-sync', async () => {
+    const h = await harness('cost');
+    const page = Array.from({ length: 50 }, (_, i) =>
+      report({
+        repo: `cost/app-${i}`,
+        findings: Array.from({ length: 20 }, (_, j) => finding(`CVE-C-${(i + j) % 40}`)),
+      }),
+    );
+    const first = await h.stores.images.writeReports(page.map(input), seen('2024-06-01T00:00:00.000Z'));
+    // Per image: 20 findings + 20 change-feed items + 1 history + 1 raw chunk + 1 image = 43; plus the console registry once.
+    expect(first.itemsWritten).toBe(50 * 43 + 1);
+    h.calls.reset();
+    const unchanged = await h.stores.images.writeReports(
+      page.map(input),
+      seen('2024-06-02T00:00:00.000Z', 'run-2'),
+    );
+    expect(unchanged.itemsWritten).toBe(0);
+    const rescanned = page.map((r) => ({
+      ...r,
+      image: { ...r.image, scanTime: '2024-05-02T10:00:00.000Z' },
+    }));
+    const touched = await h.stores.images.writeReports(
+      rescanned.map(input),
+      seen('2024-06-03T00:00:00.000Z', 'run-3'),
+    );
+    expect(touched.itemsWritten).toBe(50);
+    console.info(
+      `write cost, 50 images x 20 findings: first sync ${first.itemsWritten} items (${first.itemsWritten / 50}/image); ` +
+        `unchanged re-sync ${unchanged.itemsWritten}; rescanned-unchanged ${touched.itemsWritten} (1/image)`,
+    );
+  });
+});
