@@ -19,17 +19,21 @@ export function capturingLogger(): ClientLogger & { lines: LogLine[] } {
 }
 
 /**
- * The real clock, except that sleeps are recorded and cut to at most `capMs`: a test proves the
- * client asked to wait 2,000 ms for a Retry-After without spending 2 s.
+ * The real clock warped forward over every sleep: a sleep is recorded and really lasts at most
+ * `capMs`, and `now()` then reads as if the whole wait had passed. A test proves the client
+ * waited 2,000 ms for a Retry-After without spending 2 s.
  */
 export function recordingClock(capMs = 5): Clock & { sleeps: number[] } {
   const sleeps: number[] = [];
+  let warp = 0;
   return {
     sleeps,
-    now: () => Date.now(),
+    now: () => Date.now() + warp,
     sleep: (ms) => {
       sleeps.push(ms);
-      return new Promise((resolve) => setTimeout(resolve, Math.min(ms, capMs)));
+      const real = Math.min(Math.max(0, ms), capMs);
+      warp += Math.max(0, ms) - real;
+      return new Promise((resolve) => setTimeout(resolve, real));
     },
   };
 }
