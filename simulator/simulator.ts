@@ -15,7 +15,7 @@ import { gzip, gzipSync } from 'node:zlib';
 import { SyncError } from '../lambda/common/errors.js';
 import { Catalog, type CatalogEntry, compareKeys } from './catalog.js';
 import { type Fault, FaultInjector, type FaultPlan, faultLabel } from './faults.js';
-import { generateReport, projectFields, type RawReport } from './generator.js';
+import { compactReportJson, generateReport, projectFields, type RawReport } from './generator.js';
 import { rngFor } from './prng.js';
 import { ScanProgress, type ScanProgressInput } from './progress.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
@@ -320,10 +320,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const cacheKey = `${seed}|${catalog.options.heavyFraction}|${entry.slot.key}|${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}:${compact ? 'c' : 'f'}`;
     let bytes = reportCache.get(cacheKey);
     if (bytes === undefined) {
-      bytes = Buffer.from(
-        JSON.stringify(generateReport(catalog.options, entry.slot, entry, compact ? 'compact' : 'full')),
-        'utf8',
-      );
+      const json = compact
+        ? compactReportJson(catalog.options, entry.slot, entry)
+        : JSON.stringify(generateReport(catalog.options, entry.slot, entry));
+      bytes = Buffer.from(json, 'utf8');
       reportCache.set(cacheKey, bytes);
     }
     return bytes;
