@@ -20,11 +20,11 @@ import {
 import {
   type FindingLifecycle,
   findingFromItem,
+  firstChangeMarker,
   type Item,
   type RawPointer,
   scanTimeKey,
   toChangeItem,
-  toConsoleItem,
   toFindingItem,
   toHistoryItem,
   toImageItem,
@@ -93,7 +93,8 @@ function isConditionFailure(error: unknown): boolean {
  * const { images } = await stores.images.writeReports(page.map((r) => ({ normalized: r.report, rawJson: r.text })), { runId, seenAt: new Date().toISOString() });
  */
 export class ImageStore {
-  #consoleRegistered = false;
+  /** The earliest change time this instance made sure the console's `firstChangeAt` marker covers. */
+  #changeTimeNoted: string | undefined;
 
   constructor(private readonly deps: ImageStoreDeps) {}
 
@@ -144,6 +145,9 @@ export class ImageStore {
     const storedByPk = new Map(stored.map((item) => [String(item.pk), item]));
     const results = new Map<number, ImageResult>();
     const winnerList = [...winners.values()];
+    // Before any change-feed item of this call exists, make sure the console's marker covers its time.
+    const writes = winnerList.some((entry) => classify(entry.report, storedByPk.get(entry.pk)) === 'write');
+    const marker = writes ? await this.#noteChangeTime(context.seenAt) : 0;
     const written = await mapLimit(winnerList, this.deps.imageConcurrency, (entry) =>
       this.#writeImage(entry, storedByPk.get(entry.pk), context),
     );
@@ -151,10 +155,7 @@ export class ImageStore {
       results.set(entry.index, written[i] as ImageResult);
     });
 
-    let itemsWritten = [...results.values()].reduce((sum, r) => sum + r.itemsWritten, 0);
-    if (!this.#consoleRegistered && [...results.values()].some((r) => r.outcome === 'new')) {
-      itemsWritten += await this.registerConsole();
-    }
+    const itemsWritten = [...results.values()].reduce((sum, r) => sum + r.itemsWritten, 0) + marker;
     return {
       itemsWritten,
       images: entries.map((entry) => ({
@@ -164,16 +165,34 @@ export class ImageStore {
     };
   }
 
-  /** Records this console in the console registry (idempotent put; once per store instance). */
-  async registerConsole(): Promise<number> {
-    await this.deps.client.send(
-      new PutCommand({
-        TableName: this.deps.tables.runs,
-        Item: toConsoleItem(this.deps.consoleId, this.deps.now().toISOString()),
-      }),
-    );
-    this.#consoleRegistered = true;
-    return 1;
+  /**
+   * Lowers the console's `firstChangeAt` marker to `at` if needed (also registering the console),
+   * at most once per store instance and time. Returns the items written (0 or 1).
+   */
+  async #noteChangeTime(at: string): Promise<number> {
+    if (this.#changeTimeNoted !== undefined && this.#changeTimeNoted <= at) return 0;
+    try {
+      await this.deps.client.send(
+        new UpdateCommand({
+          TableName: this.deps.tables.runs,
+          ...firstChangeMarker(this.deps.consoleId, at),
+        }),
+      );
+      this.#changeTimeNoted = at;
+      return 1;
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        // An earlier change is already recorded: nothing to do.
+        this.#changeTimeNoted = at;
+        return 0;
+      }
+      throw new SyncError(
+        'store.writeFailed',
+        'could not record the change-feed start of this console',
+        {},
+        error,
+      );
+    }
   }
 
   async #writeImage(
@@ -184,16 +203,13 @@ export class ImageStore {
     const { report } = entry;
     const image = report.image;
     const newScanKey = scanTimeKey(image.scanTime);
-    const storedScanKey = typeof stored?.scanTimeKey === 'string' ? stored.scanTimeKey : '';
     const wasRemoved = stored?.removed === true;
 
-    if (stored) {
-      if (storedScanKey > newScanKey) return { outcome: 'stale', itemsWritten: 0 };
-      if (stored.contentHash === image.contentHash && !wasRemoved) {
-        if (newScanKey === storedScanKey) return { outcome: 'unchanged', itemsWritten: 0 };
-        return await this.#touchScanTime(entry, image.contentHash, newScanKey, context.seenAt);
-      }
-    }
+    const decision = classify(report, stored);
+    if (decision === 'stale') return { outcome: 'stale', itemsWritten: 0 };
+    if (decision === 'unchanged') return { outcome: 'unchanged', itemsWritten: 0 };
+    if (decision === 'touch')
+      return await this.#touchScanTime(entry, image.contentHash, newScanKey, context.seenAt);
 
     const observedAt = image.scanTime ?? context.seenAt;
     const identity = image.identity;
@@ -399,6 +415,7 @@ export class ImageStore {
       ExpressionAttributeValues: { ':console': keyPart(consoleId) },
     })) {
       const gone = page.filter((item) => !seen.has(String(item.imageKey)));
+      if (gone.length > 0) itemsWritten += await this.#noteChangeTime(removedAt);
       const outcomes = await mapLimit(gone, this.deps.imageConcurrency, (item) =>
         this.#removeImage(
           { registry: String(item.registry), repo: String(item.repo), tag: String(item.tag) },
@@ -480,4 +497,21 @@ function lifecycleOf(item: StoredItem): FindingLifecycle {
     occurrences: typeof item.occurrences === 'number' ? item.occurrences : 1,
     ...(typeof item.lastResolvedAt === 'string' ? { lastResolvedAt: item.lastResolvedAt } : {}),
   };
+}
+
+/**
+ * What a report means against the stored image item (pure): an older scan is `stale`; the same
+ * content at the same scan time `unchanged`; the same content scanned again later `touch` (one small
+ * update); anything else (new, changed, or a removed image back) `write`.
+ */
+export function classify(
+  report: NormalizedReport,
+  stored: StoredItem | undefined,
+): 'stale' | 'unchanged' | 'touch' | 'write' {
+  if (!stored) return 'write';
+  const newScanKey = scanTimeKey(report.image.scanTime);
+  const storedScanKey = typeof stored.scanTimeKey === 'string' ? stored.scanTimeKey : '';
+  if (storedScanKey > newScanKey) return 'stale';
+  if (stored.contentHash !== report.image.contentHash || stored.removed === true) return 'write';
+  return newScanKey === storedScanKey ? 'unchanged' : 'touch';
 }

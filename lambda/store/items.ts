@@ -354,9 +354,31 @@ export function toRawItems(
   }));
 }
 
-/** The console registry item (`query --console` lists consoles without a Scan). */
-export function toConsoleItem(consoleId: string, at: string): Item {
-  return { pk: CONSOLES_PK, sk: consoleId, consoleId, registeredAt: at };
+/**
+ * UpdateItem parameters registering a console in the console registry (`query --console` lists
+ * consoles without a Scan): the first registration time is kept.
+ */
+export function consoleRegistration(consoleId: string, at: string) {
+  return {
+    Key: { pk: CONSOLES_PK, sk: consoleId },
+    UpdateExpression:
+      'SET consoleId = :console, lastActiveAt = :at, registeredAt = if_not_exists(registeredAt, :at)',
+    ExpressionAttributeValues: { ':console': consoleId, ':at': at },
+  };
+}
+
+/**
+ * UpdateItem parameters lowering the console's `firstChangeAt` marker to `at` (never raising it): the
+ * change-feed query starts its month buckets there instead of at whatever `--since` says.
+ */
+export function firstChangeMarker(consoleId: string, at: string) {
+  return {
+    Key: { pk: CONSOLES_PK, sk: consoleId },
+    UpdateExpression:
+      'SET consoleId = :console, firstChangeAt = :at, lastActiveAt = :at, registeredAt = if_not_exists(registeredAt, :at)',
+    ConditionExpression: 'attribute_not_exists(firstChangeAt) OR firstChangeAt > :at',
+    ExpressionAttributeValues: { ':console': consoleId, ':at': at },
+  };
 }
 
 /** Zero counts, for images stored before counts existed or malformed items. */

@@ -254,8 +254,19 @@ export class QueryStore {
   async changes(since: string): Promise<ChangeView[]> {
     const { client, tables, consoleId } = this.deps;
     const from = normalizeSince(since);
+    // The console's first change bounds the month buckets: `--since 2015-01-01` costs no empty Queries.
+    const { Item: registry } = await client.send(
+      new GetCommand({
+        TableName: tables.runs,
+        Key: { pk: CONSOLES_PK, sk: consoleId },
+        ConsistentRead: true,
+      }),
+    );
+    const firstChangeAt = typeof registry?.firstChangeAt === 'string' ? registry.firstChangeAt : undefined;
+    if (firstChangeAt === undefined) return [];
+    const start = [firstChangeAt, from].sort()[1] ?? from;
     const now = this.deps.now().toISOString();
-    const buckets = monthsBetween(from, now).flatMap((month) =>
+    const buckets = monthsBetween(start, now).flatMap((month) =>
       Array.from({ length: CHANGE_FEED_SHARDS }, (_, shard) => changePk(consoleId, month, shard)),
     );
     const pages = await mapLimit(buckets, 8, (pk) =>

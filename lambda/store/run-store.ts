@@ -13,7 +13,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
-import { toConsoleItem } from './items.js';
+import { consoleRegistration } from './items.js';
 import { CHECKPOINT_SK, consolePk, keyPart, LEASE_SK, runSeenPk, runSk, seenSk } from './keys.js';
 import type { TableNames } from './tables.js';
 import type { Checkpoint, LeaseResult, RunRecord, StoreLogger } from './types.js';
@@ -239,9 +239,9 @@ export class RunStore {
               },
             },
             {
-              Put: {
+              Update: {
                 TableName: this.deps.tables.runs,
-                Item: toConsoleItem(this.deps.consoleId, record.startedAt),
+                ...consoleRegistration(this.deps.consoleId, record.startedAt),
               },
             },
           ],
