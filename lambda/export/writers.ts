@@ -56,6 +56,7 @@ class TextRowWriter implements RowWriter {
   private readonly encode: (row: ExportRow) => string;
   /** Written before the first row, or on close when there are none. */
   private header: string;
+  private closed = false;
 
   constructor(table: ExportTableDefinition, path: string, encode: (row: ExportRow) => string, header = '') {
     this.table = table;
@@ -79,11 +80,14 @@ class TextRowWriter implements RowWriter {
     if (this.header !== '') await this.sink.write(this.header);
     this.header = '';
     const { bytes } = await this.sink.close();
+    this.closed = true;
     return { table: this.table.name, path: this.path, rows: this.rows, bytes };
   }
 
-  abort(): Promise<void> {
-    return this.sink.abort();
+  async abort(): Promise<void> {
+    await this.sink.abort();
+    // Only a file this writer finished is ours to delete; an older export's file is left alone.
+    if (this.closed) await rm(this.path, { force: true });
   }
 }
 
@@ -92,6 +96,8 @@ class ParquetRowWriter implements RowWriter {
   readonly path: string;
   private readonly staging: TextRowWriter;
   private readonly memoryLimit: string;
+  /** Set once the conversion starts: from then on a file at `path` is ours (partial or complete). */
+  private converting = false;
 
   constructor(table: ExportTableDefinition, path: string, memoryLimit: string) {
     this.table = table;
@@ -110,6 +116,7 @@ class ParquetRowWriter implements RowWriter {
 
   async close(): Promise<WrittenFile> {
     const staged = await this.staging.close();
+    this.converting = true;
     try {
       // Imported here, not at the top: only a Parquet export loads DuckDB's native binary.
       const { ndjsonToParquet } = await import('./parquet.js');
@@ -124,8 +131,7 @@ class ParquetRowWriter implements RowWriter {
 
   async abort(): Promise<void> {
     await this.staging.abort();
-    await rm(`${this.path}.staging.ndjson`, { force: true });
-    await rm(this.path, { force: true });
+    if (this.converting) await rm(this.path, { force: true });
   }
 }
 
