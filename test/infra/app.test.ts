@@ -26,7 +26,7 @@ describe('the CDK app', () => {
       cwd: root,
       env: offlineEnv,
       encoding: 'utf8',
-      timeout: 50_000,
+      timeout: 110_000,
     });
     expect(result.stderr).not.toMatch(/docker/i);
     expect(result.status, result.stderr).toBe(0);
@@ -36,7 +36,8 @@ describe('the CDK app', () => {
     const types = Object.values(template.Resources).map((resource) => resource.Type);
     expect(types).toContain('AWS::Lambda::Function');
     expect(types).toContain('AWS::Scheduler::Schedule');
-  });
+    // A few seconds normally (tsx start, CDK load, one esbuild bundle); the margin is for a loaded CI box.
+  }, 120_000);
 
   it('fails before synthesis with one line naming the bad context key and exit code 2', () => {
     const result = spawnSync('npx', ['tsx', 'infra/app.ts'], {
