@@ -61,6 +61,13 @@ function toSummary(item: StoredItem): ImageSummary {
   };
 }
 
+function rawPointerOf(value: unknown): { contentHash: string; sha256: string } | null {
+  const raw = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  return typeof raw.contentHash === 'string' && typeof raw.sha256 === 'string'
+    ? { contentHash: raw.contentHash, sha256: raw.sha256 }
+    : null;
+}
+
 function normalizeSince(since: string): string {
   const time = Date.parse(since);
   if (Number.isNaN(time)) {
@@ -244,6 +251,7 @@ export class QueryStore {
       packageCount: typeof item.packageCount === 'number' ? item.packageCount : 0,
       findingCount: typeof item.findingCount === 'number' ? item.findingCount : 0,
       runId: str(item.runId),
+      raw: rawPointerOf(item.raw),
     }));
   }
 

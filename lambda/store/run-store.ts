@@ -13,7 +13,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
-import { consoleRegistration } from './items.js';
+import { consoleRegistration, ITEM_BUDGET_BYTES, itemSize } from './items.js';
 import { CHECKPOINT_SK, consolePk, keyPart, LEASE_SK, runSeenPk, runSk, seenSk } from './keys.js';
 import type { TableNames } from './tables.js';
 import type { Checkpoint, LeaseResult, RunRecord, StoreLogger } from './types.js';
@@ -359,6 +359,16 @@ export class RunStore {
         ExpressionAttributeValues: { ':runId': input.runId, ':pageIndex': input.checkpoint.pageIndex },
       },
     };
+    if (itemSize(checkpointPut.Put.Item) > ITEM_BUDGET_BYTES) {
+      throw new SyncError(
+        'store.checkpointTooLarge',
+        `checkpoint of page ${input.pageIndex} exceeds one item`,
+        {
+          runId: input.runId,
+          pageIndex: input.pageIndex,
+        },
+      );
+    }
     const transactItems = [...seenItems, checkpointPut];
     if (transactItems.length > 100) {
       throw new SyncError(

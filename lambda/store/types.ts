@@ -120,6 +120,8 @@ export interface HistoryEntry {
   packageCount: number;
   findingCount: number;
   runId: string;
+  /** Which raw report this scan stored: pass it to `rawReport(key, raw)` to read that version. */
+  raw: { contentHash: string; sha256: string } | null;
 }
 
 /** One row of `query changes` (SPEC §3). `at` is when the sync detected the change. */

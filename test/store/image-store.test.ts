@@ -156,7 +156,13 @@ describe('ImageStore.writeReports', () => {
       ['resolved', 'CVE-LIFE-B', '2024-06-02T00:00:00.000Z'],
       ['new', 'CVE-LIFE-B', '2024-06-03T00:00:00.000Z'],
     ]);
-    expect(await h.stores.queries.history(key)).toHaveLength(3);
+    const history = await h.stores.queries.history(key);
+    expect(history).toHaveLength(3);
+    // Every version's raw report stays readable through its history entry.
+    const first = JSON.parse((await h.stores.queries.rawReport(key, history[0]?.raw ?? undefined)) ?? '{}');
+    expect(first.vulnerabilities.map((v: { cve: string }) => v.cve)).toEqual(['CVE-LIFE-A', 'CVE-LIFE-B']);
+    const second = JSON.parse((await h.stores.queries.rawReport(key, history[1]?.raw ?? undefined)) ?? '{}');
+    expect(second.vulnerabilities.map((v: { cve: string }) => v.cve)).toEqual(['CVE-LIFE-A']);
   });
 
   it('updates a finding whose content changed and keeps its firstSeen', async () => {

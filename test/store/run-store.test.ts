@@ -159,6 +159,15 @@ describe('RunStore runs and checkpoints', () => {
     expect((await runs.loadCheckpoint())?.runId).toBe('r2');
   });
 
+  it('refuses a checkpoint too large for one item instead of failing inside the transaction', async () => {
+    const runs = h.storesFor('big-ckpt-console').runs;
+    const huge = checkpoint('r1', 0, { ids: 'x'.repeat(400_000) });
+    await expect(
+      runs.commitPage({ runId: 'r1', pageIndex: 0, seenKeys: [], checkpoint: huge }),
+    ).rejects.toSatisfy((e) => isSyncError(e, 'store.checkpointTooLarge'));
+    expect(await runs.loadCheckpoint()).toBeUndefined();
+  });
+
   it('splits a page of very long seen keys over several items', () => {
     const keys = Array.from({ length: 10 }, (_, i) => `${String(i)}${'k'.repeat(100_000)}`);
     const parts = seenKeyParts(keys);
