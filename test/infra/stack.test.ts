@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,7 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DYNAMODB_ACTIONS } from '../../infra/console-sync.js';
 import { pascalCase } from '../../infra/tables.js';
 import type { TableDefinition } from '../../lambda/store/table-definition.js';
-import { TABLE_DEFINITIONS, toCreateTableInput } from '../../lambda/store/tables.js';
+import { createTables, TABLE_DEFINITIONS, toCreateTableInput } from '../../lambda/store/tables.js';
+import { startSimulator } from '../../simulator/simulator.js';
+import { localDynamoClient, localDynamoEnv, uniqueTablePrefix } from '../support/dynamo.js';
 import {
   allowStatements,
   asArray,
@@ -19,6 +22,36 @@ import {
 const CONSOLE_URL = 'https://us-east1.cloud.twistlock.com/us-1-111111111';
 
 let synth: Synthesized;
+
+/** The one bundled handler file in the synthesized cloud assembly. */
+function bundledHandler(): string {
+  const assembly = synth.app.synth();
+  const bundles = readdirSync(assembly.directory)
+    .filter((entry) => entry.startsWith('asset.'))
+    .map((entry) => join(assembly.directory, entry, 'index.mjs'))
+    .filter((file) => existsSync(file));
+  expect(bundles).toHaveLength(1);
+  return bundles[0] ?? '';
+}
+
+function runNode(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 beforeAll(() => {
   // One synthesis with real esbuild bundling of lambda/handler.ts for the whole file.
@@ -160,18 +193,55 @@ describe('the function', () => {
     });
   });
 
-  it('is bundled locally by esbuild into one ESM file that loads in Node and exports handler', async () => {
-    const assembly = synth.app.synth();
-    const bundles = readdirSync(assembly.directory)
-      .filter((entry) => entry.startsWith('asset.'))
-      .map((entry) => join(assembly.directory, entry, 'index.mjs'))
-      .filter((file) => existsSync(file));
-    expect(bundles).toHaveLength(1);
-    const bundle = bundles[0] ?? '';
+  it('is bundled locally by esbuild into one ESM file with its source map', () => {
+    const bundle = bundledHandler();
     expect(readFileSync(bundle, 'utf8').startsWith('import { createRequire as __createRequire }')).toBe(true);
     expect(existsSync(`${bundle}.map`)).toBe(true);
-    const loaded = (await import(pathToFileURL(bundle).href)) as { handler?: unknown };
-    expect(typeof loaded.handler).toBe('function');
+  });
+
+  it('runs a full sync from the bundle, invoked as Lambda would, into DynamoDB Local', async () => {
+    const prefix = uniqueTablePrefix('infra');
+    await createTables(localDynamoClient(), prefix);
+    const sim = await startSimulator({ images: 12, seed: 'bundle', rateLimit: false });
+    try {
+      // A child process: the handler reads process.env once per container, as in Lambda.
+      const invoke = [
+        'const { handler } = await import(process.argv[1]);',
+        "const context = { awsRequestId: 'req-1', functionName: 'prisma-registry-sync-prod',",
+        "  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:prisma-registry-sync-prod',",
+        '  getRemainingTimeInMillis: () => 600_000 };',
+        "const result = await handler({ consoleId: 'prod', trigger: 'schedule' }, context);",
+        "process.stdout.write('\\nRESULT ' + JSON.stringify(result) + '\\n');",
+      ].join('\n');
+      const child = await runNode(
+        ['--input-type=module', '-e', invoke, pathToFileURL(bundledHandler()).href],
+        {
+          ...localDynamoEnv(prefix),
+          PRISMA_CONSOLE_URL: sim.url,
+          PRISMA_CONSOLE_ID: 'prod',
+          PRISMA_USERNAME: 'demo',
+          PRISMA_PASSWORD: 'demo',
+          POWERTOOLS_SERVICE_NAME: 'prisma-registry-sync',
+          POWERTOOLS_METRICS_NAMESPACE: 'PrismaRegistrySync',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+      );
+      expect(child.code, child.stderr).toBe(0);
+      const resultLine = child.stdout.split('\n').find((line) => line.startsWith('RESULT '));
+      expect(JSON.parse(resultLine?.slice('RESULT '.length) ?? '{}')).toMatchObject({
+        status: 'completed',
+        images: 12,
+      });
+      // Powertools wrote the metrics as EMF with the dimensions the alarms select on.
+      const emf = child.stdout.split('\n').find((line) => line.includes('"CloudWatchMetrics"')) ?? '';
+      expect(JSON.parse(emf)).toMatchObject({
+        service: 'prisma-registry-sync',
+        ConsoleId: 'prod',
+        RunCompleted: 1,
+      });
+    } finally {
+      await sim.close();
+    }
   });
 });
 
