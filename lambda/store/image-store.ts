@@ -18,6 +18,7 @@ import {
   type WriteRequest,
 } from './batch.js';
 import {
+  canonicalTime,
   type FindingLifecycle,
   findingFromItem,
   firstChangeMarker,
@@ -124,6 +125,7 @@ export class ImageStore {
       }
       return { index, report: normalized, rawJson, key: imageKeyString(identity), pk: identityPk(identity) };
     });
+    context = { ...context, seenAt: canonicalTime(context.seenAt) };
 
     // The same image twice in one call: the newer scan wins, the other is stale by definition.
     const winners = new Map<string, Entry>();
@@ -211,7 +213,7 @@ export class ImageStore {
     if (decision === 'touch')
       return await this.#touchScanTime(entry, image.contentHash, newScanKey, context.seenAt);
 
-    const observedAt = image.scanTime ?? context.seenAt;
+    const observedAt = image.scanTime ? canonicalTime(image.scanTime) : context.seenAt;
     const identity = image.identity;
     const key: ImageKey = { registry: identity.registry, repo: identity.repo, tag: identity.tag };
 

@@ -63,9 +63,21 @@ function imageKeyOf(report: NormalizedReport): ImageKey {
   return { registry, repo, tag };
 }
 
+/**
+ * A time in one canonical ISO form (`2024-05-01T10:00:00.000Z`), so times compare as strings in keys
+ * and conditions whatever form they arrived in. Text that is not a time is returned unchanged.
+ *
+ * @example
+ * canonicalTime('2024-05-01T12:00:00+02:00') // '2024-05-01T10:00:00.000Z'
+ */
+export function canonicalTime(time: string): string {
+  const ms = Date.parse(time);
+  return Number.isNaN(ms) ? time : new Date(ms).toISOString();
+}
+
 /** Sortable scan time for the freshness rule; a report without one sorts before any that has one. */
 export function scanTimeKey(scanTime: string | null | undefined): string {
-  return scanTime ?? '';
+  return scanTime ? canonicalTime(scanTime) : '';
 }
 
 /** Where a report's raw JSON is stored: enough for the image/history item to point at it. */
