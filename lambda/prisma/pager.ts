@@ -37,21 +37,33 @@ export interface PagerState {
   nextOffset: number;
   /** Index of the next page to yield. */
   pageIndex: number;
-  /** Fingerprints of the frontier (the last items read from the resume point on), oldest first. */
-  anchors: string[];
+  /** Fingerprint of the last item of the last window: the next request must start with it. */
+  boundary: string | null;
+  /** Fingerprints of the items read last, up to the position, in console order (at most 2 × pageSize). */
+  behind: string[];
+  /**
+   * Fingerprints of emitted items that lie after the position, in console order: after a
+   * re-alignment to an earlier item (inserts before the boundary), until paging passes them again.
+   */
+  ahead: string[];
   /** Reports emitted so far in the run. */
   emitted: number;
   /** True once the last page was read. */
   done: boolean;
+  /** `Total-Count` of the last response, when sent: a jump of a page or more hints at inserts before the boundary. */
+  totalCount?: number;
 }
 
 const pagerStateSchema = z.object({
   v: z.literal(1),
   nextOffset: z.number().int().nonnegative(),
   pageIndex: z.number().int().nonnegative(),
-  anchors: z.array(z.string()),
+  boundary: z.string().nullable(),
+  behind: z.array(z.string()),
+  ahead: z.array(z.string()),
   emitted: z.number().int().nonnegative(),
   done: z.boolean(),
+  totalCount: z.number().int().nonnegative().optional(),
 });
 
 export interface RegistryPage {
@@ -157,7 +169,16 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
     }
     this.prefetch = options.prefetch ?? true;
     if (options.resume === undefined) {
-      this.state = { v: 1, nextOffset: 0, pageIndex: 0, anchors: [], emitted: 0, done: false };
+      this.state = {
+        v: 1,
+        nextOffset: 0,
+        pageIndex: 0,
+        boundary: null,
+        behind: [],
+        ahead: [],
+        emitted: 0,
+        done: false,
+      };
     } else {
       const parsed = pagerStateSchema.safeParse(options.resume);
       if (!parsed.success) {
@@ -165,9 +186,15 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
           issues: parsed.error.issues.slice(0, 3).map((issue) => issue.path.join('.')),
         });
       }
-      this.state = { ...parsed.data, anchors: [...parsed.data.anchors] };
+      const { totalCount, ...rest } = parsed.data;
+      this.state = {
+        ...rest,
+        behind: [...rest.behind],
+        ahead: [...rest.ahead],
+        ...(totalCount === undefined ? {} : { totalCount }),
+      };
     }
-    this.seen = new Set(this.state.anchors);
+    this.seen = new Set([...this.state.behind, ...this.state.ahead]);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<RegistryPage> {
@@ -201,22 +228,22 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
   }
 
   private async nextPage(signal: AbortSignal): Promise<RegistryPage> {
-    const { anchors, nextOffset } = this.state;
-    if (anchors.length === 0) return this.commit(await this.fetchWindow(0, signal, false), 0);
+    const { boundary, nextOffset } = this.state;
+    if (boundary === null) return this.commit(await this.fetchWindow(0, signal, false), 0);
 
-    let window = await this.fetchWindow(Math.max(0, nextOffset - 1), signal, false);
-    if (window.fingerprints[0] === anchors[anchors.length - 1]) return this.commit(window, 1);
+    const window = await this.fetchWindow(Math.max(0, nextOffset - 1), signal, false);
+    if (window.fingerprints[0] === boundary) return this.commit(window, 1);
 
     // The boundary is not where it was: the result set changed before it.
     this.stats.driftRecoveries++;
-    let position = this.rightmostSeen(window);
-    let emptySteps = 0;
-    while (position < 0 && window.offset > 0) {
-      emptySteps = window.reports.length === 0 ? emptySteps + 1 : 0;
-      window = await this.fetchWindow(this.stepBack(window, emptySteps), signal, true);
-      position = this.rightmostSeen(window);
+    const position = this.rightmostKnown(window);
+    if (position >= 0) {
+      // Inserts before the boundary pushed it right, inside this window.
+      this.logRealigned(nextOffset, window, position);
+      return this.commit(window, position + 1);
     }
-    if (position < 0) {
+    const found = await this.search(window, signal);
+    if (found.position < 0) {
       this.client.logger.warn(
         'registry paging lost its position (every frontier item is gone); re-reading from offset 0',
         {
@@ -224,12 +251,54 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
         },
       );
     } else {
-      this.client.logger.info('registry result set changed while paging; re-aligned', {
-        expectedOffset: nextOffset - 1,
-        alignedOffset: window.offset + position,
-      });
+      this.logRealigned(nextOffset, found.window, found.position);
     }
-    return this.commit(window, position + 1);
+    return this.commit(found.window, found.position + 1);
+  }
+
+  /**
+   * Looks for an emitted item around a window that holds none: backwards (deletions pulled the
+   * boundary before it) and forwards (a page or more of inserts pushed it past it), one
+   * contiguous window at a time in each direction, alternating, backwards first unless
+   * Total-Count grew by a page or more. Gives the window at offset 0 and position -1 when
+   * neither direction finds one.
+   */
+  private async search(start: Window, signal: AbortSignal): Promise<{ window: Window; position: number }> {
+    let back = start;
+    let forward = start;
+    let backDone = start.offset === 0;
+    let forwardDone = start.reports.length < this.pageSize;
+    const previousTotal = this.state.totalCount;
+    let backwards = !(
+      previousTotal !== undefined &&
+      start.totalCount !== undefined &&
+      start.totalCount - previousTotal >= this.pageSize - 1
+    );
+    let emptySteps = 0;
+    while (!(backDone && forwardDone)) {
+      if ((backwards && !backDone) || forwardDone) {
+        emptySteps = back.reports.length === 0 ? emptySteps + 1 : 0;
+        back = await this.fetchWindow(this.stepBack(back, emptySteps), signal, true);
+        const position = this.rightmostKnown(back);
+        if (position >= 0) return { window: back, position };
+        backDone = back.offset === 0;
+      } else {
+        forward = await this.fetchWindow(forward.offset + forward.reports.length - 1, signal, true);
+        const position = this.rightmostKnown(forward);
+        if (position >= 0) return { window: forward, position };
+        forwardDone = forward.reports.length < this.pageSize;
+      }
+      backwards = !backwards;
+    }
+    // Nothing emitted is left anywhere: re-read from the start, skipping what this pager emitted.
+    return { window: back.offset === 0 ? back : await this.fetchWindow(0, signal, true), position: -1 };
+  }
+
+  private logRealigned(nextOffset: number, window: Window, position: number): void {
+    this.client.logger.info('registry result set changed while paging; re-aligned', {
+      expectedOffset: nextOffset - 1,
+      alignedOffset: window.offset + position,
+    });
   }
 
   /** The offset of the window before `window`, overlapping it by one item. */
@@ -238,14 +307,23 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
     if (window.reports.length > 0) return Math.max(0, window.offset - step);
     // Past the end of a list that shrank: jump to its tail when Total-Count says where that is,
     // else step back twice as far each time (empty windows hold nothing to miss).
-    if (window.totalCount !== undefined)
+    if (window.totalCount !== undefined) {
       return Math.max(0, Math.min(window.offset - step, window.totalCount - this.pageSize));
-    return Math.max(0, window.offset - step * 2 ** (emptySteps - 1));
+    }
+    return Math.max(0, window.offset - step * 2 ** Math.max(0, emptySteps - 1));
   }
 
-  private rightmostSeen(window: Window): number {
+  /**
+   * The rightmost item of `window` the state remembers (behind or ahead of the position). Only
+   * remembered items are resume points, never older ones this process merely emitted: the
+   * checkpoint must know every emitted item that can lie after the position, and it only knows
+   * these. Resuming after any emitted item is safe (nothing before it is owed); this one is safe
+   * across a restart too.
+   */
+  private rightmostKnown(window: Window): number {
+    const known = new Set([...this.state.behind, ...this.state.ahead]);
     for (let i = window.fingerprints.length - 1; i >= 0; i--) {
-      if (this.seen.has(window.fingerprints[i]!)) return i;
+      if (known.has(window.fingerprints[i]!)) return i;
     }
     return -1;
   }
@@ -277,11 +355,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       this.seen.add(fingerprint);
       reports.push(window.reports[i]!);
     }
-    const frontier = window.fingerprints.slice(Math.max(0, start - 1));
-    const fresh = new Set(frontier);
-    const anchors = [...this.state.anchors.filter((a) => !fresh.has(a)), ...frontier].slice(
-      -2 * this.pageSize,
-    );
+    const { behind, ahead } = this.advance(window, start);
     const nextOffset = window.offset + window.reports.length;
     const done =
       window.reports.length < this.pageSize ||
@@ -291,9 +365,12 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       v: 1,
       nextOffset,
       pageIndex: index + 1,
-      anchors,
+      boundary: window.fingerprints[window.fingerprints.length - 1] ?? this.state.boundary,
+      behind,
+      ahead,
       emitted: this.state.emitted + reports.length,
       done,
+      ...(window.totalCount === undefined ? {} : { totalCount: window.totalCount }),
     };
     this.stats.pages++;
     return {
@@ -301,9 +378,46 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       offset: window.offset,
       reports,
       totalCount: window.totalCount,
-      state: { ...this.state, anchors: [...anchors] },
+      state: { ...this.state, behind: [...behind], ahead: [...ahead] },
       done,
     };
+  }
+
+  /**
+   * The remembered fingerprints after reading `window` from `start` on. The item at `start - 1`
+   * is the resume point: remembered items after it in console order become `ahead` (a
+   * re-alignment to an earlier item puts emitted items ahead again); the window's items from the
+   * resume point on are appended to `behind`, passing any `ahead` item they meet (`ahead` items
+   * skipped over were removed from the console).
+   */
+  private advance(window: Window, start: number): { behind: string[]; ahead: string[] } {
+    let behind = [...this.state.behind];
+    let ahead = [...this.state.ahead];
+    const resume = start > 0 ? window.fingerprints[start - 1] : undefined;
+    const inBehind = resume === undefined ? -1 : behind.indexOf(resume);
+    const inAhead = resume === undefined ? -1 : ahead.indexOf(resume);
+    if (inBehind >= 0) {
+      ahead = [...behind.slice(inBehind + 1), ...ahead];
+      behind = behind.slice(0, inBehind + 1);
+    } else if (inAhead >= 0) {
+      behind = [...behind, ...ahead.slice(0, inAhead + 1)];
+      ahead = ahead.slice(inAhead + 1);
+    } else {
+      // Re-read from offset 0: everything remembered may lie ahead.
+      ahead = [...behind, ...ahead];
+      behind = resume === undefined ? [] : [resume];
+    }
+    for (let i = start; i < window.fingerprints.length; i++) {
+      const fingerprint = window.fingerprints[i]!;
+      const passed = ahead.indexOf(fingerprint);
+      if (passed >= 0) ahead = ahead.slice(passed + 1);
+      // Re-read after a re-alignment: the item moves to its place at the position, once.
+      const earlier = behind.indexOf(fingerprint);
+      if (earlier >= 0) behind.splice(earlier, 1);
+      behind.push(fingerprint);
+    }
+    const keep = 2 * this.pageSize;
+    return { behind: behind.slice(-keep), ahead: ahead.slice(0, 2 * keep) };
   }
 }
 

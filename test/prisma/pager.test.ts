@@ -62,9 +62,19 @@ describe('RegistryPager on a stable result set', () => {
     await setup({ images: 95 });
     const { keys, pager } = await page();
     expect(keys).toEqual(sim!.truth.present());
-    expect(registryGets(sim!).map((e) => e.query.offset)).toEqual(
-      ['0', '9', '18', '27', '36', '45', '54', '63', '72', '81', '90'],
-    );
+    expect(registryGets(sim!).map((e) => e.query.offset)).toEqual([
+      '0',
+      '9',
+      '18',
+      '27',
+      '36',
+      '45',
+      '54',
+      '63',
+      '72',
+      '81',
+      '90',
+    ]);
     expect(pager.stats).toEqual({ pages: 11, registryRequests: 11, driftRecoveries: 0, extraRequests: 0 });
   });
 
@@ -215,7 +225,7 @@ describe('RegistryPager resume', () => {
     const { states } = await page({ pageSize: 50 }, 3);
     const state = states.at(-1)!;
     expect(JSON.parse(JSON.stringify(state))).toEqual(state);
-    expect(state.anchors.length).toBeLessThanOrEqual(100);
+    expect(state.behind.length).toBeLessThanOrEqual(100);
     expect(JSON.stringify(state).length).toBeLessThan(3000);
   });
 
@@ -239,7 +249,11 @@ describe('RegistryPager options and prefetch', () => {
       let busy = false;
       const busyAtRequest: boolean[] = [];
       sim!.onRegistryRequest(() => busyAtRequest.push(busy));
-      for await (const _p of new RegistryPager(client!, { pageSize: 10, prefetch, query: { compact: 'true' } })) {
+      for await (const _p of new RegistryPager(client!, {
+        pageSize: 10,
+        prefetch,
+        query: { compact: 'true' },
+      })) {
         busy = true;
         await new Promise((resolve) => setTimeout(resolve, 40));
         busy = false;
@@ -268,6 +282,11 @@ describe('RegistryPager options and prefetch', () => {
   it('passes filters through to the console', async () => {
     await setup({ images: 30 });
     await page({ query: { compact: 'true', registry: 'nothing.example.com' } });
-    expect(registryGets(sim!)[0]?.query).toMatchObject({ compact: 'true', registry: 'nothing.example.com', limit: '10', offset: '0' });
+    expect(registryGets(sim!)[0]?.query).toMatchObject({
+      compact: 'true',
+      registry: 'nothing.example.com',
+      limit: '10',
+      offset: '0',
+    });
   });
 });
