@@ -57,10 +57,21 @@ export class FileSink {
     this.pending = [];
     this.pendingChars = 0;
     this.bytesWritten += Buffer.byteLength(chunk, 'utf8');
-    if (!this.stream.write(chunk)) {
-      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'error')]).catch(() => undefined);
-    }
+    if (!this.stream.write(chunk)) await this.drained();
     this.throwIfFailed();
+  }
+
+  /** Resolves on `drain`, or on an error (which the permanent listener records), removing both listeners. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.stream.off('drain', done);
+        this.stream.off('error', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('error', done);
+    });
   }
 
   private throwIfFailed(): void {

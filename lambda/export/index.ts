@@ -46,8 +46,10 @@ export interface ExportOptions {
   format?: ExportFormat;
   /** Parallel Scan segments of a full export (default 4). */
   segments?: number;
+  /** Items per DynamoDB page (default 100). */
+  pageSize?: number;
   csv?: CsvOptions;
-  /** DuckDB's memory limit while converting to Parquet (default `128MB`). */
+  /** DuckDB's memory limit while converting to Parquet (default `64MB`). */
   parquetMemoryLimit?: string;
   /** Called after every page read and once per phase change. */
   onProgress?: (progress: ExportProgress) => void;
@@ -126,6 +128,7 @@ export async function exportTables(options: ExportOptions): Promise<ExportResult
         ...(options.consoleId !== undefined ? { consoleId: options.consoleId } : {}),
         ...(options.since !== undefined ? { since: options.since } : {}),
         ...(options.segments !== undefined ? { segments: options.segments } : {}),
+        ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
         now,
       },
       stats,

@@ -13,6 +13,13 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { SyncError } from '../common/errors.js';
 import { DUCKDB_TYPES, type ExportTableDefinition } from './schema.js';
 
+/**
+ * Rows per Parquet row group. DuckDB's writer holds one row group in memory per thread; its default
+ * (122,880 rows) is over 100 MB of findings with their descriptions. 16,384 rows keeps the conversion
+ * within its memory limit while row groups stay large enough for column pruning and statistics.
+ */
+export const ROW_GROUP_ROWS = 8_192;
+
 /** A string literal for DuckDB SQL (paths, type names). */
 export function sqlString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -54,7 +61,7 @@ export function parquetCopySql(
   return [
     `COPY (SELECT ${select} FROM read_json(${sqlString(ndjsonPath)}, columns = {${readTypes}},`,
     ` format = 'newline_delimited', maximum_object_size = 4194304))`,
-    ` TO ${sqlString(parquetPath)} (FORMAT parquet, COMPRESSION zstd)`,
+    ` TO ${sqlString(parquetPath)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
   ].join('');
 }
 
@@ -62,15 +69,15 @@ export function parquetCopySql(
  * Opens an in-memory DuckDB with a memory limit and few threads (the export runs beside other work).
  *
  * @example
- * const { connection, close } = await openDuckDb({ memoryLimit: '128MB' });
+ * const { connection, close } = await openDuckDb({ memoryLimit: '64MB' });
  */
 export async function openDuckDb(
   options: { memoryLimit?: string; threads?: number; tempDirectory?: string } = {},
 ): Promise<{ connection: DuckDBConnection; close: () => void }> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', {
-    memory_limit: options.memoryLimit ?? '128MB',
-    threads: String(options.threads ?? 2),
+    memory_limit: options.memoryLimit ?? '64MB',
+    threads: String(options.threads ?? 1),
     // Row order within a file carries no meaning; not preserving it lets DuckDB stream with less memory.
     preserve_insertion_order: 'false',
     ...(options.tempDirectory ? { temp_directory: options.tempDirectory } : {}),
@@ -97,7 +104,7 @@ export async function ndjsonToParquet(
   parquetPath: string,
   options: { memoryLimit?: string } = {},
 ): Promise<number> {
-  const duck = await openDuckDb({ memoryLimit: options.memoryLimit ?? '128MB' });
+  const duck = await openDuckDb({ memoryLimit: options.memoryLimit ?? '64MB' });
   try {
     await duck.connection.run(parquetCopySql(table, ndjsonPath, parquetPath));
   } catch (error) {

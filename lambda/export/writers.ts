@@ -44,7 +44,7 @@ export interface RowWriter {
 
 export interface RowWriterOptions {
   csv?: CsvOptions;
-  /** DuckDB's memory limit for the Parquet conversion (default `128MB`). */
+  /** DuckDB's memory limit for the Parquet conversion (default `64MB`). */
   parquetMemoryLimit?: string;
 }
 
@@ -156,7 +156,7 @@ export function createRowWriter(
     case 'csv':
       return new TextRowWriter(table, path, (row) => toCsvRecord(table, row, options.csv), csvHeader(table));
     case 'parquet':
-      return new ParquetRowWriter(table, path, options.parquetMemoryLimit ?? '128MB');
+      return new ParquetRowWriter(table, path, options.parquetMemoryLimit ?? '64MB');
     default:
       throw new SyncError('export.unknownFormat', `unknown export format ${String(format)}`, { format });
   }

@@ -41,6 +41,9 @@ import {
 } from './keys.js';
 import { INDEX_NAMES, tableNames } from './tables.js';
 
+/** Items per page of an export read: keeps each response (and its parsed copies) small. */
+export const DEFAULT_EXPORT_PAGE_SIZE = 100;
+
 /** One row of one export table. */
 export interface ExportRecord {
   table: ExportTableName;
@@ -56,7 +59,10 @@ export interface ExportReaderOptions {
   since?: string;
   /** Parallel Scan segments of a full export (default 4). */
   segments?: number;
-  /** Items per Scan/Query page (default: DynamoDB's 1 MB pages). */
+  /**
+   * Items per Scan/Query page (default {@link DEFAULT_EXPORT_PAGE_SIZE}). Smaller than DynamoDB's 1 MB
+   * pages: the SDK holds a page several times over while parsing it, and several segments read at once.
+   */
   pageSize?: number;
   /** Clock, for the change feed's last month bucket. */
   now?: () => Date;
@@ -408,7 +414,7 @@ async function* scanSegment(
           TableName: table,
           Segment: segment,
           TotalSegments: totalSegments,
-          ...(options.pageSize ? { Limit: options.pageSize } : {}),
+          Limit: options.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE,
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
@@ -471,7 +477,7 @@ async function* consoleQuery(
     IndexName: INDEX_NAMES.currentImages,
     KeyConditionExpression: 'curPk = :console',
     ExpressionAttributeValues: { ':console': keyPart(consoleId) },
-    ...(options.pageSize ? { Limit: options.pageSize } : {}),
+    Limit: options.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE,
   })) {
     for (const summary of page) {
       // The index projects `updatedAt` when the store's definition includes it: unchanged images are skipped
@@ -486,7 +492,7 @@ async function* consoleQuery(
         TableName: tables.images,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': pk },
-        ...(options.pageSize ? { Limit: options.pageSize } : {}),
+        Limit: options.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE,
       })) {
         const out: ExportRecord[] = [];
         for (const item of items) {
@@ -525,7 +531,7 @@ async function* consoleQuery(
           ':pk': changePk(consoleId, month, shard),
           ...(since === undefined ? {} : { ':since': since }),
         },
-        ...(options.pageSize ? { Limit: options.pageSize } : {}),
+        Limit: options.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE,
       })) {
         const out: ExportRecord[] = [];
         for (const item of items) {
