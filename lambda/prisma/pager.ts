@@ -1,22 +1,22 @@
 /**
  * `RegistryPager`: all of `/registry`, page by page, validated, each report once, even when the
- * result set changes while paging. The algorithm and its cost are in README.md ("Drift-safe
- * paging"); in short:
+ * result set changes while paging. The algorithm, its guarantee and its cost are in README.md
+ * ("Drift-safe paging"); in short:
  *
  * - Every request after the first starts one item early (`offset = nextOffset - 1`): its first
- *   item must be the boundary, the last item of the previous response. Then nothing moved
- *   (before the boundary), and the rest of the window is new.
- * - Otherwise the list shifted. The pager resumes after the rightmost item of the window it has
- *   already emitted (inserts before the boundary push it right, inside the window). If the
- *   window holds no emitted item (deletions pulled the boundary left, before the window), it
- *   steps back one window at a time until one does. Items that appear before that point were
- *   inserted after the pager passed there: they may be skipped (they were not present for the
- *   whole paging); everything after it is emitted unless already emitted.
- * - If no emitted item is found back to offset 0 (the whole frontier vanished), it re-reads from
- *   offset 0, still skipping what it emitted: nothing is lost.
+ *   item must be the boundary, the last item of the previous response. Then nothing moved before
+ *   the boundary, and the rest of the window is new.
+ * - Otherwise the list shifted. The pager resumes after the rightmost item of the window that it
+ *   remembers (inserts before the boundary push the boundary right, into the window). If the
+ *   window holds none, it searches contiguous windows backwards (removals pulled the boundary
+ *   left) and forwards (a page or more of inserts), alternating, until one does.
+ * - From the resume point on, everything not emitted before is emitted. Items now before it
+ *   were inserted after the pager passed there: they were not present for the whole paging.
+ * - If nothing remembered is left anywhere, it re-reads from offset 0, still skipping what it
+ *   emitted: nothing is lost.
  *
- * The state a consumer checkpoints (`page.state`) holds the next offset and the fingerprints of
- * the last 2 × pageSize items of the frontier: enough to re-find the position after a crash.
+ * `page.state` holds the next offset, the boundary and the remembered fingerprints (the last
+ * 2 × pageSize items read, and emitted items known to lie ahead): enough to resume after a crash.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

@@ -195,6 +195,18 @@ describe('RegistryPager resume', () => {
     expectComplete([...first.keys, ...second.keys], mark);
   });
 
+  it('finds its place forwards after more than a page of early inserts between checkpoint and resume', async () => {
+    const { mark } = await setup({ images: 120 });
+    const first = await page({}, 4);
+    sim!.mutate.add(45, { sortEarly: true });
+    const second = await page({ resume: first.states.at(-1)! });
+    expectComplete([...first.keys, ...second.keys], mark);
+    // Total-Count grew by more than a page: the search goes forwards first and finds the boundary at once.
+    expect(second.pager.stats).toMatchObject({ driftRecoveries: 1 });
+    expect(second.pager.stats.extraRequests).toBeLessThanOrEqual(5);
+    expect(client!.log.some((line) => /lost its position/.test(line.message))).toBe(false);
+  });
+
   it('continues page numbering and yields nothing after a final state', async () => {
     await setup({ images: 35 });
     const first = await page({}, 2);
