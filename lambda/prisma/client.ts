@@ -218,7 +218,7 @@ export class ConsoleClient {
         'user-agent': 'prisma-registry-sync',
       };
       if (body !== undefined) headers['content-type'] = 'application/json';
-      if (authenticated) headers.authorization = await this.authorization(context.signal);
+      if (authenticated) headers.authorization = await this.authorization();
 
       const slot = await this.limiter.acquire(context.signal);
       this.counters.requests++;
@@ -268,7 +268,10 @@ export class ConsoleClient {
         if (this.authMode === 'token' && !refreshedOn401) {
           // The token expired or was revoked: one fresh token, one resend, no backoff.
           refreshedOn401 = true;
-          this.token = undefined;
+          // Unless a concurrent request already replaced the token this one carried.
+          if (this.token !== undefined && headers.authorization === `Bearer ${this.token.value}`) {
+            this.token = undefined;
+          }
           this.counters.retries++;
           this.logger.info('token rejected; authenticating again', { request: label });
           attempt--;
@@ -399,7 +402,7 @@ export class ConsoleClient {
   }
 
   /** The Authorization header value: Basic, or a Bearer token fetched or refreshed when due. */
-  private async authorization(signal: AbortSignal | undefined): Promise<string> {
+  private async authorization(): Promise<string> {
     if (this.authMode === 'basic') {
       const { username, password } = this.credentials;
       return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
@@ -408,19 +411,20 @@ export class ConsoleClient {
     if (token !== undefined && this.clock.now() - token.issuedAt < this.tokenRefreshMs)
       return `Bearer ${token.value}`;
     // One authentication at a time: concurrent requests (the prefetch) share it.
-    this.pendingToken ??= this.authenticate(signal).finally(() => {
+    // Not tied to the caller's abort signal: a cancelled prefetch must not fail the others.
+    this.pendingToken ??= this.authenticate().finally(() => {
       this.pendingToken = undefined;
     });
     return `Bearer ${await this.pendingToken}`;
   }
 
-  private async authenticate(signal: AbortSignal | undefined): Promise<string> {
+  private async authenticate(): Promise<string> {
     const { username, password } = this.credentials;
     const { body } = await this.exchange(
       'POST',
       '/authenticate',
       {},
-      { what: 'authenticate', ...(signal === undefined ? {} : { signal }) },
+      { what: 'authenticate' },
       false,
       JSON.stringify({ username, password }),
     );

@@ -37,6 +37,19 @@ describe('ConsoleClient authentication', () => {
     expect(client.counters).toMatchObject({ requests: 3, authentications: 1, retries: 0, throttled: 0 });
   });
 
+  it('shares one authentication between concurrent requests, also after the token expires', async () => {
+    sim = await startSimulator({ images: 3, rateLimit: false });
+    client = clientFor(sim);
+    const three = () =>
+      Promise.all([1, 2, 3].map((n) => client!.getJson('/registry', { n }, { what: `request ${n}` })));
+    await three();
+    expect(client.counters.authentications).toBe(1);
+    sim.setFaults({ scripted: [{ at: 4, fault: { kind: 'token-expiry' } }] });
+    await three();
+    expect(client.counters.authentications).toBe(2);
+    expect(sim.requestLog.filter((e) => e.path.endsWith('/authenticate'))).toHaveLength(2);
+  });
+
   it('refreshes the token before it expires', async () => {
     sim = await startSimulator({ images: 3, rateLimit: false, tokenTtlMs: 300 });
     client = clientFor(sim, { tokenRefreshMs: 150 });
