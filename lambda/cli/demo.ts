@@ -1,0 +1,144 @@
+import { startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { startSimulator } from '../../simulator/index.js';
+import { parseConfig } from '../config.js';
+import { createTables } from '../store/index.js';
+import { runSync, type SyncResult } from '../sync/engine.js';
+import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from '../sync/wiring.js';
+import { type Output, progressReporter, stderrLogger, table } from './output.js';
+
+const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+
+function summary(result: SyncResult): string {
+  return (
+    `${result.status}: ${result.images} images, ${result.pages} pages, ${result.requests} requests ` +
+    `(${result.throttled} throttled), ${result.written} items written, ${result.new} new, ${result.changed} changed, ` +
+    `${result.unchanged} unchanged, ${result.removed} removed, ${(result.durationMs / 1000).toFixed(1)} s`
+  );
+}
+
+/**
+ * `npm start`: the whole product on this machine. A console simulator (real rate limit) and an
+ * embedded DynamoDB Local, a first full sync, a report of what landed, then a second sync after the
+ * console changed (rescans, removals, new images) to show change detection and history.
+ */
+export async function runDemo(options: { out: Output; images: number }): Promise<number> {
+  const { out } = options;
+  const say = (s = '') => out.stdout.write(`${s}\n`);
+  say('Starting DynamoDB Local (embedded) and the console simulator ...');
+  const ddb = await startDynamoDbLocal();
+  const sim = await startSimulator({ images: options.images, seed: 7, username: 'demo', password: 'demo' });
+  try {
+    const env = {
+      PRISMA_CONSOLE_URL: sim.url,
+      PRISMA_USERNAME: 'demo',
+      PRISMA_PASSWORD: 'demo',
+      PRISMA_API_VERSION: 'v34.04',
+      AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+      AWS_REGION: 'us-east-1',
+      SYNC_TABLE_PREFIX: 'demo',
+    };
+    // DynamoDB Local accepts any credentials; set them so the SDK never looks for real ones.
+    process.env.AWS_ACCESS_KEY_ID ??= 'local';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    const config = parseConfig(env, { needConsole: true });
+    const consoleId = requireConsoleId(config);
+    const documentClient = createDocumentClient(config);
+    const tables = await createTables(documentClient, config.tablePrefix);
+    say(
+      `Console ${sim.url} (${options.images} images, 30 requests / 30 s); tables: ${tables.created.join(', ')}`,
+    );
+    const logger = stderrLogger(out, { verbose: false });
+    const stores = storesFor(config, consoleId, documentClient);
+
+    const sync = async (label: string): Promise<SyncResult> => {
+      say(`\n== ${label}`);
+      const client = await consoleClientFor(config, logger);
+      const progress = progressReporter(out);
+      try {
+        const result = await runSync(
+          { client, stores, consoleId, logger },
+          { trigger: 'demo', onProgress: (p) => progress.update(p) },
+        );
+        progress.done();
+        say(summary(result));
+        return result;
+      } finally {
+        await client.close();
+      }
+    };
+
+    await sync('First sync: every report into DynamoDB');
+    const images = [];
+    for await (const image of await stores.queries.images({})) images.push(image);
+    const bySeverity = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
+    const affected = new Map<string, { images: number; severity: string }>();
+    for (const summaryRow of images) {
+      const image = await stores.queries.image({
+        registry: summaryRow.registry,
+        repo: summaryRow.repo,
+        tag: summaryRow.tag,
+      });
+      if (!image) continue;
+      for (const s of SEVERITIES) bySeverity[s] += image.vulnerabilityCounts[s];
+      bySeverity.total += image.vulnerabilityCounts.total;
+      const ids = new Set(image.findings.map((f) => f.id));
+      for (const finding of image.findings) {
+        if (!ids.delete(finding.id)) continue;
+        const entry = affected.get(finding.id) ?? { images: 0, severity: finding.severity };
+        entry.images += 1;
+        affected.set(finding.id, entry);
+      }
+    }
+    say(`\nImages stored: ${images.length}`);
+    say(
+      `Open findings: ${bySeverity.total} (${bySeverity.critical} critical, ${bySeverity.high} high, ${bySeverity.medium} medium, ${bySeverity.low} low)`,
+    );
+    const top = [...affected.entries()]
+      .sort((a, b) => b[1].images - a[1].images || a[0].localeCompare(b[0]))
+      .slice(0, 5)
+      .map(([id, v]) => ({ vulnerability: id, severity: v.severity, images: v.images }));
+    say('\nTop vulnerabilities by images affected:');
+    out.stdout.write(table(top, ['vulnerability', 'severity', 'images']));
+
+    const since = new Date().toISOString();
+    const rescanned = sim.mutate.rescan(Math.max(1, Math.round(options.images * 0.05)), {
+      changeFindings: true,
+    });
+    const removed = sim.mutate.remove(2);
+    const added = sim.mutate.add(3);
+    say(
+      `\nThe console changes: ${rescanned.length} images rescanned with new findings, ${removed.length} removed, ${added.length} added.`,
+    );
+    await sync('Second sync: only what changed is written');
+
+    const changes = await stores.queries.changes(since);
+    const newCount = changes.filter((c) => c.change === 'new').length;
+    say(`\nFinding changes since the first sync: ${newCount} new, ${changes.length - newCount} resolved`);
+    const example = rescanned[0];
+    const exampleImage = example
+      ? images.find((i) => `${i.registry}/${i.repo}:${i.tag}` === example)
+      : undefined;
+    if (exampleImage) {
+      const history = await stores.queries.history({
+        registry: exampleImage.registry,
+        repo: exampleImage.repo,
+        tag: exampleImage.tag,
+      });
+      say(`\nHistory of ${example}:`);
+      out.stdout.write(
+        table(
+          history.map((h) => ({ scanTime: h.scanTime, digest: h.digest, ...h.vulnerabilityCounts })),
+          ['scanTime', 'digest', 'critical', 'high', 'medium', 'low', 'total'],
+        ),
+      );
+    }
+    await sync('Third sync: nothing changed, next to nothing written');
+    say(
+      '\nTry it yourself: `npx prisma-registry-sync --help` (point PRISMA_CONSOLE_URL at a console or `simulate`).',
+    );
+    return 0;
+  } finally {
+    await sim.close();
+    await ddb.stop();
+  }
+}

@@ -1,0 +1,85 @@
+import type { EngineLogger, SyncProgress } from '../sync/engine.js';
+
+/** Where the CLI writes: results on stdout, everything else on stderr (so `--json` stays parseable). */
+export interface Output {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+export const processOutput: Output = { stdout: process.stdout, stderr: process.stderr };
+
+export function printJson(out: Output, value: unknown): void {
+  out.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Plain stderr log lines; debug/info only when verbose. Structured data is appended as JSON. */
+export function stderrLogger(out: Output, options: { verbose: boolean }): EngineLogger {
+  const write = (level: string, message: string, data?: Record<string, unknown>) => {
+    const suffix = data && Object.keys(data).length > 0 ? ` ${JSON.stringify(data)}` : '';
+    out.stderr.write(`${level} ${message}${suffix}\n`);
+  };
+  return {
+    debug: (m, d) => options.verbose && write('debug', m, d),
+    info: (m, d) => options.verbose && write('info', m, d),
+    warn: (m, d) => write('warn', m, d),
+    error: (m, d) => write('error', m, d),
+  };
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/**
+ * Progress of a sync: a redrawn bar on a TTY (pages / total when the console says it, images/s,
+ * ETA, 429s), one plain line per 10 pages otherwise.
+ */
+export function progressReporter(
+  out: Output,
+  pageSize = 50,
+): { update(p: SyncProgress): void; done(): void } {
+  const tty = out.stderr.isTTY === true;
+  let drawn = false;
+  return {
+    update(p) {
+      const rate = p.elapsedMs > 0 ? (p.images / p.elapsedMs) * 1000 : 0;
+      const totalPages =
+        p.totalCount !== undefined ? Math.max(1, Math.ceil(p.totalCount / pageSize)) : undefined;
+      const remainingImages = p.totalCount !== undefined ? Math.max(0, p.totalCount - p.images) : undefined;
+      const eta =
+        remainingImages !== undefined && rate > 0 ? formatDuration((remainingImages / rate) * 1000) : '?';
+      if (tty) {
+        const width = 24;
+        const ratio = totalPages ? Math.min(1, p.pages / totalPages) : 0;
+        const bar = '#'.repeat(Math.round(ratio * width)).padEnd(width, '.');
+        const pages = totalPages ? `${p.pages}/${totalPages}` : `${p.pages}`;
+        out.stderr.write(
+          `\r[${bar}] pages ${pages}  images ${p.images}  ${rate.toFixed(1)} img/s  ETA ${eta}  429s ${p.throttled}   `,
+        );
+        drawn = true;
+      } else if (p.pages % 10 === 0) {
+        out.stderr.write(
+          `progress pages=${p.pages} images=${p.images} rate=${rate.toFixed(1)}/s 429s=${p.throttled}\n`,
+        );
+      }
+    },
+    done() {
+      if (drawn) out.stderr.write('\n');
+    },
+  };
+}
+
+/** A fixed-width text table for human output. */
+export function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
+  if (rows.length === 0) return '(none)\n';
+  const cell = (v: unknown) =>
+    v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return `${[line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n')}\n`;
+}

@@ -1,0 +1,62 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConfigError } from '../common/errors.js';
+import type { AppConfig } from '../config.js';
+import { ConsoleClient } from '../prisma/index.js';
+import { createStores, type Stores } from '../store/index.js';
+import { resolveCredentials } from './credentials.js';
+import type { EngineLogger } from './engine.js';
+
+/** One DynamoDB client per process: the SDK pools connections per client. */
+export function createDocumentClient(config: AppConfig): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    region: config.aws.region,
+    ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
+    maxAttempts: 5,
+  });
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+}
+
+export function requireConsoleId(config: AppConfig, explicit?: string): string {
+  const consoleId = explicit ?? config.consoleId;
+  if (!consoleId) {
+    throw new ConfigError(
+      'PRISMA_CONSOLE_ID: required here (or PRISMA_CONSOLE_URL to derive it, or --console)',
+      {
+        variable: 'PRISMA_CONSOLE_ID',
+      },
+    );
+  }
+  return consoleId;
+}
+
+export function storesFor(
+  config: AppConfig,
+  consoleId: string,
+  documentClient = createDocumentClient(config),
+): Stores {
+  return createStores({ client: documentClient, tablePrefix: config.tablePrefix, consoleId });
+}
+
+/** The console client for a configuration whose console part is present. */
+export async function consoleClientFor(
+  config: AppConfig,
+  logger: EngineLogger,
+  overrides: { rateLimit?: { requests: number; windowMs: number }; deadline?: () => number | undefined } = {},
+): Promise<ConsoleClient> {
+  const consoleConfig = config.console;
+  if (!consoleConfig)
+    throw new ConfigError('PRISMA_CONSOLE_URL: required', { variable: 'PRISMA_CONSOLE_URL' });
+  const credentials = await resolveCredentials(consoleConfig, { region: config.aws.region });
+  return new ConsoleClient({
+    baseUrl: consoleConfig.url,
+    apiVersion: consoleConfig.apiVersion,
+    credentials,
+    tls: { caBundle: consoleConfig.caBundle, insecure: consoleConfig.insecureTls },
+    logger,
+    ...(overrides.rateLimit ? { rateLimit: overrides.rateLimit } : {}),
+    ...(overrides.deadline ? { deadline: overrides.deadline } : {}),
+  });
+}
