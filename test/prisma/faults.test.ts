@@ -28,6 +28,10 @@ async function pageWithFault(
   client = clientFor(sim, overrides);
   const keys: string[] = [];
   for await (const page of new RegistryPager(client)) keys.push(...page.reports.map(keyOf));
+  // Whatever went wrong, no log line carries a credential, a token or an Authorization header.
+  expect(JSON.stringify((client as ConsoleClient & { log: unknown }).log)).not.toMatch(
+    /Bearer|Basic|sim\.[0-9a-f]{8}|"demo"/,
+  );
   return { keys, client };
 }
 

@@ -29,7 +29,7 @@ describe('pacing against a console that counts every request on arrival', () => 
     expect(client.counters).toMatchObject({ requests: 12, throttled: 0, retries: 0 });
     expect(sim.requestLog.every((entry) => entry.status === 200)).toBe(true);
     expect(elapsed).toBeGreaterThanOrEqual(1000);
-    expect(elapsed).toBeLessThan(2500);
+    expect(elapsed).toBeLessThan(4000);
   });
 
   it('never has more than the limit in flight inside one window, prefetch included', async () => {

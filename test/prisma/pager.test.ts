@@ -267,7 +267,7 @@ describe('RegistryPager options and prefetch', () => {
         query: { compact: 'true' },
       })) {
         busy = true;
-        await new Promise((resolve) => setTimeout(resolve, 40));
+        await new Promise((resolve) => setTimeout(resolve, 120));
         busy = false;
       }
       expect(busyAtRequest.slice(1).every((b) => b === prefetch)).toBe(true);
