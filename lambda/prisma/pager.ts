@@ -357,9 +357,10 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
     }
     const { behind, ahead } = this.advance(window, start);
     const nextOffset = window.offset + window.reports.length;
-    const done =
-      window.reports.length < this.pageSize ||
-      (window.totalCount !== undefined && nextOffset >= window.totalCount);
+    // Only a short page ends the paging. A full page that reaches Total-Count is not trusted as
+    // the last: a console that counts separately from the page query can undercount by a
+    // concurrent insert, and the image it pushed past the page would be lost.
+    const done = window.reports.length < this.pageSize;
     const index = this.state.pageIndex;
     this.state = {
       v: 1,
