@@ -261,7 +261,7 @@ export class ConsoleClient {
         if (!authenticated) {
           throw new SyncError(
             'client.auth',
-            `the console rejected the credentials (HTTP 401 on ${label}); check PRISMA_USERNAME / PRISMA_PASSWORD`,
+            `the console rejected the credentials (HTTP 401 on ${label}); check the credentials (PRISMA_USERNAME / PRISMA_PASSWORD or the Secrets Manager secret)`,
             { status, request: label },
           );
         }
