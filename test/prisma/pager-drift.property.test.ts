@@ -3,6 +3,8 @@
  * (and across a checkpoint/resume), the pager reads every image present for the whole paging,
  * none twice, and none that never existed. Real HTTP against the simulator; mutations happen in
  * `onRegistryRequest`, i.e. between the console receiving a request and answering it.
+ *
+ * Deeper runs: `PAGER_RUNS=1500 PAGER_SEED=7 npx vitest run test/prisma/pager-drift.property.test.ts`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -124,7 +126,7 @@ describe('RegistryPager drift safety (property)', () => {
           await sim.close();
         }
       }),
-      { numRuns: Number(process.env.PAGER_RUNS ?? 120), seed: Number(process.env.PAGER_SEED ?? 20_250_101) },
+      { numRuns: Number(process.env.PAGER_RUNS ?? 80), seed: Number(process.env.PAGER_SEED ?? 20_250_101) },
     );
   });
 });
