@@ -218,7 +218,8 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
       figures = figuresFrom(checkpoint.counters);
       baseDuration = figures.durationMs;
       pagerState = checkpoint.pagerState;
-      pageIndex = checkpoint.pageIndex + (checkpoint.pagerState === undefined ? 0 : 1);
+      // A checkpoint saved while waiting for a registry scan has pageIndex -1 and no pager state.
+      pageIndex = checkpoint.pageIndex + 1;
       logger.info('resuming unfinished run', { runId, pageIndex });
     } else {
       if (checkpoint) {
@@ -243,7 +244,8 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
     }
     figures.invocations += 1;
 
-    if (!resumed) {
+    // Before the first page (a new run, or one that stopped while waiting for a registry scan).
+    if (pagerState === undefined) {
       const policy = options.whenScanOngoing ?? 'proceed';
       const gate = await applyScanPolicy(policy);
       if (gate !== 'go') {
