@@ -1,0 +1,554 @@
+/**
+ * `npm run bench`: the five benchmarks of issue 9, each printing a table, then bench/results.md
+ * (command, date, machine, load average, every table).
+ *
+ *   npm run bench [-- --only 1,3 --floor-images 2000 --throughput-images 20000 --heavy-images 600
+ *                    --write-images 1000 --side-images 1000 --no-write]
+ *
+ * 1. Floor ratio: the full engine at the real rate limit into DynamoDB Local, vs the request floor.
+ * 2. Throughput with the API unthrottled: images/s, CPU ms per image end to end and for normalize
+ *    alone, and a CPU profile of where the time goes.
+ * 3. Heavy reports (5% over 1 MB): peak RSS of this process and the largest item written.
+ * 4. Write cost: items written by a first sync, an unchanged re-sync, a re-sync after 5% changed.
+ * 5. Side by side: bench/naive/pager.ts against RegistryPager on the same seeded, faulty, drifting
+ *    console, vs ground truth.
+ *
+ * The simulator runs in a child process where this process's CPU or RSS is measured (2, 3), and
+ * in-process where the benchmark needs its hooks or request log (1, 4, 5). DynamoDB Local is a
+ * Java child process throughout.
+ */
+import { execSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { normalizeReport } from '../lambda/normalize/index.js';
+import { RegistryPager } from '../lambda/prisma/index.js';
+import { runSync, type SyncResult } from '../lambda/sync/engine.js';
+import { startDynamoDbLocal } from '../local/dynamodb-local.js';
+import { generateReport, imageSlot } from '../simulator/generator.js';
+import { type FaultPlan, type RunningSimulator, startSimulator } from '../simulator/index.js';
+import { naivePage } from './naive/pager.js';
+import {
+  benchClient,
+  benchStore,
+  CREDENTIALS,
+  countingLogger,
+  markdownTable,
+  type Row,
+  rssSampler,
+  startChildSimulator,
+  startProfiler,
+  summarizeProfile,
+} from './support.js';
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', default: '1,2,3,4,5' },
+    'floor-images': { type: 'string', default: '2000' },
+    'throughput-images': { type: 'string', default: '20000' },
+    'throughput-budget-s': { type: 'string', default: '75' },
+    'heavy-images': { type: 'string', default: '100' },
+    'paging-budget-s': { type: 'string', default: '45' },
+    'write-images': { type: 'string', default: '600' },
+    'side-images': { type: 'string', default: '1000' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const only = new Set(values.only.split(',').map((s) => s.trim()));
+const SEED = 1;
+const PAGE = 50;
+
+const sections: string[] = [];
+const say = (line = '') => process.stdout.write(`${line}\n`);
+function section(
+  title: string,
+  notes: string[],
+  tables: Array<{ caption?: string; rows: Row[]; columns?: string[] }>,
+) {
+  let text = `## ${title}\n\n`;
+  for (const note of notes) text += `${note}\n`;
+  if (notes.length > 0) text += '\n';
+  for (const t of tables) {
+    if (t.caption) text += `${t.caption}\n\n`;
+    text += `${markdownTable(t.rows, t.columns)}\n`;
+  }
+  say(text);
+  sections.push(text);
+}
+const seconds = (ms: number) => Number((ms / 1000).toFixed(1));
+const keyOf = (report: {
+  repoTag?: { registry?: string | null; repo?: string | null; tag?: string | null } | null;
+}) => `${report.repoTag?.registry ?? ''}/${report.repoTag?.repo ?? ''}:${report.repoTag?.tag ?? ''}`;
+
+const ddb = await startDynamoDbLocal();
+process.env.AWS_ACCESS_KEY_ID ??= 'local';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+const loadAtStart = loadavg();
+const benchStarted = performance.now();
+
+async function engineSync(
+  url: string,
+  store: Awaited<ReturnType<typeof benchStore>>,
+  consoleId: string,
+): Promise<{ result: SyncResult; wallMs: number; warnings: number }> {
+  const client = benchClient(url);
+  const logger = countingLogger();
+  const started = performance.now();
+  try {
+    const result = await runSync({ client, stores: store.stores, consoleId, logger }, { trigger: 'bench' });
+    return { result, wallMs: performance.now() - started, warnings: logger.warnings };
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * The engine's read side alone: RegistryPager + normalizeReport per page, nothing stored. Shows
+ * what the client does when the store is not the limit. Stops after `budgetMs`.
+ */
+async function pageAndNormalize(
+  url: string,
+  budgetMs = Number.POSITIVE_INFINITY,
+): Promise<{
+  images: number;
+  wallMs: number;
+  cpuMs: number;
+  requests: number;
+  throttled: number;
+  done: boolean;
+}> {
+  const client = benchClient(url);
+  const cpuStart = process.cpuUsage();
+  const started = performance.now();
+  let images = 0;
+  let done = false;
+  try {
+    for await (const page of new RegistryPager(client)) {
+      for (const raw of page.reports) normalizeReport(raw, { consoleId: 'bench-read' });
+      images += page.reports.length;
+      done = page.done;
+      if (performance.now() - started > budgetMs) break;
+    }
+  } finally {
+    await client.close();
+  }
+  const cpu = process.cpuUsage(cpuStart);
+  return {
+    images,
+    wallMs: performance.now() - started,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    requests: client.counters.requests,
+    throttled: client.counters.throttled,
+    done,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3 first: its peak RSS must not include what the other scenarios left on the heap.
+async function heavyReports(): Promise<void> {
+  const images = Number(values['heavy-images']);
+  const sim = await startChildSimulator({ images, seed: SEED, rateLimit: false, heavyFraction: 0.05 });
+  try {
+    const store = await benchStore(ddb.endpoint, 'bench-heavy', 'bench-heavy');
+    const rssBefore = Math.round(process.memoryUsage().rss / 1024 / 1024);
+    const sampler = rssSampler(20);
+    let largestPageBytes = 0;
+    const { result, wallMs } = await engineSync(sim.url, store, 'bench-heavy');
+    const rss = sampler.stop();
+    largestPageBytes = Math.round(result.bytes / Math.max(1, result.pages));
+    // Which reports were heavy, from the same seeded generator the simulator serves.
+    let heavy = 0;
+    let largestReportMb = 0;
+    for (let i = 0; i < images; i += 1) {
+      const size = JSON.stringify(
+        generateReport({ seed: SEED, heavyFraction: 0.05 }, imageSlot(SEED, i), {
+          scanGeneration: 0,
+          findingsVersion: 0,
+        }),
+      ).length;
+      if (size > 1024 * 1024) heavy += 1;
+      largestReportMb = Math.max(largestReportMb, size / 1024 / 1024);
+    }
+    section(
+      '3. Heavy reports (5% of reports over 1 MB)',
+      [
+        `Full engine, simulator unthrottled in a child process (heavyFraction 0.05), ${images} images. ` +
+          `RSS of the benchmark process polled every 20 ms (${rss.samples} samples); the simulator and DynamoDB Local are other processes. ` +
+          `Item size = DynamoDB bytes (attribute names + values) of every item put, measured on each write command's input.`,
+      ],
+      [
+        {
+          rows: [
+            {
+              images,
+              'reports > 1 MB': heavy,
+              'largest report (MB)': largestReportMb.toFixed(2),
+              status: result.status,
+              'wall (s)': seconds(wallMs),
+              'items written': result.written,
+              'RSS before (MB)': rssBefore,
+              'peak RSS (MB)': rss.peakMb,
+              'target RSS (MB)': '< 256',
+              'max item (KB)': (store.meter.maxItemBytes / 1024).toFixed(1),
+              'target item (KB)': '< 400',
+              'avg wire bytes / page (KB)': Math.round(largestPageBytes / 1024),
+            },
+          ],
+        },
+      ],
+    );
+  } finally {
+    await sim.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+async function floorRatio(): Promise<void> {
+  const images = Number(values['floor-images']);
+  // 30 requests / 30 s, as a console; no heavy reports (scenario 3), so the store's share stays typical.
+  const sim = await startSimulator({ images, seed: SEED, heavyFraction: 0 });
+  const readSim = await startSimulator({ images, seed: SEED, heavyFraction: 0 });
+  try {
+    const store = await benchStore(ddb.endpoint, 'bench-floor', 'bench-floor');
+    const { result, wallMs } = await engineSync(sim.url, store, 'bench-floor');
+    const registryRequests = sim.requestLog.filter((e) => e.path.endsWith('/registry')).length;
+    const rejected = sim.requestLog.filter((e) => e.status === 429).length;
+    const read = await pageAndNormalize(readSim.url);
+    const readRegistry = readSim.requestLog.filter((e) => e.path.endsWith('/registry')).length;
+    const readRejected = readSim.requestLog.filter((e) => e.status === 429).length;
+    const floorRequests = Math.ceil(images / PAGE);
+    const floorMs = floorRequests * 1000;
+    // The minimum any client can do under a 30/30 s sliding window: the pages plus authenticate
+    // and one scan-progress call; the first 30 go at once, each further 30 one window later.
+    const minimumRequests = floorRequests + 2;
+    const burstFloorMs = Math.floor((minimumRequests - 1) / 30) * 30_000;
+    section(
+      '1. Floor ratio (real rate limit, 30 requests / 30 s)',
+      [
+        `Full engine (client → normalize → DynamoDB Local), ${images} images, simulator in-process with its real sliding window. ` +
+          `Floor per the issue = ceil(images / 50) registry requests at 1/s = ${seconds(floorMs)} s. ` +
+          `Burst floor = the least time any client needs for ${minimumRequests} requests (pages + authenticate + scan progress) when the window admits 30 at once = ${seconds(burstFloorMs)} s. ` +
+          'Every 429 here is self-inflicted (no faults injected). ' +
+          `The full engine wrote ${result.written} items (${(result.written / Math.max(1, result.images)).toFixed(1)} per image); ` +
+          'the second row is the same paging without the store (its own simulator, same seed), to separate the API pacing from the store.',
+      ],
+      [
+        {
+          rows: [
+            {
+              run: 'full engine (client + normalize + DynamoDB Local)',
+              images: result.images,
+              'wall (s)': seconds(wallMs),
+              'floor 1/s (s)': seconds(floorMs),
+              'wall / floor': (wallMs / floorMs).toFixed(3),
+              target: '≤ 1.05',
+              'burst floor (s)': seconds(burstFloorMs),
+              'wall / burst floor': burstFloorMs > 0 ? (wallMs / burstFloorMs).toFixed(3) : 'n/a',
+              'registry requests': registryRequests,
+              'minimum registry': floorRequests,
+              'all requests': result.requests,
+              'minimum all': minimumRequests,
+              'self-inflicted 429s': rejected,
+            },
+            {
+              run: 'read side only (RegistryPager + normalize, nothing stored)',
+              images: read.images,
+              'wall (s)': seconds(read.wallMs),
+              'floor 1/s (s)': seconds(floorMs),
+              'wall / floor': (read.wallMs / floorMs).toFixed(3),
+              target: '≤ 1.05',
+              'burst floor (s)': seconds(burstFloorMs),
+              'wall / burst floor': burstFloorMs > 0 ? (read.wallMs / burstFloorMs).toFixed(3) : 'n/a',
+              'registry requests': readRegistry,
+              'minimum registry': floorRequests,
+              'all requests': read.requests,
+              'minimum all': floorRequests + 1,
+              'self-inflicted 429s': readRejected,
+            },
+          ],
+        },
+      ],
+    );
+  } finally {
+    await sim.close();
+    await readSim.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+async function throughput(): Promise<void> {
+  const images = Number(values['throughput-images']);
+  const budgetMs = Number(values['throughput-budget-s']) * 1000;
+  const sim = await startChildSimulator({ images, seed: SEED, rateLimit: false, heavyFraction: 0 });
+  let e2e: Row;
+  let readRow: Row;
+  let profileSummary: ReturnType<typeof summarizeProfile>;
+  try {
+    const store = await benchStore(ddb.endpoint, 'bench-throughput', 'bench-throughput');
+    const client = benchClient(sim.url);
+    const logger = countingLogger();
+    const profiler = await startProfiler();
+    const cpuStart = process.cpuUsage();
+    const started = performance.now();
+    let result: SyncResult;
+    try {
+      // The budget stops the run cleanly (`partial`, checkpoint saved) when 20,000 do not fit.
+      result = await runSync(
+        { client, stores: store.stores, consoleId: 'bench-throughput', logger },
+        { trigger: 'bench', deadline: Date.now() + budgetMs },
+      );
+    } finally {
+      await client.close();
+    }
+    const wallMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuStart);
+    profileSummary = summarizeProfile(await profiler.stop());
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    e2e = {
+      measure: 'end to end (client + normalize + store)',
+      images: result.images,
+      of: images,
+      status: result.status,
+      'wall (s)': seconds(wallMs),
+      'images/s': Math.round(result.images / (wallMs / 1000)),
+      'CPU ms / image': (cpuMs / Math.max(1, result.images)).toFixed(2),
+      'items written': result.written,
+      'items / image': (result.written / Math.max(1, result.images)).toFixed(1),
+    };
+    const read = await pageAndNormalize(sim.url, Number(values['paging-budget-s']) * 1000);
+    readRow = {
+      measure: 'read side (client + normalize, no store)',
+      images: read.images,
+      of: images,
+      status: read.done ? 'completed' : 'partial',
+      'wall (s)': seconds(read.wallMs),
+      'images/s': Math.round(read.images / (read.wallMs / 1000)),
+      'CPU ms / image': (read.cpuMs / Math.max(1, read.images)).toFixed(2),
+      'items written': '',
+      'items / image': '',
+    };
+  } finally {
+    await sim.stop();
+  }
+
+  // Normalize alone, over the same reports the simulator served (same seed, same generator).
+  const sample = Math.min(images, Number(e2e.images) || images);
+  let normalizeCpuUs = 0;
+  let normalizeWallMs = 0;
+  for (let from = 0; from < sample; from += PAGE) {
+    const batch = [];
+    for (let i = from; i < Math.min(sample, from + PAGE); i += 1) {
+      batch.push(
+        generateReport({ seed: SEED, heavyFraction: 0 }, imageSlot(SEED, i), {
+          scanGeneration: 0,
+          findingsVersion: 0,
+        }),
+      );
+    }
+    const cpu = process.cpuUsage();
+    const t = performance.now();
+    for (const raw of batch) normalizeReport(raw, { consoleId: 'bench-throughput' });
+    normalizeWallMs += performance.now() - t;
+    const used = process.cpuUsage(cpu);
+    normalizeCpuUs += used.user + used.system;
+  }
+  const normalizeRow: Row = {
+    measure: 'normalize alone',
+    images: sample,
+    of: images,
+    status: 'completed',
+    'wall (s)': seconds(normalizeWallMs),
+    'images/s': Math.round(sample / (normalizeWallMs / 1000)),
+    'CPU ms / image': (normalizeCpuUs / 1000 / sample).toFixed(2),
+    'items written': '',
+    'items / image': '',
+  };
+  section(
+    '2. Throughput, API not the limit',
+    [
+      `Full engine against the simulator unthrottled (child process, heavyFraction 0 — heavy reports are scenario 3), DynamoDB Local. ` +
+        `CPU = this process's user + system time (the simulator and DynamoDB Local are other processes). ` +
+        `The end-to-end run has a ${seconds(budgetMs)} s budget (engine deadline) and the read-side run ${values['paging-budget-s']} s, so the whole bench stays under 10 minutes; ` +
+        `a row that stopped early says \`partial\` and how many of the ${images} images it covered. Normalize alone runs over the same reports (same seeded generator) as the end-to-end row.`,
+      '',
+      `Where the time goes: V8 sampling profile of the end-to-end run (in-process inspector, 0.5 ms interval), ${profileSummary.totalMs} ms of non-idle samples.`,
+    ],
+    [
+      { rows: [e2e, readRow, normalizeRow] },
+      { caption: 'Self time by area:', rows: profileSummary.areas },
+      { caption: 'Top self-time functions:', rows: profileSummary.functions },
+    ],
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+async function writeCost(): Promise<void> {
+  const images = Number(values['write-images']);
+  const sim = await startSimulator({ images, seed: SEED, rateLimit: false, heavyFraction: 0 });
+  try {
+    const store = await benchStore(ddb.endpoint, 'bench-writes', 'bench-writes');
+    const rows: Row[] = [];
+    let first = 0;
+    const run = async (label: string) => {
+      store.meter.reset();
+      const { result, wallMs } = await engineSync(sim.url, store, 'bench-writes');
+      if (first === 0) first = result.written;
+      rows.push({
+        sync: label,
+        status: result.status,
+        images: result.images,
+        new: result.new,
+        changed: result.changed,
+        unchanged: result.unchanged,
+        'items written (engine)': result.written,
+        'puts / updates / deletes (wire)': `${store.meter.puts} / ${store.meter.updates} / ${store.meter.deletes}`,
+        'vs first': `${((100 * result.written) / Math.max(1, first)).toFixed(2)}%`,
+        'wall (s)': seconds(wallMs),
+      });
+    };
+    await run('first sync');
+    await run('unchanged re-sync');
+    const changed = sim.mutate.rescan(Math.round(images * 0.05), { changeFindings: true });
+    await run(`re-sync after ${changed.length} images (5%) rescanned with changed findings`);
+    section(
+      '4. Write cost',
+      [
+        `Full engine, ${images} images (heavyFraction 0), simulator unthrottled, DynamoDB Local. ` +
+          '"items written" is the engine\'s count (images, findings, changes, history, raw chunks, run/checkpoint bookkeeping); ' +
+          'the wire column counts every write request the store sent. Target: unchanged re-sync < 1% of the first.',
+      ],
+      [{ rows }],
+    );
+  } finally {
+    await sim.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+async function sideBySide(): Promise<void> {
+  const images = Number(values['side-images']);
+  const plans: Array<{ name: string; faults: FaultPlan }> = [
+    {
+      name: '429s + drift',
+      faults: {
+        scripted: [
+          { at: 4, fault: { kind: '429', retryAfterSeconds: 2 } },
+          { at: 9, fault: { kind: '429', retryAfterSeconds: 2 } },
+        ],
+      },
+    },
+    {
+      name: '429s + one 502 + drift',
+      faults: {
+        scripted: [
+          { at: 4, fault: { kind: '429', retryAfterSeconds: 2 } },
+          { at: 9, fault: { kind: '429', retryAfterSeconds: 2 } },
+          { at: 14, fault: { kind: '5xx-html', status: 502 } },
+        ],
+      },
+    },
+  ];
+  // The same mid-paging mutation for both: early inserts shift every later offset forward (a naive
+  // pager reads some twice); deleting already-read images shifts them back (it skips some).
+  const drift = (n: number, s: RunningSimulator) => {
+    if (n === 6) s.mutate.add(20, { sortEarly: true });
+    if (n === 11) s.mutate.remove(s.truth.present().slice(60, 90));
+    if (n === 16) s.mutate.add(10, { sortEarly: true });
+  };
+  const rows: Row[] = [];
+  for (const plan of plans) {
+    for (const who of ['naive', 'ours'] as const) {
+      const sim = await startSimulator({ images, seed: SEED, faults: plan.faults });
+      sim.onRegistryRequest(drift);
+      const mark = sim.truth.mark();
+      const started = performance.now();
+      let keys: string[];
+      let requests: number;
+      let throttled: number;
+      let outcome = 'completed';
+      try {
+        if (who === 'naive') {
+          const naive = await naivePage({ baseUrl: sim.url, ...CREDENTIALS });
+          keys = naive.keys;
+          requests = naive.requests;
+          throttled = naive.throttled;
+          if (naive.aborted) outcome = `aborted (${naive.aborted.code} at offset ${naive.aborted.offset})`;
+        } else {
+          const client = benchClient(sim.url);
+          keys = [];
+          try {
+            for await (const page of new RegistryPager(client))
+              for (const r of page.reports) keys.push(keyOf(r));
+          } finally {
+            await client.close();
+          }
+          requests = client.counters.requests;
+          throttled = client.counters.throttled;
+        }
+        const wallMs = performance.now() - started;
+        const read = new Set(keys);
+        const persistent = sim.truth.persistentSince(mark);
+        const allowed = new Set(sim.truth.everPresentSince(mark));
+        rows.push({
+          faults: plan.name,
+          pager: who === 'naive' ? 'naive (bench/naive)' : 'ours (RegistryPager)',
+          outcome,
+          'wall (s)': seconds(wallMs),
+          requests,
+          '429s': throttled,
+          'images read': keys.length,
+          'ground truth': persistent.length,
+          missed: persistent.filter((k) => !read.has(k)).length,
+          duplicated: keys.length - read.size,
+          'never present': [...read].filter((k) => !allowed.has(k)).length,
+        });
+      } finally {
+        await sim.close();
+      }
+    }
+  }
+  section(
+    '5. Side by side: naive pager vs ours',
+    [
+      `${images} images, seed ${SEED}, the real rate limit (30 / 30 s), the same scripted faults per row pair ` +
+        '(429 with Retry-After 2 s on the 4th and 9th /registry GET; the second pair adds an HTML 502 on the 14th) ' +
+        'and the same mutation: 20 early-sorting inserts before the 6th GET, 30 already-read images deleted before the 11th, 10 more early inserts before the 16th. ' +
+        'Naive = sequential GET, 1 s sleep between pages, retry only on 429 after a fixed 10 s, any other error fatal, offset += 50, no drift check. ' +
+        'Ground truth = images present throughout (sim.truth.persistentSince); "missed" = of those, not read.',
+    ],
+    [{ rows }],
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+try {
+  if (only.has('3')) await heavyReports();
+  if (only.has('1')) await floorRatio();
+  if (only.has('2')) await throughput();
+  if (only.has('4')) await writeCost();
+  if (only.has('5')) await sideBySide();
+} finally {
+  await ddb.stop();
+}
+
+const totalS = seconds(performance.now() - benchStarted);
+const loadAtEnd = loadavg();
+const memory = `${(totalmem() / 1024 ** 3).toFixed(1)} GiB total, ${(freemem() / 1024 ** 3).toFixed(1)} GiB free at the end`;
+const nproc = execSync('nproc').toString().trim();
+const header = [
+  '# Benchmark results',
+  '',
+  `- Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (bench/run.ts)`,
+  `- Date: ${new Date().toISOString()}`,
+  `- Machine: nproc ${nproc} (${cpus()[0]?.model ?? 'unknown CPU'}), ${memory}, Node ${process.version}`,
+  `- Load average (1/5/15 min): ${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} at the start, ${loadAtEnd.map((l) => l.toFixed(2)).join(' / ')} at the end — other work ran on the machine meanwhile, so wall times are pessimistic; CPU times are this process's own.`,
+  `- Total bench time: ${totalS} s; scenarios run in the order 3, 1, 2, 4, 5 (3 first so its peak RSS is not inflated by the others).`,
+  '',
+].join('\n');
+say(`total ${totalS} s`);
+if (!values['no-write']) {
+  const path = fileURLToPath(new URL('./results.md', import.meta.url));
+  await writeFile(path, `${header}\n${sections.join('\n')}`);
+  say(`wrote ${path}`);
+}
