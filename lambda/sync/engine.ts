@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { isSyncError, SyncError } from '../common/errors.js';
 import type { NormalizedReport } from '../common/records.js';
 import type { ScanOngoingPolicy } from '../config.js';
@@ -116,6 +117,27 @@ function figuresFrom(counters: Record<string, number> | undefined): RunFigures {
   return figures;
 }
 
+const LOCAL_OWNER_PREFIX = 'local';
+
+/** A lease owner id that names this host and process, so a later run can tell a dead holder. */
+export function localOwnerId(): string {
+  return `${LOCAL_OWNER_PREFIX}:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+/** True only when `holder` is a process of this host that no longer exists. */
+export function holderIsDeadLocalProcess(holder: string): boolean {
+  const [prefix, host, pidText] = holder.split(':');
+  if (prefix !== LOCAL_OWNER_PREFIX || host !== hostname()) return false;
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** A new run id that sorts by start time, so `query runs` reads naturally. */
 export function newRunId(now: number): string {
   return `${new Date(now).toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
@@ -141,10 +163,17 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
   const { stores, client, logger, consoleId } = deps;
   const started = now();
   const leaseTtlMs = options.leaseTtlMs ?? 120_000;
-  const owner = options.owner ?? `pid-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const owner = options.owner ?? localOwnerId();
   const deadline = options.deadline;
 
-  const lease = await stores.runs.acquireLease({ owner, ttlMs: leaseTtlMs });
+  let lease = await stores.runs.acquireLease({ owner, ttlMs: leaseTtlMs });
+  if (!lease.acquired && holderIsDeadLocalProcess(lease.holder)) {
+    // A CLI run on this host was killed (SIGKILL, power loss): its lease would block re-runs until expiry.
+    // The release is conditional on that exact holder, so a live competitor can never be dislodged.
+    logger.warn('taking over the lease of a dead local process', { holder: lease.holder });
+    await stores.runs.releaseLease(lease.holder);
+    lease = await stores.runs.acquireLease({ owner, ttlMs: leaseTtlMs });
+  }
   if (!lease.acquired) {
     throw new SyncError(
       'sync.leaseHeld',

@@ -258,16 +258,13 @@ describe('prisma-registry-sync as a child process', () => {
     child.kill('SIGKILL');
     expect((await exited).signal).toBe('SIGKILL');
 
-    // The dead process still holds the lease: an immediate re-run is refused and says so.
-    const refused = await runCli(['sync', '--json'], killedEnv);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('sync.leaseHeld');
-    // Its lease would expire after its TTL; give it up as that expiry would, then re-run.
-    const lease = await killed.stores.runs.currentLease();
-    if (lease) await killed.stores.runs.releaseLease(lease.owner);
+    // The dead process still holds the lease; a re-run on the same host sees its holder is gone,
+    // takes the lease over at once (no wait for the TTL) and resumes the killed run's checkpoint.
+    expect(await killed.stores.runs.currentLease()).toBeDefined();
     const rerun = await runCli(['sync', '--json'], killedEnv);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(parseOneJson(rerun)).toMatchObject({ status: 'completed' });
+    expect(rerun.stderr).toContain('taking over the lease of a dead local process');
+    expect(parseOneJson(rerun)).toMatchObject({ status: 'completed', resumed: true });
 
     const cleanImages = parseOneJson(await runCli(['query', 'images', '--json'], cleanEnv));
     const rerunImages = parseOneJson(await runCli(['query', 'images', '--json'], killedEnv));
