@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/export-memory.ts [--images 20000] [--format parquet|ndjson|csv|all] [--segments 4]
  *   npx tsx bench/export-memory.ts --dynamodb-local --images 1000     (through DynamoDB Local instead)
+ *   npx tsx bench/export-memory.ts --serve --images 20000            (only serve the fake table)
  *
  * Each export runs in a fresh child process that reports its own peak RSS
  * (`process.resourceUsage().maxRSS`), so loading and serving never count.
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     segments: { type: 'string', default: '4' },
     'dynamodb-local': { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
     endpoint: { type: 'string' },
     prefix: { type: 'string' },
     out: { type: 'string' },
@@ -206,17 +208,30 @@ async function loadThroughStore(endpoint: string, prefix: string, images: number
 /** Child mode: one export, then its figures as one JSON line on stdout. */
 async function runChild(): Promise<void> {
   const format = values.format as ExportFormat;
+  // Peak RSS per phase (sampled every 50 ms): which part of the export needs the memory.
+  const peaks: Record<string, number> = {};
+  let phase = 'start';
+  const sample = () => {
+    peaks[phase] = Math.max(peaks[phase] ?? 0, Math.round(process.memoryUsage.rss() / 1048576));
+  };
+  const sampler = setInterval(sample, 50);
   const result = await exportTables({
     client: documentClient(values.endpoint ?? ''),
     tablePrefix: values.prefix ?? '',
     outDir: values.out ?? '',
     format,
     segments: Number(values.segments),
+    onProgress: (progress) => {
+      sample();
+      phase = progress.phase;
+    },
   });
+  clearInterval(sampler);
   process.stdout.write(
     `${JSON.stringify({
       format,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      sampledPeakRssMbByPhase: peaks,
       seconds: Math.round(result.durationMs / 100) / 10,
       itemsRead: result.stats.itemsRead,
       files: Object.fromEntries(
@@ -231,7 +246,7 @@ function exportInChild(endpoint: string, prefix: string, format: ExportFormat, o
   const args = ['--import', 'tsx', script, '--child', '--endpoint', endpoint, '--prefix', prefix];
   args.push('--format', format, '--out', out, '--segments', String(values.segments));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString('utf8');
@@ -279,4 +294,8 @@ async function main(): Promise<void> {
 }
 
 if (values.child) await runChild();
-else await main();
+else if (values.serve) {
+  // Only the fake table, for experiments: export against the printed endpoint with tablePrefix `bench`.
+  const fake = await startFakeDynamoDb(Number(values.images));
+  process.stdout.write(`${fake.endpoint}\n`);
+} else await main();

@@ -49,8 +49,8 @@ export interface ExportOptions {
   /** Items per DynamoDB page (default 100). */
   pageSize?: number;
   csv?: CsvOptions;
-  /** DuckDB's memory limit while converting to Parquet (default `64MB`). */
-  parquetMemoryLimit?: string;
+  /** DuckDB memory limits the Parquet conversion tries in turn (default 64MB, then 160MB, then 400MB). */
+  parquetMemoryLimits?: readonly string[];
   /** Called after every page read and once per phase change. */
   onProgress?: (progress: ExportProgress) => void;
   now?: () => Date;
@@ -112,7 +112,7 @@ export async function exportTables(options: ExportOptions): Promise<ExportResult
   }
   const writerOptions = {
     ...(options.csv ? { csv: options.csv } : {}),
-    ...(options.parquetMemoryLimit ? { parquetMemoryLimit: options.parquetMemoryLimit } : {}),
+    ...(options.parquetMemoryLimits ? { parquetMemoryLimits: options.parquetMemoryLimits } : {}),
   };
   const writers = new Map<ExportTableName, RowWriter>(
     EXPORT_TABLES.map((table) => [table.name, createRowWriter(format, table, options.outDir, writerOptions)]),

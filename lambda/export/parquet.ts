@@ -33,8 +33,8 @@ export function sqlIdentifier(name: string): string {
 /**
  * The `COPY` statement converting one table's NDJSON file to Parquet, with explicit types (pure).
  * Timestamps are read as text and cast, so a malformed time fails loudly instead of becoming null.
- * One row may be up to 4 MiB of JSON (a store item is below 400 KB); the read buffer is sized from it,
- * which keeps the conversion inside the memory limit.
+ * One row may be up to 1 MiB of JSON (a store item is below 400 KB); a larger cap would only grow
+ * DuckDB's read buffers.
  *
  * @example
  * parquetCopySql(IMAGES_TABLE, '/tmp/images.ndjson', '/tmp/images.parquet')
@@ -60,7 +60,7 @@ export function parquetCopySql(
     .join(', ');
   return [
     `COPY (SELECT ${select} FROM read_json(${sqlString(ndjsonPath)}, columns = {${readTypes}},`,
-    ` format = 'newline_delimited', maximum_object_size = 4194304))`,
+    ` format = 'newline_delimited', maximum_object_size = 1048576))`,
     ` TO ${sqlString(parquetPath)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
   ].join('');
 }
@@ -76,7 +76,7 @@ export async function openDuckDb(
 ): Promise<{ connection: DuckDBConnection; close: () => void }> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', {
-    memory_limit: options.memoryLimit ?? '64MB',
+    memory_limit: options.memoryLimit ?? PARQUET_MEMORY_LIMITS[0],
     threads: String(options.threads ?? 1),
     // Row order within a file carries no meaning; not preserving it lets DuckDB stream with less memory.
     preserve_insertion_order: 'false',
@@ -93,29 +93,47 @@ export async function openDuckDb(
 }
 
 /**
- * Converts one table's NDJSON file to Parquet; returns the Parquet file's size in bytes.
+ * DuckDB memory limits tried in turn. DuckDB's Parquet writer needs more memory for wide rows (a
+ * findings table whose texts run to kilobytes per row) than for typical ones; starting low keeps a
+ * typical export small, and a DuckDB out-of-memory error retries with the next limit instead of
+ * failing the export.
+ */
+export const PARQUET_MEMORY_LIMITS = ['64MB', '160MB', '400MB'] as const;
+
+const isOutOfMemory = (error: unknown) => error instanceof Error && /Out of Memory/i.test(error.message);
+
+/**
+ * Converts one table's NDJSON file to Parquet; returns the file's size and the DuckDB memory limit
+ * that sufficed.
  *
  * @example
- * const bytes = await ndjsonToParquet(IMAGES_TABLE, '/tmp/images.ndjson', '/tmp/images.parquet');
+ * const { bytes } = await ndjsonToParquet(IMAGES_TABLE, '/tmp/images.ndjson', '/tmp/images.parquet');
  */
 export async function ndjsonToParquet(
   table: ExportTableDefinition,
   ndjsonPath: string,
   parquetPath: string,
-  options: { memoryLimit?: string } = {},
-): Promise<number> {
-  const duck = await openDuckDb({ memoryLimit: options.memoryLimit ?? '64MB' });
-  try {
-    await duck.connection.run(parquetCopySql(table, ndjsonPath, parquetPath));
-  } catch (error) {
-    throw new SyncError(
-      'export.parquetFailed',
-      `could not convert ${table.name} to Parquet: ${error instanceof Error ? error.message : String(error)}`,
-      { table: table.name, path: parquetPath },
-      error,
-    );
-  } finally {
-    duck.close();
+  options: { memoryLimits?: readonly string[] } = {},
+): Promise<{ bytes: number; memoryLimit: string }> {
+  const limits = options.memoryLimits ?? PARQUET_MEMORY_LIMITS;
+  for (const [attempt, memoryLimit] of limits.entries()) {
+    const duck = await openDuckDb({ memoryLimit });
+    try {
+      await duck.connection.run(parquetCopySql(table, ndjsonPath, parquetPath));
+      return { bytes: (await stat(parquetPath)).size, memoryLimit };
+    } catch (error) {
+      if (isOutOfMemory(error) && attempt < limits.length - 1) continue;
+      throw new SyncError(
+        'export.parquetFailed',
+        `could not convert ${table.name} to Parquet: ${error instanceof Error ? error.message : String(error)}`,
+        { table: table.name, path: parquetPath, memoryLimit },
+        error,
+      );
+    } finally {
+      duck.close();
+    }
   }
-  return (await stat(parquetPath)).size;
+  throw new SyncError('export.parquetFailed', `no DuckDB memory limit given for ${table.name}`, {
+    table: table.name,
+  });
 }

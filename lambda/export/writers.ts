@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { SyncError } from '../common/errors.js';
 import { type CsvOptions, csvHeader, toCsvRecord, toNdjsonLine } from './encode.js';
 import { FileSink } from './file-sink.js';
+import { ndjsonToParquet, PARQUET_MEMORY_LIMITS } from './parquet.js';
 import type { ExportRow, ExportTableDefinition } from './schema.js';
 
 export const EXPORT_FORMATS = ['parquet', 'ndjson', 'csv'] as const;
@@ -26,6 +27,8 @@ export interface WrittenFile {
   path: string;
   rows: number;
   bytes: number;
+  /** Set when the Parquet conversion needed more than DuckDB's first memory limit (wide rows). */
+  parquetMemoryLimit?: string;
 }
 
 /** Writes the rows of one table to one file. Not safe for concurrent `write` calls without awaiting. */
@@ -44,8 +47,8 @@ export interface RowWriter {
 
 export interface RowWriterOptions {
   csv?: CsvOptions;
-  /** DuckDB's memory limit for the Parquet conversion (default `64MB`). */
-  parquetMemoryLimit?: string;
+  /** DuckDB memory limits the Parquet conversion tries in turn (default {@link PARQUET_MEMORY_LIMITS}). */
+  parquetMemoryLimits?: readonly string[];
 }
 
 class TextRowWriter implements RowWriter {
@@ -95,14 +98,14 @@ class ParquetRowWriter implements RowWriter {
   readonly table: ExportTableDefinition;
   readonly path: string;
   private readonly staging: TextRowWriter;
-  private readonly memoryLimit: string;
+  private readonly memoryLimits: readonly string[] | undefined;
   /** Set once the conversion starts: from then on a file at `path` is ours (partial or complete). */
   private converting = false;
 
-  constructor(table: ExportTableDefinition, path: string, memoryLimit: string) {
+  constructor(table: ExportTableDefinition, path: string, memoryLimits: readonly string[] | undefined) {
     this.table = table;
     this.path = path;
-    this.memoryLimit = memoryLimit;
+    this.memoryLimits = memoryLimits;
     this.staging = new TextRowWriter(table, `${path}.staging.ndjson`, (row) => toNdjsonLine(table, row));
   }
 
@@ -118,12 +121,17 @@ class ParquetRowWriter implements RowWriter {
     const staged = await this.staging.close();
     this.converting = true;
     try {
-      // Imported here, not at the top: only a Parquet export loads DuckDB's native binary.
-      const { ndjsonToParquet } = await import('./parquet.js');
-      const bytes = await ndjsonToParquet(this.table, staged.path, this.path, {
-        memoryLimit: this.memoryLimit,
+      // DuckDB's native binary is loaded here, on the first conversion, never at import.
+      const { bytes, memoryLimit } = await ndjsonToParquet(this.table, staged.path, this.path, {
+        ...(this.memoryLimits ? { memoryLimits: this.memoryLimits } : {}),
       });
-      return { table: this.table.name, path: this.path, rows: staged.rows, bytes };
+      return {
+        table: this.table.name,
+        path: this.path,
+        rows: staged.rows,
+        bytes,
+        ...(memoryLimit !== PARQUET_MEMORY_LIMITS[0] ? { parquetMemoryLimit: memoryLimit } : {}),
+      };
     } finally {
       await rm(staged.path, { force: true });
     }
@@ -156,7 +164,7 @@ export function createRowWriter(
     case 'csv':
       return new TextRowWriter(table, path, (row) => toCsvRecord(table, row, options.csv), csvHeader(table));
     case 'parquet':
-      return new ParquetRowWriter(table, path, options.parquetMemoryLimit ?? '64MB');
+      return new ParquetRowWriter(table, path, options.parquetMemoryLimits);
     default:
       throw new SyncError('export.unknownFormat', `unknown export format ${String(format)}`, { format });
   }

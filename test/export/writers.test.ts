@@ -143,6 +143,33 @@ describe('row writers', () => {
     expect(types.map((t) => t.column_name)).toEqual(IMAGES_TABLE.columns.map((c) => c.name));
   });
 
+  it('converts wide rows (kilobytes of text each) by retrying DuckDB with a larger memory limit', async () => {
+    const dir = await tempDir();
+    // A first limit too small for these rows forces the retry, as 64 MB does for tens of thousands of them.
+    const writer = createRowWriter('parquet', FINDINGS_TABLE, dir, { parquetMemoryLimits: ['24MB', '160MB'] });
+    for (let i = 0; i < 3000; i += 1) {
+      await writer.write(
+        sampleRow(FINDINGS_TABLE, i, { description: 'd'.repeat(8192), title: 't'.repeat(2000) }),
+      );
+    }
+    const file = await writer.close();
+    expect(file.rows).toBe(3000);
+    expect(file.parquetMemoryLimit).toBe('160MB');
+    const [count] = await duckQuery(
+      `SELECT count(*) AS n, min(length(description)) AS d FROM '${file.path}'`,
+    );
+    expect(count).toEqual({ n: '3000', d: '8192' });
+  });
+
+  it('fails with a stable code naming the table when no memory limit suffices', async () => {
+    const dir = await tempDir();
+    const writer = createRowWriter('parquet', FINDINGS_TABLE, dir, { parquetMemoryLimits: ['8MB'] });
+    for (let i = 0; i < 100; i += 1) await writer.write(sampleRow(FINDINGS_TABLE, i));
+    await expect(writer.close()).rejects.toMatchObject({ code: 'export.parquetFailed' });
+    await writer.abort();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('leaves no file behind when aborted', async () => {
     const dir = await tempDir();
     for (const format of ['csv', 'parquet'] as const) {
