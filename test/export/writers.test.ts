@@ -146,7 +146,9 @@ describe('row writers', () => {
   it('converts wide rows (kilobytes of text each) by retrying DuckDB with a larger memory limit', async () => {
     const dir = await tempDir();
     // A first limit too small for these rows forces the retry, as 64 MB does for tens of thousands of them.
-    const writer = createRowWriter('parquet', FINDINGS_TABLE, dir, { parquetMemoryLimits: ['24MB', '160MB'] });
+    const writer = createRowWriter('parquet', FINDINGS_TABLE, dir, {
+      parquetMemoryLimits: ['24MB', '160MB'],
+    });
     for (let i = 0; i < 3000; i += 1) {
       await writer.write(
         sampleRow(FINDINGS_TABLE, i, { description: 'd'.repeat(8192), title: 't'.repeat(2000) }),
