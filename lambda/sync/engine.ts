@@ -302,7 +302,7 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
       totalCount = page.totalCount ?? totalCount;
       const normalized = normalizePage(page.reports, page.offset);
       const writeResult = await stores.images.writeReports(
-        normalized.map(({ report, raw }) => ({ normalized: report, rawJson: JSON.stringify(raw) })),
+        normalized.map(({ report, rawJson }) => ({ normalized: report, rawJson })),
         { runId, seenAt: new Date(now()).toISOString() },
       );
       figures.pages += 1;
@@ -409,14 +409,23 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
   function normalizePage(
     reports: readonly unknown[],
     offset: number,
-  ): Array<{ report: NormalizedReport; raw: unknown }> {
-    const byKey = new Map<string, { report: NormalizedReport; raw: unknown }>();
+  ): Array<{ report: NormalizedReport; rawJson: string }> {
+    const byKey = new Map<string, { report: NormalizedReport; rawJson: string }>();
     reports.forEach((raw, index) => {
       let report: NormalizedReport;
+      let rawJson: string;
       try {
         report = normalizeReport(raw, { consoleId });
+        // JSON.parse takes any depth but JSON.stringify overflows the stack past a few thousand
+        // levels: name the page and report instead of failing with a bare RangeError.
+        rawJson = JSON.stringify(raw);
       } catch (cause) {
-        const detail = cause instanceof Error ? cause.message : String(cause);
+        const detail =
+          cause instanceof RangeError
+            ? `the report is nested too deeply to store (${cause.message})`
+            : cause instanceof Error
+              ? cause.message
+              : String(cause);
         throw new SyncError(
           'sync.invalidReport',
           `page offset=${offset} report[${index}]: ${detail}`,
@@ -430,7 +439,7 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
       // The same tag listed twice on one page: keep the newer scan, never write both.
       if (!previous || (report.image.scanTime ?? '') > (previous.report.image.scanTime ?? '')) {
         if (previous) logger.warn('duplicate image on one page; keeping the newer scan', { offset, key });
-        byKey.set(key, { report, raw });
+        byKey.set(key, { report, rawJson });
       }
     });
     return [...byKey.values()];
