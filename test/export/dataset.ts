@@ -15,11 +15,11 @@ import { localDocumentClient, localDynamoClient, uniqueTablePrefix } from '../su
 
 export const SEED = 7;
 export const CONSOLES = {
-  alpha: { id: 'alpha', first: 0, count: 30 },
-  beta: { id: 'beta', first: 200, count: 10 },
+  alpha: { id: 'alpha', first: 0, count: 22 },
+  beta: { id: 'beta', first: 200, count: 8 },
 };
 /** Images of console alpha that disappear before the last round (the sweep removes them). */
-export const REMOVED_INDEXES = new Set([28, 29]);
+export const REMOVED_INDEXES = new Set([20, 21]);
 
 export const ROUNDS = [
   '2025-06-02T08:00:00.000Z',

@@ -141,7 +141,7 @@ describe('export of a synced simulator dataset', () => {
       })),
     );
     const actual = rows.map((row) => Object.fromEntries(Object.keys(expected[0]!).map((k) => [k, row[k]])));
-    expect(actual.length).toBeGreaterThan(300);
+    expect(actual.length).toBeGreaterThan(150);
     expect(sorted(actual)).toEqual(sorted(expected));
     expect(new Set(rows.map((r) => r.resolved_reason))).toEqual(
       new Set([null, 'goneFromReport', 'imageRemoved']),
