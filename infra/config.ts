@@ -21,6 +21,7 @@ export const CONTEXT_KEYS = [
   'throttledAlarmThreshold',
   'scanAgeAlarmDays',
   'stuckRunAlarmHours',
+  'analytics',
   'consoles',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -165,6 +166,10 @@ const contextSchema = z
       .optional(),
     throttledAlarmThreshold: z.coerce.number().int().min(1).default(10),
     scanAgeAlarmDays: z.coerce.number().positive().default(7),
+    analytics: z.preprocess(
+      (v) => (v === 'true' ? true : v === 'false' ? false : v),
+      z.boolean({ message: 'must be true or false' }).default(true),
+    ),
     stuckRunAlarmHours: z.coerce.number().int().min(1).max(MAX_STUCK_WINDOW_HOURS).optional(),
     consoles: z.preprocess(
       fromJsonString,
@@ -210,6 +215,8 @@ export interface StackConfig {
   alarmTopicArn: string | undefined;
   throttledAlarmThreshold: number;
   scanAgeAlarmDays: number;
+  /** The S3 + Glue + Athena analytics path (docs/analytics.md); on by default. */
+  analytics: boolean;
   consoles: ConsoleDeployment[];
 }
 
@@ -323,6 +330,7 @@ export function parseStackConfig(context: Partial<Record<ContextKey, unknown>>):
     alarmTopicArn: raw.alarmTopicArn,
     throttledAlarmThreshold: raw.throttledAlarmThreshold,
     scanAgeAlarmDays: raw.scanAgeAlarmDays,
+    analytics: raw.analytics,
     consoles,
   };
 }

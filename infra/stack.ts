@@ -6,6 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import type { TableDefinition } from '../lambda/store/table-definition.js';
 import { TABLE_DEFINITIONS } from '../lambda/store/tables.js';
+import { AnalyticsConstruct } from './analytics.js';
 import { CONTEXT_KEYS, type ContextKey, parseStackConfig, type StackConfig } from './config.js';
 import { ConsoleSync } from './console-sync.js';
 import { pascalCase, SyncTables } from './tables.js';
@@ -34,6 +35,7 @@ export class PrismaRegistrySyncStack extends Stack {
   /** Per console id. */
   readonly consoles: ReadonlyMap<string, ConsoleSync>;
   readonly alarmTopic: sns.ITopic | undefined;
+  readonly analytics: AnalyticsConstruct | undefined;
 
   constructor(scope: Construct, id: string, props: PrismaRegistrySyncStackProps) {
     super(scope, id, {
@@ -75,6 +77,28 @@ export class PrismaRegistrySyncStack extends Stack {
       }
     }
     this.consoles = consoles;
+    this.analytics = config.analytics
+      ? new AnalyticsConstruct(this, 'Analytics', {
+          tables: this.tables.byName,
+          ...(this.tables.key ? { tableKey: this.tables.key } : {}),
+          removalPolicy: config.removalPolicy,
+          ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+        })
+      : undefined;
+    if (this.analytics) {
+      new CfnOutput(this, 'AnalyticsBucketName', {
+        value: this.analytics.bucket.bucketName,
+        description: 'DynamoDB exports for analytics',
+      });
+      new CfnOutput(this, 'AnalyticsDatabaseName', {
+        value: this.analytics.databaseName,
+        description: 'Glue database (Athena)',
+      });
+      new CfnOutput(this, 'AnalyticsWorkGroup', {
+        value: this.analytics.workGroup.ref,
+        description: 'Athena workgroup',
+      });
+    }
     this.createOutputs();
   }
 

@@ -31,7 +31,8 @@ export function synthesize(
   options: { bundle?: boolean; handlerEntry?: string } = {},
 ): Synthesized {
   const app = new App({
-    context: { ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
+    // The analytics path has its own tests (analytics.test.ts, stack-analytics.test.ts); off here unless asked.
+    context: { ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), analytics: false, ...context },
   });
   const stack = buildSyncApp(app, options.handlerEntry ? { handlerEntry: options.handlerEntry } : {});
   // Synthesis runs the registered cdk-nag plugin: an unacknowledged finding fails right here.
