@@ -12,6 +12,7 @@ import {
 } from './cli/output.js';
 import { ConfigError, isSyncError } from './common/errors.js';
 import { type AppConfig, type ConfigInput, parseConfig, type ScanOngoingPolicy } from './config.js';
+import { addExportCommand } from './export/cli.js';
 import { fetchScanProgress } from './prisma/index.js';
 import { createTables } from './store/index.js';
 import { runSync } from './sync/engine.js';
@@ -205,6 +206,14 @@ export function buildProgram(context: Context): Command {
     });
 
   addQueryCommands(program, context, config);
+  // Flat files for analytics (docs/analytics.md); DuckDB loads only when a Parquet file is written.
+  addExportCommand(program, {
+    out,
+    store: () => {
+      const cfg = config(false);
+      return { client: createDocumentClient(cfg), tablePrefix: cfg.tablePrefix };
+    },
+  });
   addLocalCommands(program, context);
   return program;
 }

@@ -66,6 +66,12 @@ export function parquetCopySql(
 }
 
 /**
+ * A specifier bundlers cannot follow: DuckDB ships a native binary per platform, so no bundle (the
+ * CLI's, a Lambda's) may inline it; it is loaded from node_modules when a conversion runs.
+ */
+const DUCKDB_MODULE: string = '@duckdb/node-api';
+
+/**
  * Opens an in-memory DuckDB with a memory limit and few threads (the export runs beside other work).
  *
  * @example
@@ -74,7 +80,7 @@ export function parquetCopySql(
 export async function openDuckDb(
   options: { memoryLimit?: string; threads?: number; tempDirectory?: string } = {},
 ): Promise<{ connection: DuckDBConnection; close: () => void }> {
-  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const { DuckDBInstance } = (await import(DUCKDB_MODULE)) as typeof import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: options.memoryLimit ?? PARQUET_MEMORY_LIMITS[0],
     threads: String(options.threads ?? 1),
