@@ -254,7 +254,9 @@ export class ImageStore {
         findingItems.push(toFindingItem(identity, finding, lifecycleOf(previous), context.seenAt));
       }
     }
-    for (const previous of storedFindings) {
+    // A compact or trimmed report has no vulnerability list although its counters say there are
+    // vulnerabilities: absence from it proves nothing, so no finding is resolved from it.
+    for (const previous of image.findingsIncomplete === true ? [] : storedFindings) {
       if (typeof previous.resolvedAt === 'string' || seenSks.has(String(previous.sk))) continue;
       findingItems.push(toResolvedFindingItem(previous, observedAt, 'goneFromReport', context.seenAt));
       changes.push(this.#change(key, findingFromItem(previous), 'resolved', context, observedAt));

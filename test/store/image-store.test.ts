@@ -74,6 +74,23 @@ describe('ImageStore.writeReports', () => {
     expect(await h.stores.queries.history(key)).toHaveLength(1);
   });
 
+  it('resolves no finding from a compact report that lists none but counts some', async () => {
+    const key = { registry: 'registry.example.com', repo: 'compact/app', tag: 'latest' };
+    const full = report({
+      repo: key.repo,
+      scanTime: '2024-05-01T00:00:00.000Z',
+      findings: [finding('CVE-KEEP')],
+    });
+    await h.stores.images.writeReports([input(full)], seen('2024-06-01T00:00:00.000Z'));
+    const compact = report({ repo: key.repo, scanTime: '2024-05-02T00:00:00.000Z', findings: [] });
+    compact.image.findingsIncomplete = true;
+    compact.image.contentHash = `${compact.image.contentHash}-incomplete`;
+    await h.stores.images.writeReports([input(compact)], seen('2024-06-02T00:00:00.000Z'));
+    const view = await h.stores.queries.image(key);
+    expect(view?.findings.map((f) => f.id)).toEqual(['CVE-KEEP']);
+    expect(await h.stores.queries.cve('CVE-KEEP')).toHaveLength(1);
+  });
+
   it('skips an older scan as stale and keeps the newer state', async () => {
     const key = { registry: 'registry.example.com', repo: 'race/app', tag: 'latest' };
     const newer = report({
