@@ -1,5 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Each test runs whole CLI syncs as child processes; under the full suite's load on 2 cores one takes
+// tens of seconds, so the default 60 s per test is too tight.
+vi.setConfig({ testTimeout: 300_000 });
+
 import { createStores, createTables, type Stores } from '../../lambda/store/index.js';
 import type { RunningSimulator } from '../../simulator/index.js';
 import {

@@ -136,7 +136,7 @@ export function spawnCli(args: string[], env: Record<string, string>): ChildProc
 }
 
 /** Waits for a spawned CLI and collects its output. */
-export function collectCli(child: ChildProcess, timeoutMs = 45_000): Promise<CliResult> {
+export function collectCli(child: ChildProcess, timeoutMs = 150_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
