@@ -5,7 +5,7 @@ import { parseRegistryPage, parseScanProgress, rawReportSchema } from '../../lam
 import { generateReport, imageSlot } from '../../simulator/generator.js';
 
 const fixture = (name: string): unknown =>
-  JSON.parse(readFileSync(new URL(`../../../shared/fixtures/real/${name}`, import.meta.url), 'utf8'));
+  JSON.parse(readFileSync(new URL(`../normalize/fixtures/real/${name}`, import.meta.url), 'utf8'));
 
 function schemaError(body: unknown, where = 'page offset=100'): SyncError {
   try {

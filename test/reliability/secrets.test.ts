@@ -107,7 +107,7 @@ beforeAll(async () => {
     createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }),
   );
   tlsUrl = `https://127.0.0.1:${await listen(tlsServer)}`;
-}, 60_000);
+}, 240_000);
 
 afterAll(async () => {
   for (const server of [proxy, tlsServer]) {

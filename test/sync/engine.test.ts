@@ -12,7 +12,7 @@ import {
 } from '../support/e2e.js';
 
 // Several full syncs per test against the one shared DynamoDB Local, which other files load too.
-vi.setConfig({ testTimeout: 120_000 });
+vi.setConfig({ testTimeout: 240_000 });
 
 /** GET /registry requests the simulator served so far. */
 function registryGets(sim: RunningSimulator): number {
