@@ -44,7 +44,7 @@ async function freshTables(prefix = uniqueTablePrefix('cli')): Promise<{ prefix:
   };
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const value = await probe();
