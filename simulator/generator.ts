@@ -11,6 +11,7 @@
  * (same repo, same image ids), and tag position 0 (`latest`/`main`) is the same image as
  * position 7: one image id under several tags and registries, as on real consoles.
  */
+import { isoTime } from './iso-time.js';
 import { type Rng, rngFor } from './prng.js';
 
 /** A raw report as the console serves it: plain JSON. */
@@ -262,9 +263,14 @@ const DAY_MS = 24 * HOUR_MS;
  * with `scanGeneration`; about 2% of images have not been rescanned for over 200 days.
  */
 export function scanTimeOf(seed: number | string, index: number, scanGeneration: number): string {
+  return isoTime(scanTimeMs(seed, index, scanGeneration));
+}
+
+/** {@link scanTimeOf} as epoch milliseconds (an integer, so `Date.parse(scanTimeOf(…))` equals it). */
+function scanTimeMs(seed: number | string, index: number, scanGeneration: number): number {
   const rng = rngFor(seed, 'scan-time', index);
   const ageMs = rng.chance(0.02) ? rng.int(200, 400) * DAY_MS : rng.int(0, 60 * 24 * 60) * 60_000;
-  return new Date(BASE_SCAN_EPOCH_MS - ageMs + scanGeneration * 6 * HOUR_MS + rng.int(0, 999)).toISOString();
+  return BASE_SCAN_EPOCH_MS - ageMs + scanGeneration * 6 * HOUR_MS + rng.int(0, 999);
 }
 
 /** Whether image `index` gets a heavy (> 1 MB) report. */
@@ -479,6 +485,9 @@ interface CatalogCve {
   exploit: string;
 }
 
+/** Severity levels weighted towards medium; catalog entry k draws its level from these. */
+const CVE_LEVEL_DRAW: readonly number[] = [0, 1, 1, 2, 2, 2, 3, 3, 4];
+
 /** Per seed, the catalog entries generated so far (indexed by k): images share them heavily. */
 const cveCatalogs = new Map<string, Array<CatalogCve | undefined>>();
 
@@ -501,7 +510,7 @@ function catalogCve(seed: number | string, catalog: Array<CatalogCve | undefined
   const flavour = rng.float();
   const cve =
     flavour < 0.05 ? `PRISMA-${year}-${String(k % 10_000).padStart(4, '0')}` : `CVE-${year}-${1000 + k}`;
-  const level = rng.pick([0, 1, 1, 2, 2, 2, 3, 3, 4]);
+  const level = rng.pick(CVE_LEVEL_DRAW);
   const cvss = rng.chance(0.05) ? undefined : Math.round((level * 2 + rng.float() * 2.5) * 10) / 10;
   const words: string[] = [];
   const wordCount = rng.int(20, 70);
@@ -526,6 +535,31 @@ function catalogCve(seed: number | string, catalog: Array<CatalogCve | undefined
   return entry;
 }
 
+/** Per seed, the severity level of each catalog entry (-1: not drawn yet): all compact reports need. */
+const cveLevelCaches = new Map<string, Int8Array>();
+
+function cveLevelsFor(seed: number | string): Int8Array {
+  let levels = cveLevelCaches.get(String(seed));
+  if (levels === undefined) {
+    if (cveLevelCaches.size >= 8) cveLevelCaches.clear();
+    levels = new Int8Array(CVE_CATALOG_SIZE).fill(-1);
+    cveLevelCaches.set(String(seed), levels);
+  }
+  return levels;
+}
+
+/** `catalogCve(seed, …, k).level` without the rest of the entry: the same stream, its third draw. */
+function catalogLevel(seed: number | string, levels: Int8Array, k: number): number {
+  const cached = levels[k]!;
+  if (cached >= 0) return cached;
+  const rng = rngFor(seed, 'cve', k);
+  rng.float(); // year
+  rng.float(); // flavour
+  const level = rng.pick(CVE_LEVEL_DRAW);
+  levels[k] = level;
+  return level;
+}
+
 interface PackageEntry {
   type: string;
   name: string;
@@ -535,7 +569,7 @@ interface PackageEntry {
 }
 
 function isoSeconds(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString();
+  return isoTime(epochSeconds * 1000);
 }
 
 /**
@@ -550,53 +584,24 @@ export function generateReport(
   slot: ImageSlot,
   version: ReportVersion,
 ): RawReport {
-  return buildReport(options, slot, version, true);
-}
-
-/**
- * The JSON of the `compact=true` form of a report: byte-identical to
- * `JSON.stringify(compactReport(generateReport(...)))`, at a fraction of the cost (it builds no
- * findings, packages, compliance issues or history). This is what most pages of a sync serve.
- *
- * @example
- * compactReportJson(opts, slot, version) === JSON.stringify(compactReport(generateReport(opts, slot, version))); // true
- */
-export function compactReportJson(
-  options: GeneratorOptions,
-  slot: ImageSlot,
-  version: ReportVersion,
-): string {
-  return JSON.stringify(buildReport(options, slot, version, false));
-}
-
-/**
- * Builds a report. With `full` false it skips what compact drops but draws from the main random
- * stream in exactly the same order, and marks absent keys `undefined` instead of deleting them
- * (JSON.stringify omits them the same way; `delete` would make the object slow to serialize), so
- * the result serializes exactly like compactReport(full). Such objects never leave this module.
- */
-function buildReport(
-  options: GeneratorOptions,
-  slot: ImageSlot,
-  version: ReportVersion,
-  full: boolean,
-): RawReport {
   const { seed } = options;
   const index = slot.index;
   const rng = rngFor(seed, 'report', index);
   const heavy = isHeavy(options, index);
   const distro = rng.pick(DISTROS);
-  const scanTime = scanTimeOf(seed, index, version.scanGeneration);
-  const firstScanTime = version.scanGeneration === 0 ? scanTime : scanTimeOf(seed, index, 0);
+  const scanMs = scanTimeMs(seed, index, version.scanGeneration);
+  const scanTime = isoTime(scanMs);
   // Findings depend on the first scan, not the latest: a plain rescan leaves them byte-identical.
-  const firstScanEpoch = Math.floor(Date.parse(firstScanTime) / 1000);
-  const createdEpoch = Math.floor(Date.parse(firstScanTime) / 1000) - rng.int(3600, 200 * 86_400);
+  const firstScanMs = version.scanGeneration === 0 ? scanMs : scanTimeMs(seed, index, 0);
+  const firstScanTime = isoTime(firstScanMs);
+  const firstScanEpoch = Math.floor(firstScanMs / 1000);
+  const createdEpoch = firstScanEpoch - rng.int(3600, 200 * 86_400);
 
   // Layers and history.
   const layerCount = heavy ? rng.int(60, 140) : rng.int(2, 14);
   const layers: string[] = [];
   const history: RawReport[] = [];
-  for (let i = full ? 0 : layerCount - 1; i < layerCount; i++) {
+  for (let i = 0; i < layerCount; i++) {
     const layerRng = rngFor(seed, 'layer', index, i);
     layers.push(`sha256:${layerRng.hex(64)}`);
     const entry: RawReport = {
@@ -624,7 +629,7 @@ function buildReport(
   const packageCount = heavy ? rng.int(1_500, 3_000) : rng.pareto(12, 1.4, 900);
   const packages: PackageEntry[] = [];
   const libraryStart = Math.floor(packageCount * (0.6 + rng.float() * 0.3));
-  for (let i = 0; full && i < packageCount; i++) {
+  for (let i = 0; i < packageCount; i++) {
     const pkgRng = rngFor(seed, 'pkg', index, i);
     const isLibrary = i >= libraryStart;
     const pool = isLibrary ? LIBRARY_NAMES : PACKAGE_NAMES;
@@ -653,11 +658,9 @@ function buildReport(
     if (!candidateIncluded(seed, index, version.findingsVersion, j, baseVulns, extras)) continue;
     const cve = catalogCve(seed, cveCatalog, (cveStart + j * cveStep) % CVE_CATALOG_SIZE);
     vulnerabilityCount++;
-    if (full) {
-      const vulnRng = rngFor(seed, 'vuln', index, j);
-      const pkg = packages.length > 0 ? packages[vulnRng.int(0, packages.length - 1)]! : undefined;
-      vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j));
-    }
+    const vulnRng = rngFor(seed, 'vuln', index, j);
+    const pkg = packages.length > 0 ? packages[vulnRng.int(0, packages.length - 1)]! : undefined;
+    vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j));
     const normalized = (['low', 'low', 'medium', 'high', 'critical'] as const)[cve.level]!;
     distribution[normalized]++;
     distribution.total++;
@@ -671,7 +674,6 @@ function buildReport(
     complianceCount++;
     complianceDistribution[check.severity]++;
     complianceDistribution.total++;
-    if (!full) continue;
     complianceIssues.push({
       text: '',
       id: check.id,
@@ -710,20 +712,20 @@ function buildReport(
   const repoShort = slot.repo.split('/').pop() ?? slot.repo;
   const hostname = `scanner-${rng.int(1, 4)}.ec2.internal`;
   const oldConsole = slot.reportId !== slot.imageId;
-  const packageGroups = full ? groupPackages(packages) : [];
+  const packageGroups = groupPackages(packages);
 
   const report: RawReport = {
     _id: slot.reportId,
     type: 'image',
     hostname,
     scanTime,
-    binaries: full ? binariesOf(seed, index, heavy) : [],
+    binaries: binariesOf(seed, index, heavy),
     Secrets: rng.chance(0.5) ? [] : null,
     startupBinaries: [
       {
         name: 'sh',
         path: '/bin/sh',
-        md5: full ? rngFor(seed, 'md5', index).hex(32) : '',
+        md5: rngFor(seed, 'md5', index).hex(32),
         cveCount: 0,
         layerTime: 0,
       },
@@ -737,8 +739,7 @@ function buildReport(
     packageManager: true,
     isARM64: rng.chance(0.1),
     image: {
-      // `image` is dropped by compact: draw the same randomness, skip the formatting.
-      created: rng.chance(0.15) ? ZERO_TIME : full ? isoSeconds(createdEpoch) : '',
+      created: rng.chance(0.15) ? ZERO_TIME : isoSeconds(createdEpoch),
       entrypoint: ['/app/run'],
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
     },
@@ -792,9 +793,201 @@ function buildReport(
     redHatNonRPMImage: false,
   };
 
-  applyQuirks(rng, report, oldConsole, full);
-  if (!full) for (const key of COMPACT_DROPPED_KEYS) report[key] = undefined;
+  applyQuirks(rng, report, oldConsole);
   return report;
+}
+
+/**
+ * The JSON of the `compact=true` form of a report: byte-identical to
+ * `JSON.stringify(compactReport(generateReport(...)))` at a small fraction of the cost. This is
+ * what most pages of a sync serve, so it is written directly as text: no findings, packages,
+ * compliance issues or history are built (their counts come from the per-seed CVE level cache),
+ * no object is allocated for JSON.stringify, and every draw from the report's main random stream
+ * happens in {@link generateReport}'s order, so each kept value is the one the full report has.
+ * The pinned-bytes and compact fast-path tests hold the two in step.
+ *
+ * @example
+ * compactReportJson(opts, slot, version) === JSON.stringify(compactReport(generateReport(opts, slot, version))); // true
+ */
+export function compactReportJson(
+  options: GeneratorOptions,
+  slot: ImageSlot,
+  version: ReportVersion,
+): string {
+  if (!plainSlot(slot)) {
+    // Names that need escaping (none the generator makes): the general path escapes them.
+    return JSON.stringify(compactReport(generateReport(options, slot, version)));
+  }
+  const { seed } = options;
+  const index = slot.index;
+  const rng = rngFor(seed, 'report', index);
+  const heavy = isHeavy(options, index);
+  const distro = rng.pick(DISTROS);
+  const scanMs = scanTimeMs(seed, index, version.scanGeneration);
+  const scanTime = isoTime(scanMs);
+  const firstScanMs = version.scanGeneration === 0 ? scanMs : scanTimeMs(seed, index, 0);
+  const firstScanEpoch = Math.floor(firstScanMs / 1000);
+  const createdEpoch = firstScanEpoch - rng.int(3600, 200 * 86_400);
+
+  // Layers: only the top one is kept (its own stream); history is dropped.
+  const layerCount = heavy ? rng.int(60, 140) : rng.int(2, 14);
+  const topLayer = `sha256:${rngFor(seed, 'layer', index, layerCount - 1).hex(64)}`;
+
+  // Packages are dropped: draw their count and library split, as generateReport does.
+  if (heavy) rng.int(1_500, 3_000);
+  else rng.pareto(12, 1.4, 900);
+  rng.float();
+
+  // Vulnerabilities: only the count and the distribution are kept.
+  const clean = !heavy && rng.chance(0.12);
+  const baseVulns = clean ? 0 : heavy ? rng.int(2_500, 4_500) : rng.pareto(3, 1.2, 700);
+  const extras = Math.max(2, Math.ceil(baseVulns / 4));
+  const cveStart = rng.int(0, CVE_CATALOG_SIZE - 1);
+  const cveStep = rng.int(1, CVE_CATALOG_SIZE - 1);
+  const levels = cveLevelsFor(seed);
+  // Counts per catalog level 0..4 (levels 0 and 1 both normalize to low).
+  let level0 = 0;
+  let level1 = 0;
+  let level2 = 0;
+  let level3 = 0;
+  let level4 = 0;
+  const candidates = version.findingsVersion === 0 ? baseVulns : baseVulns + extras;
+  for (let j = 0; j < candidates; j++) {
+    if (
+      version.findingsVersion !== 0 &&
+      !candidateIncluded(seed, index, version.findingsVersion, j, baseVulns, extras)
+    ) {
+      continue;
+    }
+    switch (catalogLevel(seed, levels, (cveStart + j * cveStep) % CVE_CATALOG_SIZE)) {
+      case 0:
+        level0++;
+        break;
+      case 1:
+        level1++;
+        break;
+      case 2:
+        level2++;
+        break;
+      case 3:
+        level3++;
+        break;
+      default:
+        level4++;
+    }
+  }
+  const low = level0 + level1;
+  const vulnerabilityCount = low + level2 + level3 + level4;
+
+  let complianceCount = 0;
+  const compliance = { critical: 0, high: 0, medium: 0, low: 0 };
+  for (const check of COMPLIANCE_CHECKS) {
+    if (!rng.chance(check.id === 41 ? 0.7 : 0.15)) continue;
+    complianceCount++;
+    compliance[check.severity]++;
+  }
+
+  let riskFactors = '';
+  if (vulnerabilityCount > 0) {
+    for (const factor of RISK_FACTORS) {
+      if (rng.chance(0.4)) riskFactors += `${riskFactors === '' ? '' : ','}"${factor}":{}`;
+    }
+  }
+
+  // Every name below is plain JSON text (checked above): quoting is all the encoding it needs.
+  const registry = `"${slot.registry}"`;
+  const repo = `"${slot.repo}"`;
+  const tag = `"${slot.tag}"`;
+  const repoShort = slot.repo.slice(slot.repo.lastIndexOf('/') + 1);
+  const pullName =
+    slot.registry === '' ? `"${slot.repo}:${slot.tag}"` : `"${slot.registry}/${slot.repo}:${slot.tag}"`;
+  const hostname = `"scanner-${rng.int(1, 4)}.ec2.internal"`;
+  const oldConsole = slot.reportId !== slot.imageId;
+  // The literal's draws, in its key order: Secrets, isARM64, image.created, pushTime, firstScanTime.
+  rng.float();
+  const isArm64 = rng.chance(0.1);
+  rng.float();
+  const pushTime = rng.chance(0.6) ? ZERO_TIME : isoSeconds(createdEpoch + 120);
+  const firstScanTime = rng.chance(0.2) ? ZERO_TIME : isoTime(firstScanMs);
+
+  // applyQuirks, in its order.
+  const removedFirst = rng.chance(0.25) ? rng.pick(OPTIONAL_KEYS) : '';
+  const removedSecond = rng.chance(0.1) ? rng.pick(OPTIONAL_KEYS) : '';
+  const kept = (key: string) => key !== removedFirst && key !== removedSecond;
+  rng.float(); // packages removed: compact drops them anyway
+  const correlationDone = rng.chance(0.3);
+  const fixesSummary = rng.chance(0.1)
+    ? `{"fixable":${rng.int(0, 9)},"byVendor":{"debian":${rng.int(0, 4)}}}`
+    : undefined;
+  const distributionZeroed = vulnerabilityCount > 0 && rng.chance(0.03);
+  const countsDisagree = vulnerabilityCount === 0 && rng.chance(0.2) ? rng.int(1, 40) : undefined;
+
+  const distribution = distributionZeroed
+    ? '{"critical":0,"high":0,"medium":0,"low":0,"total":0}'
+    : `{"critical":${level4},"high":${level3},"medium":${level2},"low":${low},"total":${vulnerabilityCount}}`;
+  let json = `{"_id":"${slot.reportId}","type":"image"`;
+  if (kept('hostname')) json += `,"hostname":${hostname}`;
+  json +=
+    `,"scanTime":"${scanTime}"${DISTRO_JSON.get(distro)}` +
+    `,"packageManager":true,"isARM64":${isArm64},"id":"${slot.imageId}"` +
+    `,"repoTag":{"registry":${registry},"repo":${repo},"tag":${tag}}` +
+    `,"tags":[{"registry":${registry},"repo":${repo},"tag":${tag},"digest":"${slot.digest}"}]`;
+  if (kept('repoDigests')) json += `,"repoDigests":["${repoShort}@${slot.digest}"]`;
+  json += `,"creationTime":"${isoSeconds(createdEpoch)}"`;
+  if (kept('pushTime')) json += `,"pushTime":"${pushTime}"`;
+  json +=
+    `,"vulnerabilitiesCount":${countsDisagree ?? vulnerabilityCount},"complianceIssuesCount":${complianceCount}` +
+    `,"vulnerabilityDistribution":${distribution}` +
+    `,"complianceDistribution":{"critical":${compliance.critical},"high":${compliance.high},"medium":${compliance.medium},"low":${compliance.low},"total":${complianceCount}}` +
+    `,"vulnerabilityRiskScore":${level4 * 1_000_000 + level3 * 10_000 + level2 * 100}` +
+    `,"complianceRiskScore":${compliance.critical * 1_000_000 + compliance.high * 10_000}` +
+    `,"topLayer":"${topLayer}","riskFactors":{${riskFactors}}`;
+  if (kept('labels')) json += `,"labels":["org.opencontainers.image.ref.name:${repoShort}"]`;
+  json += oldConsole
+    ? ',"scanVersion":"22.12.585","scanBuildDate":"20230110"'
+    : ',"scanVersion":"34.04.145","scanBuildDate":"20250318"';
+  if (kept('firstScanTime')) json += `,"firstScanTime":"${firstScanTime}"`;
+  json +=
+    `,"cloudMetadata":{},"instances":[{"image":${pullName},"host":${hostname},"modified":"${scanTime}"` +
+    `,"tag":${tag},"repo":${repo},"registry":${registry}}],"hosts":{},"err":"","collections":["All"],"scanID":0`;
+  if (!oldConsole) json += ',"trustStatus":"untrusted"';
+  json += `,"appEmbedded":false,"wildFireUsage":null,"agentless":false,"malwareAnalyzedTime":"${ZERO_TIME}","redHatNonRPMImage":false`;
+  if (correlationDone) json += ',"packageCorrelationDone":true';
+  if (fixesSummary !== undefined) json += `,"cveFixesSummary":${fixesSummary}`;
+  if (oldConsole) {
+    json += ',"trust":{"status":"untrusted","reason":"not learned or trusted by rule Default - alert all"}';
+  }
+  return `${json}}`;
+}
+
+/** The distro's keys of a compact report, as JSON text (`,"osDistro":…,"distro":…`). */
+const DISTRO_JSON: ReadonlyMap<Distro, string> = new Map(
+  DISTROS.map((d) => [
+    d,
+    `,"osDistro":${JSON.stringify(d.osDistro)},"osDistroVersion":${JSON.stringify(d.osDistroVersion)}` +
+      `,"osDistroRelease":${JSON.stringify(d.osDistroRelease)},"distro":${JSON.stringify(d.distro)}`,
+  ]),
+);
+
+/** Whether JSON.stringify leaves `text` as it is: printable ASCII without quote or backslash. */
+function plainJsonText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+  }
+  return true;
+}
+
+/** Whether every name of the slot a compact report writes is plain JSON text (always, for generated slots). */
+function plainSlot(slot: ImageSlot): boolean {
+  return (
+    plainJsonText(slot.registry) &&
+    plainJsonText(slot.repo) &&
+    plainJsonText(slot.tag) &&
+    plainJsonText(slot.imageId) &&
+    plainJsonText(slot.digest) &&
+    (slot.reportId === slot.imageId || plainJsonText(slot.reportId))
+  );
 }
 
 /**
@@ -853,9 +1046,7 @@ function vulnerabilityOf(
     twistlock: cve.emptyCve,
     type: 'image',
     vecStr: cve.vecStr,
-    discovered: rng.chance(0.1)
-      ? ZERO_TIME
-      : new Date((firstScanEpoch - rng.int(0, 90 * 86_400)) * 1000).toISOString(),
+    discovered: rng.chance(0.1) ? ZERO_TIME : isoSeconds(firstScanEpoch - rng.int(0, 90 * 86_400)),
     functionLayer: '',
   };
   if (cve.cvss === undefined) delete vuln.cvss;
@@ -905,23 +1096,24 @@ function binariesOf(seed: number | string, index: number, heavy: boolean): RawRe
   return binaries;
 }
 
+/** Keys a report may miss (SPEC §2): the quirks remove up to two of them. */
+const OPTIONAL_KEYS: readonly string[] = [
+  'firstScanTime',
+  'hostname',
+  'pushTime',
+  'repoDigests',
+  'labels',
+  'startupBinaries',
+  'installedProducts',
+];
+
 /** SPEC §2 quirks that are not about content: missing fields, unknown fields, self-contradicting counts. */
-function applyQuirks(rng: Rng, report: RawReport, oldConsole: boolean, full: boolean): void {
+function applyQuirks(rng: Rng, report: RawReport, oldConsole: boolean): void {
   const remove = (key: string) => {
-    if (full) delete report[key];
-    else report[key] = undefined;
+    delete report[key];
   };
-  const optional = [
-    'firstScanTime',
-    'hostname',
-    'pushTime',
-    'repoDigests',
-    'labels',
-    'startupBinaries',
-    'installedProducts',
-  ];
-  if (rng.chance(0.25)) remove(rng.pick(optional));
-  if (rng.chance(0.1)) remove(rng.pick(optional));
+  if (rng.chance(0.25)) remove(rng.pick(OPTIONAL_KEYS));
+  if (rng.chance(0.1)) remove(rng.pick(OPTIONAL_KEYS));
   if (rng.chance(0.02)) remove('packages');
   // Unknown fields from newer and older consoles: clients must keep or ignore them, never fail.
   if (rng.chance(0.3)) report.packageCorrelationDone = true;

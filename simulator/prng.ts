@@ -6,19 +6,32 @@
  * what lets image 42 be generated without generating images 0..41 first.
  */
 
-/** 32-bit FNV-1a over a string, finished with the murmur3 avalanche so nearby keys diverge. */
-export function hash32(text: string): number {
-  let h = 0x811c9dc5;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const PIPE = 124; // '|'
+
+/** FNV-1a state `h` continued over `text`. */
+function fnv(h: number, text: string): number {
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+    h = Math.imul(h, FNV_PRIME);
   }
+  return h;
+}
+
+/** The murmur3 finalizer: nearby keys diverge. */
+function avalanche(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** 32-bit FNV-1a over a string, finished with the murmur3 avalanche so nearby keys diverge. */
+export function hash32(text: string): number {
+  return avalanche(fnv(FNV_OFFSET, text));
 }
 
 /** mulberry32: a fast, decent 32-bit generator; returns floats in [0, 1). */
@@ -37,10 +50,20 @@ const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(
 
 /** A seeded random stream with the helpers the generator needs. */
 export class Rng {
-  private readonly next: () => number;
+  /** mulberry32's state, kept on the instance (a closure per stream cost an allocation per key). */
+  private state: number;
 
   constructor(seed: number) {
-    this.next = mulberry32(seed);
+    this.state = seed >>> 0;
+  }
+
+  /** One mulberry32 step: exactly the numbers {@link mulberry32} returns for the same seed. */
+  private next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
   /** A float in [0, 1). */
@@ -97,5 +120,9 @@ export class Rng {
  * rng.int(1, 6); // always the same for these arguments
  */
 export function rngFor(seed: number | string, ...parts: Array<string | number>): Rng {
-  return new Rng(hash32(`${seed}|${parts.join('|')}`));
+  // hash32(`${seed}|${parts.join('|')}`), without building the key: this runs several times per report.
+  let h = fnv(FNV_OFFSET, String(seed));
+  if (parts.length === 0) h = Math.imul(h ^ PIPE, FNV_PRIME);
+  for (let i = 0; i < parts.length; i++) h = fnv(Math.imul(h ^ PIPE, FNV_PRIME), String(parts[i]));
+  return new Rng(avalanche(h));
 }
