@@ -113,10 +113,11 @@ export function buildProgram(context: Context): Command {
     .command('create')
     .description('create the tables on the configured endpoint (idempotent)')
     .option('--json', 'print one JSON document')
-    .action(async (opts: { json?: boolean }) => {
+    .option('--no-streams', 'leave the images stream off (DynamoDB Local with no stream consumer)')
+    .action(async (opts: { json?: boolean; streams: boolean }) => {
       const cfg = config(false);
       const documentClient = createDocumentClient(cfg);
-      const result = await createTables(documentClient, cfg.tablePrefix);
+      const result = await createTables(documentClient, cfg.tablePrefix, { streams: opts.streams });
       if (opts.json) printJson(out, result);
       else
         out.stdout.write(

@@ -43,7 +43,8 @@ export async function runDemo(options: { out: Output; images: number }): Promise
     const config = parseConfig(env, { needConsole: true });
     const consoleId = requireConsoleId(config);
     const documentClient = createDocumentClient(config);
-    const tables = await createTables(documentClient, config.tablePrefix);
+    // Nothing consumes a stream here, and DynamoDB Local slows down with every record it keeps.
+    const tables = await createTables(documentClient, config.tablePrefix, { streams: false });
     say(
       `Console ${sim.url} (${options.images} images, 30 requests / 30 s); tables: ${tables.created.join(', ')}`,
     );

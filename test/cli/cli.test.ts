@@ -1,13 +1,15 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // Each test runs whole CLI syncs as child processes; under the full suite's load on 2 cores one takes
 // tens of seconds, so the default 60 s per test is too tight.
 vi.setConfig({ testTimeout: 300_000 });
 
-import { createStores, createTables, type Stores } from '../../lambda/store/index.js';
+import { createStores, type Stores } from '../../lambda/store/index.js';
 import type { RunningSimulator } from '../../simulator/index.js';
 import {
+  createTestTables,
   localDocumentClient,
   localDynamoClient,
   localDynamoEnv,
@@ -37,7 +39,7 @@ function cliEnv(sim: RunningSimulator, prefix: string): Record<string, string> {
 }
 
 async function freshTables(prefix = uniqueTablePrefix('cli')): Promise<{ prefix: string; stores: Stores }> {
-  await createTables(localDynamoClient(), prefix);
+  await createTestTables(localDynamoClient(), prefix);
   return {
     prefix,
     stores: createStores({ client: localDocumentClient(), tablePrefix: prefix, consoleId: CONSOLE_ID }),
@@ -118,6 +120,19 @@ describe('prisma-registry-sync as a child process', () => {
     const second = await runCli(['tables', 'create', '--json'], env);
     expect(second.code, second.stderr).toBe(0);
     expect(parseOneJson(second)).toEqual({ created: [], existing: created.created });
+    const images = created.created.find((name) => name.endsWith('-images'));
+    const described = await localDynamoClient().send(new DescribeTableCommand({ TableName: images }));
+    expect(described.Table?.StreamSpecification?.StreamEnabled).toBe(true);
+  });
+
+  it('leaves the images stream off with tables create --no-streams', async () => {
+    const prefix = uniqueTablePrefix('cli');
+    const result = await runCli(['tables', 'create', '--no-streams', '--json'], cliEnv(sim, prefix));
+    expect(result.code, result.stderr).toBe(0);
+    const described = await localDynamoClient().send(
+      new DescribeTableCommand({ TableName: `${prefix}-images` }),
+    );
+    expect(described.Table?.StreamSpecification?.StreamEnabled ?? false).toBe(false);
   });
 
   describe('after a sync', () => {

@@ -4,8 +4,13 @@ import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addExportCommand, exportProgressReporter } from '../../lambda/export/cli.js';
 import type { ExportProgress } from '../../lambda/export/index.js';
-import { createStores, createTables } from '../../lambda/store/index.js';
-import { localDocumentClient, localDynamoClient, uniqueTablePrefix } from '../support/dynamo.js';
+import { createStores } from '../../lambda/store/index.js';
+import {
+  createTestTables,
+  localDocumentClient,
+  localDynamoClient,
+  uniqueTablePrefix,
+} from '../support/dynamo.js';
 import { tempDir } from './support.js';
 
 function capture(isTTY = false) {
@@ -73,7 +78,7 @@ describe('export command', () => {
   let prefix: string;
   beforeAll(async () => {
     prefix = uniqueTablePrefix('exportcli');
-    await createTables(localDynamoClient(), prefix);
+    await createTestTables(localDynamoClient(), prefix);
     const stores = createStores({ client: localDocumentClient(), tablePrefix: prefix, consoleId: 'c1' });
     await stores.images.writeReports([], { runId: 'r', seenAt: '2025-06-02T08:00:00.000Z' });
   });

@@ -9,9 +9,14 @@
  */
 import type { FindingRecord, NormalizedReport } from '../../lambda/common/records.js';
 import { normalizeReport } from '../../lambda/normalize/index.js';
-import { createStores, createTables, imageKeyString } from '../../lambda/store/index.js';
+import { createStores, imageKeyString } from '../../lambda/store/index.js';
 import { generateReport, imageSlot, type ReportVersion } from '../../simulator/generator.js';
-import { localDocumentClient, localDynamoClient, uniqueTablePrefix } from '../support/dynamo.js';
+import {
+  createTestTables,
+  localDocumentClient,
+  localDynamoClient,
+  uniqueTablePrefix,
+} from '../support/dynamo.js';
 
 export const SEED = 7;
 export const CONSOLES = {
@@ -182,7 +187,7 @@ function reportOf(consoleId: string, index: number, version: ReportVersion) {
  */
 export async function syncDataset(): Promise<SyncedDataset> {
   const prefix = uniqueTablePrefix('export');
-  await createTables(localDynamoClient(), prefix);
+  await createTestTables(localDynamoClient(), prefix);
   const client = localDocumentClient();
   const truth: Truth = { images: new Map(), changes: [] };
   for (const target of Object.values(CONSOLES)) {

@@ -12,8 +12,13 @@ import {
   scanRow,
   toUtcIso,
 } from '../../lambda/store/export-reader.js';
-import { createTables, tableNames } from '../../lambda/store/index.js';
-import { localDocumentClient, localDynamoClient, uniqueTablePrefix } from '../support/dynamo.js';
+import { tableNames } from '../../lambda/store/index.js';
+import {
+  createTestTables,
+  localDocumentClient,
+  localDynamoClient,
+  uniqueTablePrefix,
+} from '../support/dynamo.js';
 
 describe('row mapping', () => {
   it('gives every row exactly the columns of its table', () => {
@@ -105,7 +110,7 @@ describe('mergeAsync', () => {
 describe('reading the tables', () => {
   it('leaves out findings and history of an image whose item was never written', async () => {
     const prefix = uniqueTablePrefix('orphan');
-    await createTables(localDynamoClient(), prefix);
+    await createTestTables(localDynamoClient(), prefix);
     const client = localDocumentClient();
     const pk = 'I#c#r#a#1';
     const base = { pk, consoleId: 'c', registry: 'r', repo: 'a', tag: '1', imageKey: 'r/a:1' };

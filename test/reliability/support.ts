@@ -10,10 +10,11 @@ import { isSyncError } from '../../lambda/common/errors.js';
 import { normalizeReport } from '../../lambda/normalize/index.js';
 import { type Clock, systemClock } from '../../lambda/prisma/clock.js';
 import { ConsoleClient, type ConsoleClientOptions } from '../../lambda/prisma/index.js';
-import { createStores, createTables, type Stores, tableNames } from '../../lambda/store/index.js';
+import { createStores, type Stores, tableNames } from '../../lambda/store/index.js';
 import { imagePk, runSeenPk } from '../../lambda/store/keys.js';
 import { type EngineLogger, runSync, type SyncOptions, type SyncResult } from '../../lambda/sync/engine.js';
 import type { RunningSimulator } from '../../simulator/index.js';
+import { createTestTables } from '../support/dynamo.js';
 
 export interface LogLine {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -32,7 +33,7 @@ export function capturingLogger(): EngineLogger & { lines: LogLine[] } {
 
 /** Tables created once under `prefix` (idempotent), shared by every console id a test uses. */
 export async function ensureTables(doc: DynamoDBDocumentClient, prefix: string): Promise<void> {
-  await createTables(doc, prefix);
+  await createTestTables(doc, prefix);
 }
 
 /** Stores of one console with millisecond DynamoDB backoffs. */

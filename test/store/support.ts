@@ -7,8 +7,8 @@ import type {
   Severity,
   SeverityCounts,
 } from '../../lambda/common/records.js';
-import { createStores, createTables, type Stores, type StoresOptions } from '../../lambda/store/index.js';
-import { localDynamoClient, uniqueTablePrefix } from '../support/dynamo.js';
+import { createStores, type Stores, type StoresOptions } from '../../lambda/store/index.js';
+import { createTestTables, localDynamoClient, uniqueTablePrefix } from '../support/dynamo.js';
 
 export const CONSOLE = 'console-a';
 
@@ -163,7 +163,7 @@ export interface Harness {
 export async function harness(label: string, options: Partial<StoresOptions> = {}): Promise<Harness> {
   const prefix = uniqueTablePrefix(label);
   const client = localDynamoClient();
-  await createTables(client, prefix);
+  await createTestTables(client, prefix);
   const calls = instrument(client);
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const storesFor = (consoleId: string, more: Partial<StoresOptions> = {}) =>

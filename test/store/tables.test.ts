@@ -41,6 +41,16 @@ describe('TABLE_DEFINITIONS', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(names.sort()).toEqual(['curPk', 'curSk', 'pk', 'repoPk', 'repoSk', 'sk', 'vulnPk', 'vulnSk']);
   });
+
+  it('leaves the stream off only when asked (DynamoDB Local without a consumer)', () => {
+    const images = TABLE_DEFINITIONS[0]!;
+    expect(toCreateTableInput('p', images).StreamSpecification).toEqual({
+      StreamEnabled: true,
+      StreamViewType: 'NEW_AND_OLD_IMAGES',
+    });
+    expect(toCreateTableInput('p', images, { streams: true }).StreamSpecification).toBeDefined();
+    expect(toCreateTableInput('p', images, { streams: false }).StreamSpecification).toBeUndefined();
+  });
 });
 
 describe('createTables', () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
+import { createTables } from '../../lambda/store/index.js';
 
 /** Fixed fake credentials: DynamoDB Local accepts any, and the SDK must never look for real ones. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -41,4 +42,15 @@ export function localDynamoEnv(prefix: string): Record<string, string> {
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     SYNC_TABLE_PREFIX: prefix,
   };
+}
+
+/**
+ * The product's tables under `prefix`, without the images stream: nothing reads it in tests, and
+ * DynamoDB Local's emulated stream keeps every record and slows each later write of the whole run.
+ */
+export async function createTestTables(
+  client: Parameters<typeof createTables>[0],
+  prefix: string,
+): Promise<{ created: string[]; existing: string[] }> {
+  return await createTables(client, prefix, { streams: false });
 }

@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import type { FindingRecord } from '../../lambda/common/records.js';
 import { normalizeReport } from '../../lambda/normalize/index.js';
 import { ConsoleClient } from '../../lambda/prisma/index.js';
-import { createStores, createTables, type FindingView, type Stores } from '../../lambda/store/index.js';
+import { createStores, type FindingView, type Stores } from '../../lambda/store/index.js';
 import { type EngineLogger, runSync, type SyncOptions, type SyncResult } from '../../lambda/sync/engine.js';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../../simulator/index.js';
-import { localDocumentClient, localDynamoClient, uniqueTablePrefix } from './dynamo.js';
+import { createTestTables, localDocumentClient, localDynamoClient, uniqueTablePrefix } from './dynamo.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_BIN = join(REPO_ROOT, 'bin', 'prisma-registry-sync.js');
@@ -58,7 +58,7 @@ export interface EngineHarness {
 /** Tables under a fresh prefix, the stores of one console and a sync against `sim`. */
 export async function engineHarness(sim: RunningSimulator, label = 'eng'): Promise<EngineHarness> {
   const prefix = uniqueTablePrefix(label);
-  await createTables(localDynamoClient(), prefix);
+  await createTestTables(localDynamoClient(), prefix);
   const consoleId = 'e2e-console';
   const stores = createStores({ client: localDocumentClient(), tablePrefix: prefix, consoleId });
   const logger = recordingLogger();

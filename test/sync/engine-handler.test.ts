@@ -1,8 +1,9 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createStores, createTables } from '../../lambda/store/index.js';
+import { createStores } from '../../lambda/store/index.js';
 import type { RunningSimulator } from '../../simulator/index.js';
 import {
+  createTestTables,
   localDocumentClient,
   localDynamoClient,
   localDynamoEnv,
@@ -59,7 +60,7 @@ describe('the Lambda handler', () => {
 
   beforeAll(async () => {
     sim = await startTestSimulator({ images: 120, seed: 'handler' });
-    await createTables(localDynamoClient(), prefix);
+    await createTestTables(localDynamoClient(), prefix);
     for (const [name, value] of Object.entries({
       ...localDynamoEnv(prefix),
       PRISMA_CONSOLE_URL: sim.url,
