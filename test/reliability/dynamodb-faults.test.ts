@@ -6,7 +6,7 @@
  * with nothing lost, checked against the simulator's ground truth.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -150,7 +150,9 @@ describe('DynamoDB faults', () => {
   });
 
   it('fails cleanly when the endpoint goes away mid-run, and the next run completes with nothing lost', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ddb-restart-'));
+    // The data must outlive the process, so not -inMemory; on a RAM disk where there is one, so
+    // SQLite's syncs cost no disk time.
+    const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'ddb-restart-'));
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     let java: ChildProcess | undefined;
