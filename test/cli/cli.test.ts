@@ -156,15 +156,21 @@ describe('prisma-registry-sync as a child process', () => {
     });
 
     it('answers query images, image, history, cve, changes and runs in the shapes of SPEC §3', async () => {
-      const images = parseOneJson(await runCli(['query', 'images', '--json'], env)) as Array<
-        Record<string, unknown>
-      >;
-      expect(images).toHaveLength(70);
       const key = sim.truth.present().find((k) => !k.startsWith('/')) ?? '';
       const { registry, repo, tag } = splitKey(key);
       const where = ['--registry', registry, '--repo', repo, '--tag', tag, '--json'];
+      // Independent read-only processes: run them side by side.
+      const [imagesRun, imageRun, historyRun, changesRun, runsRun] = await Promise.all([
+        runCli(['query', 'images', '--json'], env),
+        runCli(['query', 'image', ...where], env),
+        runCli(['query', 'history', ...where], env),
+        runCli(['query', 'changes', '--since', since, '--json'], env),
+        runCli(['query', 'runs', '--json'], env),
+      ]);
+      const images = parseOneJson(imagesRun) as Array<Record<string, unknown>>;
+      expect(images).toHaveLength(70);
 
-      const image = parseOneJson(await runCli(['query', 'image', ...where], env)) as {
+      const image = parseOneJson(imageRun) as {
         findings: Array<Record<string, unknown>>;
         vulnerabilityCounts: object;
       };
@@ -187,7 +193,7 @@ describe('prisma-registry-sync as a child process', () => {
         expect(finding, field).toHaveProperty(field);
       }
 
-      const history = parseOneJson(await runCli(['query', 'history', ...where], env)) as unknown[];
+      const history = parseOneJson(historyRun) as unknown[];
       expect(history).toHaveLength(1);
 
       const cveId = String(finding?.id);
@@ -208,18 +214,14 @@ describe('prisma-registry-sync as a child process', () => {
       );
       for (const row of cve) expect(row).toHaveProperty('digest');
 
-      const changes = parseOneJson(
-        await runCli(['query', 'changes', '--since', since, '--json'], env),
-      ) as Array<Record<string, unknown>>;
+      const changes = parseOneJson(changesRun) as Array<Record<string, unknown>>;
       expect(changes.length).toBeGreaterThan(0);
       for (const row of changes.slice(0, 20)) {
         expect(row).toMatchObject({ change: 'new' });
         for (const field of ['id', 'registry', 'repo', 'tag', 'at']) expect(row).toHaveProperty(field);
       }
 
-      const runs = parseOneJson(await runCli(['query', 'runs', '--json'], env)) as Array<
-        Record<string, unknown>
-      >;
+      const runs = parseOneJson(runsRun) as Array<Record<string, unknown>>;
       expect(runs[0]).toMatchObject({ runId: sync.runId, status: 'completed', images: 70 });
       expect(await stores.queries.runs(5)).toHaveLength(1);
     });
@@ -286,9 +288,11 @@ describe('prisma-registry-sync as a child process', () => {
     expect(rerun.stderr).toContain('taking over the lease of a dead local process');
     expect(parseOneJson(rerun)).toMatchObject({ status: 'completed', resumed: true });
 
-    const cleanImages = parseOneJson(await runCli(['query', 'images', '--json'], cleanEnv));
-    const rerunImages = parseOneJson(await runCli(['query', 'images', '--json'], killedEnv));
-    expect(rerunImages).toEqual(cleanImages);
+    const [cleanImages, rerunImages] = await Promise.all([
+      runCli(['query', 'images', '--json'], cleanEnv),
+      runCli(['query', 'images', '--json'], killedEnv),
+    ]);
+    expect(parseOneJson(rerunImages)).toEqual(parseOneJson(cleanImages));
     for (const key of sim.truth.present().slice(0, 5)) {
       const where = splitKey(key);
       const a = await clean.stores.queries.image(where);
