@@ -11,7 +11,8 @@
  * (same repo, same image ids), and tag position 0 (`latest`/`main`) is the same image as
  * position 7: one image id under several tags and registries, as on real consoles.
  */
-import { isoTime } from './iso-time.js';
+import { AsciiWriter, ascii } from './ascii-writer.js';
+import { isoTime, writeIsoTime } from './iso-time.js';
 import { type Rng, rngFor } from './prng.js';
 
 /** A raw report as the console serves it: plain JSON. */
@@ -799,12 +800,8 @@ export function generateReport(
 
 /**
  * The JSON of the `compact=true` form of a report: byte-identical to
- * `JSON.stringify(compactReport(generateReport(...)))` at a small fraction of the cost. This is
- * what most pages of a sync serve, so it is written directly as text: no findings, packages,
- * compliance issues or history are built (their counts come from the per-seed CVE level cache),
- * no object is allocated for JSON.stringify, and every draw from the report's main random stream
- * happens in {@link generateReport}'s order, so each kept value is the one the full report has.
- * The pinned-bytes and compact fast-path tests hold the two in step.
+ * `JSON.stringify(compactReport(generateReport(...)))` at a small fraction of the cost (see
+ * {@link writeCompactReport}, which pages use directly).
  *
  * @example
  * compactReportJson(opts, slot, version) === JSON.stringify(compactReport(generateReport(opts, slot, version))); // true
@@ -814,24 +811,59 @@ export function compactReportJson(
   slot: ImageSlot,
   version: ReportVersion,
 ): string {
-  if (!plainSlot(slot)) {
-    // Names that need escaping (none the generator makes): the general path escapes them.
-    return JSON.stringify(compactReport(generateReport(options, slot, version)));
+  const out = new AsciiWriter(4096);
+  writeCompactReport(out, options, slot, version);
+  return out.toString();
+}
+
+/**
+ * Appends the `compact=true` JSON of a report to `out`: the bytes of
+ * `JSON.stringify(compactReport(generateReport(...)))`. This is what most pages of a sync serve,
+ * so it is written directly as bytes: no findings, packages, compliance issues or history are
+ * built (their counts come from the per-seed CVE level cache), no object or string is built for
+ * the report, and every draw from the report's main random stream happens in
+ * {@link generateReport}'s order, so each kept value is the one the full report has. The
+ * pinned-bytes and compact fast-path tests hold the two in step.
+ *
+ * @example
+ * const out = new AsciiWriter();
+ * writeCompactReport(out, opts, slot, version);
+ * out.toString() === compactReportJson(opts, slot, version); // true
+ */
+export function writeCompactReport(
+  out: AsciiWriter,
+  options: GeneratorOptions,
+  slot: ImageSlot,
+  version: ReportVersion,
+): void {
+  const reportStart = out.size;
+  if (!writeCompactFast(out, options, slot, version)) {
+    // A name that needs escaping (none the generator makes): the general path escapes it.
+    out.truncate(reportStart);
+    out.utf8(JSON.stringify(compactReport(generateReport(options, slot, version))));
   }
+}
+
+/** {@link writeCompactReport} for names that are plain JSON text; false (part written) at any other. */
+function writeCompactFast(
+  out: AsciiWriter,
+  options: GeneratorOptions,
+  slot: ImageSlot,
+  version: ReportVersion,
+): boolean {
   const { seed } = options;
   const index = slot.index;
   const rng = rngFor(seed, 'report', index);
   const heavy = isHeavy(options, index);
   const distro = rng.pick(DISTROS);
   const scanMs = scanTimeMs(seed, index, version.scanGeneration);
-  const scanTime = isoTime(scanMs);
   const firstScanMs = version.scanGeneration === 0 ? scanMs : scanTimeMs(seed, index, 0);
   const firstScanEpoch = Math.floor(firstScanMs / 1000);
   const createdEpoch = firstScanEpoch - rng.int(3600, 200 * 86_400);
 
   // Layers: only the top one is kept (its own stream); history is dropped.
   const layerCount = heavy ? rng.int(60, 140) : rng.int(2, 14);
-  const topLayer = `sha256:${rngFor(seed, 'layer', index, layerCount - 1).hex(64)}`;
+  const topLayerRng = rngFor(seed, 'layer', index, layerCount - 1);
 
   // Packages are dropped: draw their count and library split, as generateReport does.
   if (heavy) rng.int(1_500, 3_000);
@@ -887,28 +919,20 @@ export function compactReportJson(
     compliance[check.severity]++;
   }
 
-  let riskFactors = '';
+  // Bit i set: RISK_FACTORS[i] is present.
+  let riskFactors = 0;
   if (vulnerabilityCount > 0) {
-    for (const factor of RISK_FACTORS) {
-      if (rng.chance(0.4)) riskFactors += `${riskFactors === '' ? '' : ','}"${factor}":{}`;
-    }
+    for (let i = 0; i < RISK_FACTORS.length; i++) if (rng.chance(0.4)) riskFactors |= 1 << i;
   }
 
-  // Every name below is plain JSON text (checked above): quoting is all the encoding it needs.
-  const registry = `"${slot.registry}"`;
-  const repo = `"${slot.repo}"`;
-  const tag = `"${slot.tag}"`;
-  const repoShort = slot.repo.slice(slot.repo.lastIndexOf('/') + 1);
-  const pullName =
-    slot.registry === '' ? `"${slot.repo}:${slot.tag}"` : `"${slot.registry}/${slot.repo}:${slot.tag}"`;
-  const hostname = `"scanner-${rng.int(1, 4)}.ec2.internal"`;
+  const hostNumber = rng.int(1, 4);
   const oldConsole = slot.reportId !== slot.imageId;
   // The literal's draws, in its key order: Secrets, isARM64, image.created, pushTime, firstScanTime.
   rng.float();
   const isArm64 = rng.chance(0.1);
   rng.float();
-  const pushTime = rng.chance(0.6) ? ZERO_TIME : isoSeconds(createdEpoch + 120);
-  const firstScanTime = rng.chance(0.2) ? ZERO_TIME : isoTime(firstScanMs);
+  const pushZero = rng.chance(0.6);
+  const firstScanZero = rng.chance(0.2);
 
   // applyQuirks, in its order.
   const removedFirst = rng.chance(0.25) ? rng.pick(OPTIONAL_KEYS) : '';
@@ -916,79 +940,257 @@ export function compactReportJson(
   const kept = (key: string) => key !== removedFirst && key !== removedSecond;
   rng.float(); // packages removed: compact drops them anyway
   const correlationDone = rng.chance(0.3);
-  const fixesSummary = rng.chance(0.1)
-    ? `{"fixable":${rng.int(0, 9)},"byVendor":{"debian":${rng.int(0, 4)}}}`
-    : undefined;
+  const fixesSummary = rng.chance(0.1);
+  const fixable = fixesSummary ? rng.int(0, 9) : 0;
+  const fixableDebian = fixesSummary ? rng.int(0, 4) : 0;
   const distributionZeroed = vulnerabilityCount > 0 && rng.chance(0.03);
-  const countsDisagree = vulnerabilityCount === 0 && rng.chance(0.2) ? rng.int(1, 40) : undefined;
+  const countsDisagree = vulnerabilityCount === 0 && rng.chance(0.2) ? rng.int(1, 40) : -1;
 
-  const distribution = distributionZeroed
-    ? '{"critical":0,"high":0,"medium":0,"low":0,"total":0}'
-    : `{"critical":${level4},"high":${level3},"medium":${level2},"low":${low},"total":${vulnerabilityCount}}`;
-  let json = `{"_id":"${slot.reportId}","type":"image"`;
-  if (kept('hostname')) json += `,"hostname":${hostname}`;
-  json +=
-    `,"scanTime":"${scanTime}"${DISTRO_JSON.get(distro)}` +
-    `,"packageManager":true,"isARM64":${isArm64},"id":"${slot.imageId}"` +
-    `,"repoTag":{"registry":${registry},"repo":${repo},"tag":${tag}}` +
-    `,"tags":[{"registry":${registry},"repo":${repo},"tag":${tag},"digest":"${slot.digest}"}]`;
-  if (kept('repoDigests')) json += `,"repoDigests":["${repoShort}@${slot.digest}"]`;
-  json += `,"creationTime":"${isoSeconds(createdEpoch)}"`;
-  if (kept('pushTime')) json += `,"pushTime":"${pushTime}"`;
-  json +=
-    `,"vulnerabilitiesCount":${countsDisagree ?? vulnerabilityCount},"complianceIssuesCount":${complianceCount}` +
-    `,"vulnerabilityDistribution":${distribution}` +
-    `,"complianceDistribution":{"critical":${compliance.critical},"high":${compliance.high},"medium":${compliance.medium},"low":${compliance.low},"total":${complianceCount}}` +
-    `,"vulnerabilityRiskScore":${level4 * 1_000_000 + level3 * 10_000 + level2 * 100}` +
-    `,"complianceRiskScore":${compliance.critical * 1_000_000 + compliance.high * 10_000}` +
-    `,"topLayer":"${topLayer}","riskFactors":{${riskFactors}}`;
-  if (kept('labels')) json += `,"labels":["org.opencontainers.image.ref.name:${repoShort}"]`;
-  json += oldConsole
-    ? ',"scanVersion":"22.12.585","scanBuildDate":"20230110"'
-    : ',"scanVersion":"34.04.145","scanBuildDate":"20250318"';
-  if (kept('firstScanTime')) json += `,"firstScanTime":"${firstScanTime}"`;
-  json +=
-    `,"cloudMetadata":{},"instances":[{"image":${pullName},"host":${hostname},"modified":"${scanTime}"` +
-    `,"tag":${tag},"repo":${repo},"registry":${registry}}],"hosts":{},"err":"","collections":["All"],"scanID":0`;
-  if (!oldConsole) json += ',"trustStatus":"untrusted"';
-  json += `,"appEmbedded":false,"wildFireUsage":null,"agentless":false,"malwareAnalyzedTime":"${ZERO_TIME}","redHatNonRPMImage":false`;
-  if (correlationDone) json += ',"packageCorrelationDone":true';
-  if (fixesSummary !== undefined) json += `,"cveFixesSummary":${fixesSummary}`;
-  if (oldConsole) {
-    json += ',"trust":{"status":"untrusted","reason":"not learned or trusted by rule Default - alert all"}';
+  // Names are written once with `plain` (which refuses text that would need escaping: then the
+  // caller takes the general path); later occurrences copy their bytes within the buffer.
+  out.bytes(C_ID);
+  const idStart = out.size;
+  if (!out.plain(slot.reportId)) return false;
+  const idEnd = out.size;
+  out.bytes(C_TYPE);
+  if (kept('hostname')) {
+    out.bytes(C_HOSTNAME);
+    out.uint(hostNumber);
+    out.bytes(C_HOST_DOMAIN);
   }
-  return `${json}}`;
-}
-
-/** The distro's keys of a compact report, as JSON text (`,"osDistro":…,"distro":…`). */
-const DISTRO_JSON: ReadonlyMap<Distro, string> = new Map(
-  DISTROS.map((d) => [
-    d,
-    `,"osDistro":${JSON.stringify(d.osDistro)},"osDistroVersion":${JSON.stringify(d.osDistroVersion)}` +
-      `,"osDistroRelease":${JSON.stringify(d.osDistroRelease)},"distro":${JSON.stringify(d.distro)}`,
-  ]),
-);
-
-/** Whether JSON.stringify leaves `text` as it is: printable ASCII without quote or backslash. */
-function plainJsonText(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+  out.bytes(C_SCAN_TIME);
+  const scanTimeStart = out.size;
+  writeIsoTime(out, scanMs);
+  const scanTimeEnd = out.size;
+  out.byte(QUOTE);
+  out.bytes(DISTRO_JSON.get(distro)!);
+  out.bytes(isArm64 ? C_ARM64_TRUE : C_ARM64_FALSE);
+  // `_id` is the image id except on old consoles.
+  if (!oldConsole) out.repeat(idStart, idEnd);
+  else if (!out.plain(slot.imageId)) return false;
+  out.bytes(C_REPO_TAG);
+  const registryStart = out.size;
+  if (!out.plain(slot.registry)) return false;
+  const registryEnd = out.size;
+  out.bytes(C_REPO);
+  const repoStart = out.size;
+  if (!out.plain(slot.repo)) return false;
+  const repoEnd = out.size;
+  out.bytes(C_TAG);
+  const tagStart = out.size;
+  if (!out.plain(slot.tag)) return false;
+  const tagEnd = out.size;
+  out.bytes(C_TAGS);
+  out.repeat(registryStart, registryEnd);
+  out.bytes(C_REPO);
+  out.repeat(repoStart, repoEnd);
+  out.bytes(C_TAG);
+  out.repeat(tagStart, tagEnd);
+  out.bytes(C_DIGEST);
+  const digestStart = out.size;
+  if (!out.plain(slot.digest)) return false;
+  const digestEnd = out.size;
+  out.bytes(C_TAGS_END);
+  // repoShort: the repository after its last '/', a suffix of the bytes already written.
+  const repoShortStart = repoStart + slot.repo.lastIndexOf('/') + 1;
+  if (kept('repoDigests')) {
+    out.bytes(C_REPO_DIGESTS);
+    out.repeat(repoShortStart, repoEnd);
+    out.byte(AT);
+    out.repeat(digestStart, digestEnd);
+    out.bytes(C_STRING_ARRAY_END);
   }
+  out.bytes(C_CREATION_TIME);
+  writeIsoTime(out, createdEpoch * 1000);
+  out.byte(QUOTE);
+  if (kept('pushTime')) {
+    out.bytes(C_PUSH_TIME);
+    if (pushZero) out.bytes(C_ZERO_TIME);
+    else writeIsoTime(out, (createdEpoch + 120) * 1000);
+    out.byte(QUOTE);
+  }
+  out.bytes(C_VULNERABILITIES_COUNT);
+  out.uint(countsDisagree >= 0 ? countsDisagree : vulnerabilityCount);
+  out.bytes(C_COMPLIANCE_COUNT);
+  out.uint(complianceCount);
+  out.bytes(C_VULNERABILITY_DISTRIBUTION);
+  if (distributionZeroed) writeDistribution(out, 0, 0, 0, 0, 0);
+  else writeDistribution(out, level4, level3, level2, low, vulnerabilityCount);
+  out.bytes(C_COMPLIANCE_DISTRIBUTION);
+  writeDistribution(
+    out,
+    compliance.critical,
+    compliance.high,
+    compliance.medium,
+    compliance.low,
+    complianceCount,
+  );
+  out.bytes(C_VULNERABILITY_RISK);
+  out.uint(level4 * 1_000_000 + level3 * 10_000 + level2 * 100);
+  out.bytes(C_COMPLIANCE_RISK);
+  out.uint(compliance.critical * 1_000_000 + compliance.high * 10_000);
+  out.bytes(C_TOP_LAYER);
+  writeHex(out, topLayerRng, 64);
+  out.bytes(C_RISK_FACTORS);
+  let firstFactor = true;
+  for (let i = 0; i < RISK_FACTOR_JSON.length; i++) {
+    if ((riskFactors & (1 << i)) === 0) continue;
+    if (!firstFactor) out.byte(COMMA);
+    firstFactor = false;
+    out.bytes(RISK_FACTOR_JSON[i]!);
+  }
+  out.byte(CLOSE_BRACE);
+  if (kept('labels')) {
+    out.bytes(C_LABELS);
+    out.repeat(repoShortStart, repoEnd);
+    out.bytes(C_STRING_ARRAY_END);
+  }
+  out.bytes(oldConsole ? C_OLD_SCAN_VERSION : C_SCAN_VERSION);
+  if (kept('firstScanTime')) {
+    out.bytes(C_FIRST_SCAN_TIME);
+    if (firstScanZero) out.bytes(C_ZERO_TIME);
+    else if (firstScanMs === scanMs) out.repeat(scanTimeStart, scanTimeEnd);
+    else writeIsoTime(out, firstScanMs);
+    out.byte(QUOTE);
+  }
+  out.bytes(C_INSTANCES);
+  if (slot.registry !== '') {
+    out.repeat(registryStart, registryEnd);
+    out.byte(SLASH);
+  }
+  out.repeat(repoStart, repoEnd);
+  out.byte(COLON);
+  out.repeat(tagStart, tagEnd);
+  out.bytes(C_INSTANCE_HOST);
+  out.uint(hostNumber);
+  out.bytes(C_INSTANCE_MODIFIED);
+  out.repeat(scanTimeStart, scanTimeEnd);
+  out.bytes(C_TAG);
+  out.repeat(tagStart, tagEnd);
+  out.bytes(C_REPO);
+  out.repeat(repoStart, repoEnd);
+  out.bytes(C_REGISTRY);
+  out.repeat(registryStart, registryEnd);
+  out.bytes(C_INSTANCES_END);
+  if (!oldConsole) out.bytes(C_TRUST_STATUS);
+  out.bytes(C_TAIL);
+  if (correlationDone) out.bytes(C_CORRELATION_DONE);
+  if (fixesSummary) {
+    out.bytes(C_FIXES_SUMMARY);
+    out.uint(fixable);
+    out.bytes(C_FIXES_DEBIAN);
+    out.uint(fixableDebian);
+    out.bytes(C_FIXES_END);
+  }
+  if (oldConsole) out.bytes(C_TRUST);
+  out.byte(CLOSE_BRACE);
   return true;
 }
 
-/** Whether every name of the slot a compact report writes is plain JSON text (always, for generated slots). */
-function plainSlot(slot: ImageSlot): boolean {
-  return (
-    plainJsonText(slot.registry) &&
-    plainJsonText(slot.repo) &&
-    plainJsonText(slot.tag) &&
-    plainJsonText(slot.imageId) &&
-    plainJsonText(slot.digest) &&
-    (slot.reportId === slot.imageId || plainJsonText(slot.reportId))
-  );
+// The constant JSON text of a compact report, in its order, pre-encoded for AsciiWriter.bytes.
+const C_ID = ascii('{"_id":"');
+const C_TYPE = ascii('","type":"image"');
+const C_HOSTNAME = ascii(',"hostname":"scanner-');
+const C_HOST_DOMAIN = ascii('.ec2.internal"');
+const C_SCAN_TIME = ascii(',"scanTime":"');
+const C_ARM64_TRUE = ascii(',"packageManager":true,"isARM64":true,"id":"');
+const C_ARM64_FALSE = ascii(',"packageManager":true,"isARM64":false,"id":"');
+const C_REPO_TAG = ascii('","repoTag":{"registry":"');
+const C_REPO = ascii('","repo":"');
+const C_TAG = ascii('","tag":"');
+const C_TAGS = ascii('"},"tags":[{"registry":"');
+const C_DIGEST = ascii('","digest":"');
+const C_TAGS_END = ascii('"}]');
+const C_REPO_DIGESTS = ascii(',"repoDigests":["');
+const C_STRING_ARRAY_END = ascii('"]');
+const C_CREATION_TIME = ascii(',"creationTime":"');
+const C_PUSH_TIME = ascii(',"pushTime":"');
+const C_ZERO_TIME = ascii(ZERO_TIME);
+const C_VULNERABILITIES_COUNT = ascii(',"vulnerabilitiesCount":');
+const C_COMPLIANCE_COUNT = ascii(',"complianceIssuesCount":');
+const C_VULNERABILITY_DISTRIBUTION = ascii(',"vulnerabilityDistribution":');
+const C_COMPLIANCE_DISTRIBUTION = ascii(',"complianceDistribution":');
+const C_CRITICAL = ascii('{"critical":');
+const C_HIGH = ascii(',"high":');
+const C_MEDIUM = ascii(',"medium":');
+const C_LOW = ascii(',"low":');
+const C_TOTAL = ascii(',"total":');
+const C_VULNERABILITY_RISK = ascii(',"vulnerabilityRiskScore":');
+const C_COMPLIANCE_RISK = ascii(',"complianceRiskScore":');
+const C_TOP_LAYER = ascii(',"topLayer":"sha256:');
+const C_RISK_FACTORS = ascii('","riskFactors":{');
+const RISK_FACTOR_JSON = RISK_FACTORS.map((factor) => ascii(`${JSON.stringify(factor)}:{}`));
+const C_LABELS = ascii(',"labels":["org.opencontainers.image.ref.name:');
+const C_OLD_SCAN_VERSION = ascii(',"scanVersion":"22.12.585","scanBuildDate":"20230110"');
+const C_SCAN_VERSION = ascii(',"scanVersion":"34.04.145","scanBuildDate":"20250318"');
+const C_FIRST_SCAN_TIME = ascii(',"firstScanTime":"');
+const C_INSTANCES = ascii(',"cloudMetadata":{},"instances":[{"image":"');
+const C_INSTANCE_HOST = ascii('","host":"scanner-');
+const C_INSTANCE_MODIFIED = ascii('.ec2.internal","modified":"');
+const C_REGISTRY = ascii('","registry":"');
+const C_INSTANCES_END = ascii('"}],"hosts":{},"err":"","collections":["All"],"scanID":0');
+const C_TRUST_STATUS = ascii(',"trustStatus":"untrusted"');
+const C_TAIL = ascii(
+  `,"appEmbedded":false,"wildFireUsage":null,"agentless":false,"malwareAnalyzedTime":"${ZERO_TIME}","redHatNonRPMImage":false`,
+);
+const C_CORRELATION_DONE = ascii(',"packageCorrelationDone":true');
+const C_FIXES_SUMMARY = ascii(',"cveFixesSummary":{"fixable":');
+const C_FIXES_DEBIAN = ascii(',"byVendor":{"debian":');
+const C_FIXES_END = ascii('}}');
+const C_TRUST = ascii(
+  ',"trust":{"status":"untrusted","reason":"not learned or trusted by rule Default - alert all"}',
+);
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const SLASH = 0x2f;
+const COLON = 0x3a;
+const AT = 0x40;
+const CLOSE_BRACE = 0x7d;
+const HEX_CODES = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+/** `{"critical":…,"high":…,"medium":…,"low":…,"total":…}`. */
+function writeDistribution(
+  out: AsciiWriter,
+  critical: number,
+  high: number,
+  medium: number,
+  low: number,
+  total: number,
+): void {
+  out.bytes(C_CRITICAL);
+  out.uint(critical);
+  out.bytes(C_HIGH);
+  out.uint(high);
+  out.bytes(C_MEDIUM);
+  out.uint(medium);
+  out.bytes(C_LOW);
+  out.uint(low);
+  out.bytes(C_TOTAL);
+  out.uint(total);
+  out.byte(CLOSE_BRACE);
 }
+
+/** Writes `rng.hex(length)` (the same draws, the same digits) without building the string. */
+function writeHex(out: AsciiWriter, rng: Rng, length: number): void {
+  for (let written = 0; written < length; ) {
+    const n = Math.floor(rng.float() * 4294967296);
+    for (let shift = 28; shift >= 0 && written < length; shift -= 4, written++) {
+      out.byte(HEX_CODES[(n >>> shift) & 15]!);
+    }
+  }
+}
+
+/** The distro's keys of a compact report, as JSON text (`,"osDistro":…,"distro":…`). */
+const DISTRO_JSON: ReadonlyMap<Distro, Uint8Array> = new Map(
+  DISTROS.map((d) => [
+    d,
+    ascii(
+      `,"osDistro":${JSON.stringify(d.osDistro)},"osDistroVersion":${JSON.stringify(d.osDistroVersion)}` +
+        `,"osDistroRelease":${JSON.stringify(d.osDistroRelease)},"distro":${JSON.stringify(d.distro)}`,
+    ),
+  ]),
+);
 
 /**
  * Whether vulnerability candidate `j` is in the report at `findingsVersion`. Version 0 is the

@@ -13,9 +13,11 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
 import { SyncError } from '../lambda/common/errors.js';
+import { AsciiWriter } from './ascii-writer.js';
 import { Catalog, type CatalogEntry, compareKeys } from './catalog.js';
 import { type Fault, FaultInjector, type FaultPlan, faultLabel } from './faults.js';
-import { compactReportJson, generateReport, projectFields, type RawReport } from './generator.js';
+import { generateReport, projectFields, type RawReport, writeCompactReport } from './generator.js';
+import { LruCache } from './lru-cache.js';
 import { rngFor } from './prng.js';
 import { ScanProgress, type ScanProgressInput } from './progress.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
@@ -106,9 +108,9 @@ export const MAX_PAGE_SIZE = 50;
 const ROUTE = /^\/api\/(v\d+(?:\.\d+)?)\/(authenticate|registry\/progress|registry)\/?$/;
 const GZIP_MIN_BYTES = 1024;
 const gzipAsync = promisify(gzip);
-const OPEN_BRACKET = Buffer.from('[');
-const COMMA = Buffer.from(',');
-const CLOSE_BRACKET = Buffer.from(']');
+const OPEN_BRACKET = 0x5b;
+const COMMA = 0x2c;
+const CLOSE_BRACKET = 0x5d;
 const REPORT_CACHE_BYTES = 128 * 1024 * 1024;
 const PAGE_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -129,44 +131,12 @@ function htmlError(status: number): string {
 const HTML_200 =
   '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Prisma Cloud | Login</title></head>\n<body><div id="root">Please sign in to continue.</div><script src="/static/app.js"></script></body></html>\n';
 
-/** A size-bounded LRU (Map insertion order), sized by a caller-supplied weight. */
-class LruCache<V> {
-  private readonly map = new Map<string, { value: V; weight: number }>();
-  private total = 0;
+/** Where pages are assembled: reused, since a page is built synchronously from start to end. */
+const PAGE_WRITER_RETAINED_BYTES = 4 * 1024 * 1024;
+const pageWriter = new AsciiWriter(256 * 1024);
 
-  constructor(
-    private readonly capacity: number,
-    private readonly weigh: (value: V) => number,
-  ) {}
-
-  get(key: string): V | undefined {
-    const hit = this.map.get(key);
-    if (hit === undefined) return undefined;
-    this.map.delete(key);
-    this.map.set(key, hit);
-    return hit.value;
-  }
-
-  set(key: string, value: V): void {
-    const weight = this.weigh(value);
-    if (weight > this.capacity) return;
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.total -= old.weight;
-      this.map.delete(key);
-    }
-    this.map.set(key, { value, weight });
-    this.total += weight;
-    for (const [oldestKey, oldest] of this.map) {
-      if (this.total <= this.capacity) break;
-      this.map.delete(oldestKey);
-      this.total -= oldest.weight;
-    }
-  }
-}
-
-/** Serialized reports (UTF-8, so a page is a memcpy), shared by every simulator in the process. */
-const reportCache = new LruCache<Buffer>(REPORT_CACHE_BYTES, (bytes) => bytes.length);
+/** Serialized full reports (JSON text; a page joins them), shared by every simulator in the process. */
+const reportCache = new LruCache<string>(REPORT_CACHE_BYTES, (json) => json.length);
 
 interface Reply {
   status: number;
@@ -183,6 +153,14 @@ function json(status: number, value: unknown, headers: Record<string, string> = 
     body: JSON.stringify(value),
     compressible: true,
   };
+}
+
+/** gzip level: the console's own is unknown; level 1 is the cheapest that still compresses well (6-7x on pages). */
+const GZIP_LEVEL = 1;
+
+async function compressPage(body: Buffer): Promise<Buffer> {
+  if (process.env.SIM_GZIP_MODE === 'async') return gzipAsync(body, { level: GZIP_LEVEL });
+  return gzipSync(body, { level: GZIP_LEVEL });
 }
 
 function sha256(text: string): Buffer {
@@ -315,18 +293,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return { kind: 'none', valid: false };
   }
 
-  function serializedReport(entry: CatalogEntry, compact: boolean): Buffer {
+  /** A full report's JSON, cached: it costs 100x a compact one (which is written, never cached). */
+  function fullReportJson(entry: CatalogEntry): string {
     // Reports are pure functions of these: simulators with the same seed share the cache.
-    const cacheKey = `${seed}|${catalog.options.heavyFraction}|${entry.slot.key}|${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}:${compact ? 'c' : 'f'}`;
-    let bytes = reportCache.get(cacheKey);
-    if (bytes === undefined) {
-      const json = compact
-        ? compactReportJson(catalog.options, entry.slot, entry)
-        : JSON.stringify(generateReport(catalog.options, entry.slot, entry));
-      bytes = Buffer.from(json, 'utf8');
-      reportCache.set(cacheKey, bytes);
+    const cacheKey = `${seed}|${catalog.options.heavyFraction}|${entry.slot.key}|${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}`;
+    let json = reportCache.get(cacheKey);
+    if (json === undefined) {
+      json = JSON.stringify(generateReport(catalog.options, entry.slot, entry));
+      reportCache.set(cacheKey, json);
     }
-    return bytes;
+    return json;
   }
 
   function retryAfterHeader(style: 'seconds' | 'date' | false, waitMs: number): Record<string, string> {
@@ -402,24 +378,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       const reverse = params.get('reverse') === 'true';
       const compact = params.get('compact') === 'true';
       const fields = listParam(params, 'fields');
-      const parts: Buffer[] = [OPEN_BRACKET];
+      // Compact reports are written straight into the page's bytes (no string per report: a
+      // compact report costs a few µs, about what a cache lookup would, so none is cached).
+      pageWriter.reset(PAGE_WRITER_RETAINED_BYTES);
+      pageWriter.byte(OPEN_BRACKET);
       for (let i = offset; i < Math.min(entries.length, offset + limit); i++) {
         const entry = entries[reverse ? entries.length - 1 - i : i]!;
-        if (parts.length > 1) parts.push(COMMA);
+        if (i > offset) pageWriter.byte(COMMA);
         if (fields.length > 0) {
-          const projected = projectFields(generateReport(catalog.options, entry.slot, entry), fields);
-          parts.push(Buffer.from(JSON.stringify(projected), 'utf8'));
+          pageWriter.utf8(
+            JSON.stringify(projectFields(generateReport(catalog.options, entry.slot, entry), fields)),
+          );
+        } else if (compact) {
+          writeCompactReport(pageWriter, catalog.options, entry.slot, entry);
         } else {
-          parts.push(serializedReport(entry, compact));
+          pageWriter.utf8(fullReportJson(entry));
         }
       }
-      parts.push(CLOSE_BRACKET);
-      const body = Buffer.concat(parts);
+      pageWriter.byte(CLOSE_BRACKET);
+      const body = pageWriter.toBuffer();
       page = { body, gzip: undefined, totalCount: entries.length };
     }
     if (acceptsGzip && page.gzip === undefined && page.body.length >= GZIP_MIN_BYTES) {
-      // On the libuv thread pool: compression runs beside the next page's generation.
-      page = { ...page, gzip: await gzipAsync(page.body, { level: 1 }) };
+      page = { ...page, gzip: await compressPage(page.body) };
     }
     pageCache.set(cacheKey, page);
     const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };

@@ -1,0 +1,159 @@
+/**
+ * Writes JSON text straight into a growable byte buffer. Compact pages are assembled with it:
+ * building each report as a JS string first allocated about five bytes of garbage per byte
+ * served, and the garbage collector's work on that was a large share of a cold page's cost.
+ */
+
+/**
+ * A growable buffer of ASCII text. `text` writes one byte per UTF-16 unit, so callers pass only
+ * ASCII; `utf8` encodes anything else.
+ *
+ * @example
+ * const out = new AsciiWriter();
+ * out.text('{"n":');
+ * out.uint(42);
+ * out.text('}');
+ * out.toString(); // '{"n":42}'
+ */
+export class AsciiWriter {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(initialBytes = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.length;
+  }
+
+  /**
+   * Forgets the content. The memory is kept for the next use, unless it grew past
+   * `retainBytes` (a page of heavy full reports can take tens of MB: not worth holding on to).
+   */
+  reset(retainBytes = Number.POSITIVE_INFINITY): void {
+    this.length = 0;
+    if (this.buffer.length > retainBytes) this.buffer = Buffer.allocUnsafe(retainBytes);
+  }
+
+  /** Appends ASCII text (each UTF-16 unit must be below 0x80). */
+  text(ascii: string): void {
+    const n = ascii.length;
+    if (this.length + n > this.buffer.length) this.grow(n);
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = 0; i < n; i++) buffer[at++] = ascii.charCodeAt(i);
+    this.length = at;
+  }
+
+  /**
+   * Appends `text` if it is plain JSON string content (printable ASCII, no quote or backslash:
+   * what JSON.stringify leaves as it is) and returns true; returns false at the first other
+   * character, having written part of it (callers rewind with {@link truncate}).
+   */
+  plain(text: string): boolean {
+    const n = text.length;
+    if (this.length + n > this.buffer.length) this.grow(n);
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = 0; i < n; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+        this.length = at;
+        return false;
+      }
+      buffer[at++] = code;
+    }
+    this.length = at;
+    return true;
+  }
+
+  /** Drops everything written after the first `size` bytes. */
+  truncate(size: number): void {
+    this.length = Math.min(this.length, size);
+  }
+
+  /** Appends pre-encoded bytes (see {@link ascii}): a memcpy, the cheapest way to write a constant. */
+  bytes(encoded: Uint8Array): void {
+    if (this.length + encoded.length > this.buffer.length) this.grow(encoded.length);
+    this.buffer.set(encoded, this.length);
+    this.length += encoded.length;
+  }
+
+  /** Appends a copy of bytes already written, `[start, end)`: repeats a name without re-encoding it. */
+  repeat(start: number, end: number): void {
+    if (this.length + end - start > this.buffer.length) this.grow(end - start);
+    this.buffer.copyWithin(this.length, start, end);
+    this.length += end - start;
+  }
+
+  /** Appends any text, UTF-8 encoded. */
+  utf8(text: string): void {
+    const n = Buffer.byteLength(text, 'utf8');
+    if (this.length + n > this.buffer.length) this.grow(n);
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+
+  /** Appends one byte (an ASCII character code). */
+  byte(code: number): void {
+    if (this.length + 1 > this.buffer.length) this.grow(1);
+    this.buffer[this.length++] = code;
+  }
+
+  /** Appends a non-negative safe integer in decimal, as JSON.stringify writes it. */
+  uint(value: number): void {
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    if (this.length + digits > this.buffer.length) this.grow(digits);
+    let rest = value;
+    for (let at = this.length + digits - 1; at >= this.length; at--) {
+      this.buffer[at] = 48 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.length += digits;
+  }
+
+  /** Appends `value` in decimal, zero-padded to `width` digits (for times and dates). */
+  padded(value: number, width: number): void {
+    if (this.length + width > this.buffer.length) this.grow(width);
+    let rest = value;
+    for (let at = this.length + width - 1; at >= this.length; at--) {
+      this.buffer[at] = 48 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.length += width;
+  }
+
+  /** A copy of the bytes written (the writer may be reset and reused). */
+  toBuffer(): Buffer {
+    return Buffer.from(this.buffer.subarray(0, this.length));
+  }
+
+  /** The content as a string (UTF-8). */
+  toString(): string {
+    return this.buffer.toString('utf8', 0, this.length);
+  }
+
+  private grow(needed: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + needed));
+    this.buffer.copy(next, 0, 0, this.length);
+    this.buffer = next;
+  }
+}
+
+/**
+ * The bytes of an ASCII constant, for {@link AsciiWriter.bytes}.
+ *
+ * @example
+ * const OPEN = ascii('{"_id":"');
+ */
+export function ascii(text: string): Uint8Array {
+  const encoded = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) throw new RangeError(`not ASCII: ${JSON.stringify(text)}`);
+    encoded[i] = code;
+  }
+  return encoded;
+}
