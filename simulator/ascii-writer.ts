@@ -125,6 +125,11 @@ export class AsciiWriter {
     this.length += width;
   }
 
+  /** The bytes written, without a copy: valid only until the next write or reset. */
+  view(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
   /** A copy of the bytes written (the writer may be reset and reused). */
   toBuffer(): Buffer {
     return Buffer.from(this.buffer.subarray(0, this.length));

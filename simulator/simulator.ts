@@ -10,8 +10,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import { gzip, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { SyncError } from '../lambda/common/errors.js';
 import { AsciiWriter } from './ascii-writer.js';
 import { Catalog, type CatalogEntry, compareKeys } from './catalog.js';
@@ -107,7 +106,6 @@ export const MAX_PAGE_SIZE = 50;
 
 const ROUTE = /^\/api\/(v\d+(?:\.\d+)?)\/(authenticate|registry\/progress|registry)\/?$/;
 const GZIP_MIN_BYTES = 1024;
-const gzipAsync = promisify(gzip);
 const OPEN_BRACKET = 0x5b;
 const COMMA = 0x2c;
 const CLOSE_BRACKET = 0x5d;
@@ -138,6 +136,17 @@ const pageWriter = new AsciiWriter(256 * 1024);
 /** Serialized full reports (JSON text; a page joins them), shared by every simulator in the process. */
 const reportCache = new LruCache<string>(REPORT_CACHE_BYTES, (json) => json.length);
 
+/** A served /registry page, in the forms asked for so far (at least one is set). */
+interface CachedPage {
+  /** The JSON body; decompressed from `gzip` when an identity client first asks. */
+  body: Buffer | undefined;
+  /** The gzip body (never for bodies under GZIP_MIN_BYTES, which are always sent as they are). */
+  gzip: Buffer | undefined;
+  /** The JSON body's length in bytes. */
+  size: number;
+  totalCount: number;
+}
+
 interface Reply {
   status: number;
   headers: Record<string, string>;
@@ -155,13 +164,12 @@ function json(status: number, value: unknown, headers: Record<string, string> = 
   };
 }
 
-/** gzip level: the console's own is unknown; level 1 is the cheapest that still compresses well (6-7x on pages). */
-const GZIP_LEVEL = 1;
-
-async function compressPage(body: Buffer): Promise<Buffer> {
-  if (process.env.SIM_GZIP_MODE === 'async') return gzipAsync(body, { level: GZIP_LEVEL });
-  return gzipSync(body, { level: GZIP_LEVEL });
-}
+/**
+ * gzip settings. The console's own level is unknown; level 1 is the cheapest that still
+ * compresses pages 6-7x. Synchronous: on the thread pool a page cost more CPU (stream setup, a
+ * thread hop) and, with one connection, no less time, since nothing else is waiting to run.
+ */
+const GZIP_OPTIONS = { level: 1 } as const;
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
@@ -264,9 +272,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const userHash = sha256(username);
   const passwordHash = sha256(password);
 
-  const pageCache = new LruCache<{ body: Buffer; gzip: Buffer | undefined; totalCount: number }>(
+  const pageCache = new LruCache<CachedPage>(
     PAGE_CACHE_BYTES,
-    (p) => p.body.length + (p.gzip?.length ?? 0),
+    (p) => (p.body?.length ?? 0) + (p.gzip?.length ?? 0),
   );
 
   const credentialsMatch = (user: string, pass: string): boolean =>
@@ -360,7 +368,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return entries;
   }
 
-  async function registryPage(params: URLSearchParams, acceptsGzip: boolean): Promise<Reply> {
+  function registryPage(params: URLSearchParams, acceptsGzip: boolean): Reply {
     const offsetText = params.get('offset');
     const limitText = params.get('limit');
     const offset = offsetText === null || offsetText === '' ? 0 : Number(offsetText);
@@ -374,46 +382,57 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const cacheKey = `${catalog.version}|${params.toString()}`;
     let page = pageCache.get(cacheKey);
     if (page === undefined) {
-      const entries = filteredEntries(params);
-      const reverse = params.get('reverse') === 'true';
-      const compact = params.get('compact') === 'true';
-      const fields = listParam(params, 'fields');
-      // Compact reports are written straight into the page's bytes (no string per report: a
-      // compact report costs a few µs, about what a cache lookup would, so none is cached).
-      pageWriter.reset(PAGE_WRITER_RETAINED_BYTES);
-      pageWriter.byte(OPEN_BRACKET);
-      for (let i = offset; i < Math.min(entries.length, offset + limit); i++) {
-        const entry = entries[reverse ? entries.length - 1 - i : i]!;
-        if (i > offset) pageWriter.byte(COMMA);
-        if (fields.length > 0) {
-          pageWriter.utf8(
-            JSON.stringify(projectFields(generateReport(catalog.options, entry.slot, entry), fields)),
-          );
-        } else if (compact) {
-          writeCompactReport(pageWriter, catalog.options, entry.slot, entry);
-        } else {
-          pageWriter.utf8(fullReportJson(entry));
-        }
-      }
-      pageWriter.byte(CLOSE_BRACKET);
-      const body = pageWriter.toBuffer();
-      page = { body, gzip: undefined, totalCount: entries.length };
+      const totalCount = writePage(params, offset, limit);
+      const size = pageWriter.size;
+      // Compressed straight from the writer, and only the form this client takes is kept: the
+      // identity body of a gzip page is 6-7x its size, and churning it kept the GC busy.
+      page =
+        acceptsGzip && size >= GZIP_MIN_BYTES
+          ? { body: undefined, gzip: gzipSync(pageWriter.view(), GZIP_OPTIONS), size, totalCount }
+          : { body: pageWriter.toBuffer(), gzip: undefined, size, totalCount };
+      pageCache.set(cacheKey, page);
     }
-    if (acceptsGzip && page.gzip === undefined && page.body.length >= GZIP_MIN_BYTES) {
-      page = { ...page, gzip: await compressPage(page.body) };
+    const gzipped = acceptsGzip && page.size >= GZIP_MIN_BYTES;
+    if (gzipped && page.gzip === undefined && page.body !== undefined) {
+      page = { ...page, gzip: gzipSync(page.body, GZIP_OPTIONS) };
+      pageCache.set(cacheKey, page);
+    } else if (!gzipped && page.body === undefined && page.gzip !== undefined) {
+      page = { ...page, body: gunzipSync(page.gzip) };
+      pageCache.set(cacheKey, page);
     }
-    pageCache.set(cacheKey, page);
     const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };
     if (totalCountHeader) headers['Total-Count'] = String(page.totalCount);
-    if (acceptsGzip && page.gzip !== undefined) {
-      return {
-        status: 200,
-        headers: { ...headers, 'Content-Encoding': 'gzip' },
-        body: page.gzip,
-        compressible: false,
-      };
+    if (gzipped) headers['Content-Encoding'] = 'gzip';
+    const body = gzipped ? page.gzip : page.body;
+    if (body === undefined) throw new SyncError('sim.internal', 'a cached page lost its body');
+    return { status: 200, headers, body, compressible: false };
+  }
+
+  /** Writes the JSON array of a /registry page into {@link pageWriter}; returns the Total-Count. */
+  function writePage(params: URLSearchParams, offset: number, limit: number): number {
+    const entries = filteredEntries(params);
+    const reverse = params.get('reverse') === 'true';
+    const compact = params.get('compact') === 'true';
+    const fields = listParam(params, 'fields');
+    // Compact reports are written straight into the page's bytes (no string per report: a
+    // compact report costs a few µs, about what a cache lookup would, so none is cached).
+    pageWriter.reset(PAGE_WRITER_RETAINED_BYTES);
+    pageWriter.byte(OPEN_BRACKET);
+    for (let i = offset; i < Math.min(entries.length, offset + limit); i++) {
+      const entry = entries[reverse ? entries.length - 1 - i : i]!;
+      if (i > offset) pageWriter.byte(COMMA);
+      if (fields.length > 0) {
+        pageWriter.utf8(
+          JSON.stringify(projectFields(generateReport(catalog.options, entry.slot, entry), fields)),
+        );
+      } else if (compact) {
+        writeCompactReport(pageWriter, catalog.options, entry.slot, entry);
+      } else {
+        pageWriter.utf8(fullReportJson(entry));
+      }
     }
-    return { status: 200, headers, body: page.body, compressible: false };
+    pageWriter.byte(CLOSE_BRACKET);
+    return entries.length;
   }
 
   async function authenticate(req: IncomingMessage): Promise<Reply> {
@@ -567,7 +586,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       } else if (fault?.kind === 'token-expiry' || !auth.valid) {
         reply = json(401, { err: auth.kind === 'none' ? 'missing credentials' : 'unauthorized' });
       } else if (endpoint === 'registry') {
-        reply = await registryPage(url.searchParams, acceptsGzip);
+        reply = registryPage(url.searchParams, acceptsGzip);
       } else {
         const answer = progress.respond(url.searchParams);
         reply = json(answer.status, answer.body);
@@ -601,7 +620,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       gzipEnabled &&
       /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))
     ) {
-      body = gzipSync(body, { level: 1 });
+      body = gzipSync(body, GZIP_OPTIONS);
       headers['Content-Encoding'] = 'gzip';
     }
     headers['Content-Length'] = String(Buffer.byteLength(body));
