@@ -197,10 +197,13 @@ describe('DynamoDB faults', () => {
       const stores = storesOf(doc, prefix, 'restart');
       const mark = sim.truth.mark();
       // Pull the plug once the first page is committed, while the later pages are being written.
+      // Probes overlap on a loaded machine: only the first that sees the checkpoint pulls the plug.
+      let pulled = false;
       const poll = setInterval(() => {
         void stores.runs.loadCheckpoint().then(
           (checkpoint) => {
-            if (checkpoint && checkpoint.pageIndex >= 0) {
+            if (checkpoint && checkpoint.pageIndex >= 0 && !pulled) {
+              pulled = true;
               clearInterval(poll);
               figures.endpointKills += 1;
               void stop();
