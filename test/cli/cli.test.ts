@@ -273,12 +273,16 @@ describe('prisma-registry-sync as a child process', () => {
 
     const killed = await freshTables();
     const killedEnv = cliEnv(sim, killed.prefix);
+    // Page 2 answers 3 s late, so the run is surely still going when page 1's checkpoint shows.
+    const gets = sim.requestLog.filter((e) => e.method === 'GET' && e.path.endsWith('/registry')).length;
+    sim.setFaults({ scripted: [{ at: gets + 2, fault: { kind: 'slow', ms: 3_000 } }] });
     const child = spawnCli(['sync', '--json'], killedEnv);
     const exited = collectCli(child);
     // Kill it mid-run: after its first page is committed and before the run finishes.
     await waitFor(() => killed.stores.runs.loadCheckpoint());
     child.kill('SIGKILL');
     expect((await exited).signal).toBe('SIGKILL');
+    sim.setFaults({});
 
     // The dead process still holds the lease; a re-run on the same host sees its holder is gone,
     // takes the lease over at once (no wait for the TTL) and resumes the killed run's checkpoint.

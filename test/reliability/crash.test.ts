@@ -17,7 +17,8 @@ import { type RunningSimulator, startSimulator } from '../../simulator/index.js'
 import { localDocumentClient, localDynamoEnv, uniqueTablePrefix } from '../support/dynamo.js';
 import { ensureTables, scanAll, storesOf, syncOnce } from './support.js';
 
-const IMAGES = 60;
+/** Three GETs: 50, then 49 new, then the one-item overlap; pages 1 and 2 each write about 50 images. */
+const IMAGES = 99;
 const SEED = 21;
 /** The console id is part of every content hash: the clean run and each crash use one id in their own tables. */
 const CONSOLE_ID = 'zq-crash';
@@ -162,7 +163,9 @@ const KILL_POINTS: Array<{
   },
   {
     name: 'while the last page is written or the removal sweep runs',
-    arm: (sim, kill) => sim.onRegistryRequest((n) => n === 2 && setTimeout(kill, 1_500)),
+    // The 3rd GET (the overlap-only last page) is the prefetch sent while page 2, the last page with
+    // new images, is written. A fixed delay after an earlier GET would race the run's own speed.
+    arm: (sim, kill) => sim.onRegistryRequest((n) => n === 3 && setTimeout(kill, 150)),
   },
 ];
 
