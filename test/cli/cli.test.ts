@@ -228,10 +228,12 @@ describe('prisma-registry-sync as a child process', () => {
   });
 
   it('refuses a second concurrent sync and says the lease is held', async () => {
-    const slow = await startTestSimulator({ images: 70, seed: 'cli-lease', latencyMs: 400 });
+    const slow = await startTestSimulator({ images: 70, seed: 'cli-lease' });
     try {
       const { prefix, stores } = await freshTables();
       const env = cliEnv(slow, prefix);
+      // The first run's page 2 answers 8 s late: it still holds the lease while the second CLI starts.
+      slow.setFaults({ scripted: [{ at: 2, fault: { kind: 'slow', ms: 8_000 } }] });
       const first = spawnCli(['sync', '--json'], env);
       const firstDone = collectCli(first);
       await waitFor(() => stores.runs.currentLease());
