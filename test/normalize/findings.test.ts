@@ -176,15 +176,12 @@ describe('huge strings', () => {
   const huge = `${'A vulnerability description. '.repeat(350_000)}`; // ~10 MB
 
   it('caps a 10 MB description on the record, flags it, and still hashes all of it', () => {
-    const started = performance.now();
     const normalized = findingsOf([vulnerability({ description: huge })]);
-    const elapsed = performance.now() - started;
     const [finding] = normalized.findings;
     expect(finding?.description).toHaveLength(DESCRIPTION_MAX_CHARS + 1);
     expect(finding?.description?.endsWith('…')).toBe(true);
     expect(finding?.descriptionTruncated).toBe(true);
     expect(normalized.warnings.join('\n')).toMatch(/descriptions longer than 8192 characters were cut/);
-    expect(elapsed).toBeLessThan(2_000);
 
     const changedAtTheEnd = findingsOf([vulnerability({ description: `${huge}!` })]).findings[0];
     expect(changedAtTheEnd?.description).toBe(finding?.description);

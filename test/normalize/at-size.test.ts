@@ -45,35 +45,25 @@ function fiveMegabyteReport(): Record<string, unknown> {
   };
 }
 
-describe('normalization speed', () => {
-  it('normalizes the real fixture reports in well under a millisecond each (20,000 reports)', () => {
+// Speed is measured by `npm run bench` (normalize alone); these tests hold only behaviour at size.
+describe('normalization at size', () => {
+  it('normalizes every real fixture report to the same records each time', () => {
     const reports = FIXTURE_FILES.flatMap((file) => extractReports(loadFixture(file)).reports);
-    const count = 20_000;
-    const started = performance.now();
-    for (let index = 0; index < count; index++) normalizeReport(reports[index % reports.length], context);
-    const elapsed = performance.now() - started;
-    console.info(
-      `normalize: ${count} fixture reports in ${elapsed.toFixed(0)} ms (${((elapsed / count) * 1000).toFixed(1)} µs/report)`,
-    );
-    expect(elapsed / count).toBeLessThan(1);
+    const first = reports.map((report) => JSON.stringify(normalizeReport(report, context)));
+    for (let pass = 0; pass < 3; pass++) {
+      reports.forEach((report, at) => {
+        expect(JSON.stringify(normalizeReport(report, context))).toBe(first[at]);
+      });
+    }
   });
 
-  it('normalizes a 5 MB report with every finding in well under a second', () => {
+  it('normalizes a 5 MB report with every one of its 3,000 findings', () => {
     const raw = fiveMegabyteReport();
     const json = JSON.stringify(raw);
     expect(json.length).toBeGreaterThan(5_000_000);
-    normalizeReport(JSON.parse(json), context); // warm-up
-    const runs = 5;
-    const started = performance.now();
-    let normalized = normalizeReport(JSON.parse(json), context);
-    for (let run = 1; run < runs; run++) normalized = normalizeReport(JSON.parse(json), context);
-    const elapsed = (performance.now() - started) / runs;
-    console.info(
-      `normalize: ${(json.length / 1e6).toFixed(1)} MB report, ${normalized.findings.length} findings, ` +
-        `${normalized.packages.length} packages: ${elapsed.toFixed(0)} ms per report including JSON.parse`,
-    );
+    const normalized = normalizeReport(JSON.parse(json), context);
     expect(normalized.findings).toHaveLength(3_000);
     expect(normalized.image.vulnerabilityCounts.total).toBe(3_000);
-    expect(elapsed).toBeLessThan(1_000);
+    expect(normalized.packages.length).toBeGreaterThan(0);
   });
 });
