@@ -1,15 +1,15 @@
 /**
  * Row writers: one file per table, streamed in bounded memory. NDJSON and CSV are encoded row by row
  * onto a {@link FileSink}. Parquet goes through DuckDB (see `parquet.ts`): rows are streamed to a
- * temporary NDJSON file next to the output, then converted by one `COPY ... TO (FORMAT parquet)`
- * with explicit column types, under a DuckDB memory limit.
+ * temporary CSV file next to the output (exact: no formula guard), then converted by one
+ * `COPY ... TO (FORMAT parquet)` with explicit column types, under a DuckDB memory limit.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SyncError } from '../common/errors.js';
 import { type CsvOptions, csvHeader, toCsvRecord, toNdjsonLine } from './encode.js';
 import { FileSink } from './file-sink.js';
-import { ndjsonToParquet, PARQUET_MEMORY_LIMITS } from './parquet.js';
+import { csvToParquet, PARQUET_MEMORY_LIMITS } from './parquet.js';
 import type { ExportRow, ExportTableDefinition } from './schema.js';
 
 export const EXPORT_FORMATS = ['parquet', 'ndjson', 'csv'] as const;
@@ -98,15 +98,21 @@ class ParquetRowWriter implements RowWriter {
   readonly table: ExportTableDefinition;
   readonly path: string;
   private readonly staging: TextRowWriter;
-  private readonly memoryLimits: readonly string[] | undefined;
+  private readonly memoryLimits: readonly string[];
   /** Set once the conversion starts: from then on a file at `path` is ours (partial or complete). */
   private converting = false;
 
   constructor(table: ExportTableDefinition, path: string, memoryLimits: readonly string[] | undefined) {
     this.table = table;
     this.path = path;
-    this.memoryLimits = memoryLimits;
-    this.staging = new TextRowWriter(table, `${path}.staging.ndjson`, (row) => toNdjsonLine(table, row));
+    this.memoryLimits = memoryLimits ?? PARQUET_MEMORY_LIMITS;
+    // CSV rather than NDJSON: DuckDB reads it with far smaller buffers (see `parquet.ts`).
+    this.staging = new TextRowWriter(
+      table,
+      `${path}.staging.csv`,
+      (row) => toCsvRecord(table, row, { formulaGuard: false }),
+      csvHeader(table),
+    );
   }
 
   get rows(): number {
@@ -122,15 +128,15 @@ class ParquetRowWriter implements RowWriter {
     this.converting = true;
     try {
       // DuckDB's native binary is loaded here, on the first conversion, never at import.
-      const { bytes, memoryLimit } = await ndjsonToParquet(this.table, staged.path, this.path, {
-        ...(this.memoryLimits ? { memoryLimits: this.memoryLimits } : {}),
+      const { bytes, memoryLimit } = await csvToParquet(this.table, staged.path, this.path, {
+        memoryLimits: this.memoryLimits,
       });
       return {
         table: this.table.name,
         path: this.path,
         rows: staged.rows,
         bytes,
-        ...(memoryLimit !== PARQUET_MEMORY_LIMITS[0] ? { parquetMemoryLimit: memoryLimit } : {}),
+        ...(memoryLimit !== this.memoryLimits[0] ? { parquetMemoryLimit: memoryLimit } : {}),
       };
     } finally {
       await rm(staged.path, { force: true });

@@ -143,12 +143,10 @@ describe('row writers', () => {
     expect(types.map((t) => t.column_name)).toEqual(IMAGES_TABLE.columns.map((c) => c.name));
   });
 
-  it('converts wide rows (kilobytes of text each) by retrying DuckDB with a larger memory limit', async () => {
+  it('converts wide rows (kilobytes of text each) within 24 MB of DuckDB memory', async () => {
     const dir = await tempDir();
-    // A first limit too small for these rows forces the retry, as 64 MB does for tens of thousands of them.
-    const writer = createRowWriter('parquet', FINDINGS_TABLE, dir, {
-      parquetMemoryLimits: ['24MB', '160MB'],
-    });
+    // Row groups are bounded by bytes, not rows, so 10 KB rows need no more memory than narrow ones.
+    const writer = createRowWriter('parquet', FINDINGS_TABLE, dir, { parquetMemoryLimits: ['24MB'] });
     for (let i = 0; i < 3000; i += 1) {
       await writer.write(
         sampleRow(FINDINGS_TABLE, i, { description: 'd'.repeat(8192), title: 't'.repeat(2000) }),
@@ -156,11 +154,60 @@ describe('row writers', () => {
     }
     const file = await writer.close();
     expect(file.rows).toBe(3000);
-    expect(file.parquetMemoryLimit).toBe('160MB');
+    expect(file.parquetMemoryLimit).toBeUndefined();
     const [count] = await duckQuery(
       `SELECT count(*) AS n, min(length(description)) AS d FROM '${file.path}'`,
     );
     expect(count).toEqual({ n: '3000', d: '8192' });
+  });
+
+  it('retries the conversion with the next memory limit when DuckDB runs out of memory', async () => {
+    const dir = await tempDir();
+    // 8 MB is too small for any conversion: the retry with the next limit must succeed.
+    const writer = createRowWriter('parquet', FINDINGS_TABLE, dir, {
+      parquetMemoryLimits: ['8MB', '160MB'],
+    });
+    for (const row of rows(100)) await writer.write(row);
+    const file = await writer.close();
+    expect(file).toMatchObject({ rows: 100, parquetMemoryLimit: '160MB' });
+    expect(await duckQuery(`SELECT count(*) AS n FROM '${file.path}'`)).toEqual([{ n: '100' }]);
+  });
+
+  it('carries every text through the staged CSV into Parquet unchanged, empty text apart from null', async () => {
+    const dir = await tempDir();
+    const texts = [
+      '',
+      'a, "quoted"\r\nsecond line',
+      'bare \r and \n',
+      '"',
+      '""',
+      ',',
+      '=HYPERLINK("http://evil")',
+      '@scope/pkg',
+      ' padded ',
+      'NULL',
+      '\\N',
+      'tab\there',
+      'nul\u0000byte',
+      'ünïcødé 🚀',
+      'x'.repeat(300_000),
+    ];
+    const input = texts.map((title, i) =>
+      sampleRow(FINDINGS_TABLE, i, { title, description: i % 2 === 0 ? null : title }),
+    );
+    const writer = createRowWriter('parquet', FINDINGS_TABLE, dir);
+    for (const row of input) await writer.write(row);
+    const file = await writer.close();
+    const back = await duckQuery(`SELECT finding_key, title, description FROM '${file.path}'`);
+    const sorted = <T extends { finding_key?: unknown }>(list: T[]) =>
+      [...list].sort((a, b) => String(a.finding_key).localeCompare(String(b.finding_key)));
+    expect(sorted(back)).toEqual(
+      sorted(input).map((row) => ({
+        finding_key: row.finding_key,
+        title: row.title,
+        description: row.description,
+      })),
+    );
   });
 
   it('fails with a stable code naming the table when no memory limit suffices', async () => {
@@ -184,8 +231,8 @@ describe('row writers', () => {
 
   it('generates one typed COPY statement per table with every column', () => {
     for (const table of EXPORT_TABLES) {
-      const sql = parquetCopySql(table, "/tmp/it's.ndjson", '/tmp/out.parquet');
-      expect(sql).toContain("'/tmp/it''s.ndjson'");
+      const sql = parquetCopySql(table, "/tmp/it's.csv", '/tmp/out.parquet');
+      expect(sql).toContain("'/tmp/it''s.csv'");
       for (const column of table.columns) expect(sql).toContain(`"${column.name}"`);
     }
   });
