@@ -6,8 +6,10 @@
  *
  * Bounded passes over compact pages of 50 (gzip accepted, as undici's fetch does): one
  * connection (how the sync client pages) and several, with every report generated (after a
- * rescan of all images), with reports cached but pages assembled and compressed, and with
- * pages served from the page cache. The client runs in the same process, as in the benchmarks.
+ * rescan of all images: the cold path), paging forwards (the simulator prefetches the next page
+ * while the client takes in one) and backwards (nothing to prefetch: every page is built and
+ * compressed on request); pages built again for a new query over the same reports; and pages
+ * served from the page cache. The client runs in the same process, so its CPU time is counted too.
  */
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
@@ -35,8 +37,11 @@ const auth = {
   'accept-encoding': 'gzip',
 };
 
-async function fetchPage(n: number, variant: string): Promise<number> {
-  const offset = (n % pageCount) * 50;
+/** Forwards: page n; backwards: from the last page down, so no request finds a prefetched page. */
+type Order = 'forwards' | 'backwards';
+
+async function fetchPage(n: number, variant: string, order: Order): Promise<number> {
+  const offset = (order === 'forwards' ? n % pageCount : pageCount - 1 - (n % pageCount)) * 50;
   const { statusCode, body } = await pool.request({
     method: 'GET',
     path: `/api/v34.04/registry?limit=50&offset=${offset}&compact=true${variant}`,
@@ -47,7 +52,13 @@ async function fetchPage(n: number, variant: string): Promise<number> {
   return bytes;
 }
 
-async function pass(label: string, total: number, concurrency: number, variant: string): Promise<void> {
+async function pass(
+  label: string,
+  total: number,
+  concurrency: number,
+  variant: string,
+  order: Order = 'forwards',
+): Promise<void> {
   let next = 0;
   let bytes = 0;
   const started = performance.now();
@@ -55,7 +66,7 @@ async function pass(label: string, total: number, concurrency: number, variant: 
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
-        const received = await fetchPage(next++, variant);
+        const received = await fetchPage(next++, variant, order);
         bytes += received;
       }
     }),
@@ -65,7 +76,7 @@ async function pass(label: string, total: number, concurrency: number, variant: 
   // CPU time of this process (simulator + in-process client): robust to other load on the machine.
   const cpuMsPerPage = (cpu.user + cpu.system) / 1000 / total;
   console.log(
-    `${label.padEnd(44)} ${String(total).padStart(5)} pages in ${seconds.toFixed(2)} s = ` +
+    `${label.padEnd(58)} ${String(total).padStart(5)} pages in ${seconds.toFixed(2)} s = ` +
       `${String(Math.round(total / seconds)).padStart(5)} pages/s; CPU ${cpuMsPerPage.toFixed(2)} ms/page ` +
       `(= ${Math.round(1000 / cpuMsPerPage)} pages per CPU-second); ${Math.round(bytes / total)} B/page on the wire`,
   );
@@ -76,13 +87,30 @@ try {
     `simulator: ${images} images, compact pages of 50, ${gzip ? 'gzip' : 'identity'}, loopback, unthrottled`,
   );
   const pages = Math.min(pagesPerPass, pageCount);
-  await pass('1 connection, cold process (JIT, CVE catalog)', pages, 1, '');
+  await pass('1 connection, cold process (JIT, CVE levels), forwards', pages, 1, '');
   // Rescan everything: every report must be generated again, but the process is warm.
   sim.mutate.rescan(sim.truth.present());
-  await pass('1 connection, every report generated', pages, 1, '');
+  await pass('1 connection, every report generated, forwards', pages, 1, '');
   sim.mutate.rescan(sim.truth.present());
-  await pass(`${connections} connections, every report generated`, pages, connections, '');
-  await pass(`${connections} connections, reports cached, pages built`, pages, connections, '&reverse=false');
+  await pass('1 connection, every report generated, backwards', pages, 1, '', 'backwards');
+  sim.mutate.rescan(sim.truth.present());
+  await pass(`${connections} connections, every report generated, forwards`, pages, connections, '');
+  sim.mutate.rescan(sim.truth.present());
+  await pass(
+    `${connections} connections, every report generated, backwards`,
+    pages,
+    connections,
+    '',
+    'backwards',
+  );
+  // Compact reports are never cached (writing one costs about a lookup): a new query over the
+  // same reports builds and compresses every page again.
+  await pass(
+    `${connections} connections, pages built again (new query)`,
+    pages,
+    connections,
+    '&reverse=false',
+  );
   await pass(`${connections} connections, pages cached`, pagesPerPass, connections, '');
 } finally {
   await pool.close();

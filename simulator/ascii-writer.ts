@@ -4,6 +4,9 @@
  * served, and the garbage collector's work on that was a large share of a cold page's cost.
  */
 
+/** Constants up to this many bytes are copied with a loop, longer ones with `set`. */
+const SHORT_COPY = 16;
+
 /**
  * A growable buffer of ASCII text. `text` writes one byte per UTF-16 unit, so callers pass only
  * ASCII; `utf8` encodes anything else.
@@ -76,9 +79,60 @@ export class AsciiWriter {
 
   /** Appends pre-encoded bytes (see {@link ascii}): a memcpy, the cheapest way to write a constant. */
   bytes(encoded: Uint8Array): void {
-    if (this.length + encoded.length > this.buffer.length) this.grow(encoded.length);
-    this.buffer.set(encoded, this.length);
-    this.length += encoded.length;
+    const n = encoded.length;
+    if (this.length + n > this.buffer.length) this.grow(n);
+    if (n > SHORT_COPY) {
+      this.buffer.set(encoded, this.length);
+    } else {
+      // `set` costs a call into the runtime; a few stores are cheaper for short constants.
+      const buffer = this.buffer;
+      const at = this.length;
+      for (let i = 0; i < n; i++) buffer[at + i] = encoded[i]!;
+    }
+    this.length += n;
+  }
+
+  /**
+   * Appends `YYYY-MM-DDTHH:mm:ss.sssZ` from its fields (each within its range; year 0..9999),
+   * 24 bytes in one go: timestamps are a large share of a compact report's digits.
+   */
+  timestamp(
+    year: number,
+    month: number,
+    day: number,
+    hours: number,
+    minutes: number,
+    seconds: number,
+    millis: number,
+  ): void {
+    if (this.length + 24 > this.buffer.length) this.grow(24);
+    const b = this.buffer;
+    const at = this.length;
+    b[at] = 48 + Math.floor(year / 1000);
+    b[at + 1] = 48 + (Math.floor(year / 100) % 10);
+    b[at + 2] = 48 + (Math.floor(year / 10) % 10);
+    b[at + 3] = 48 + (year % 10);
+    b[at + 4] = 45; // -
+    b[at + 5] = 48 + Math.floor(month / 10);
+    b[at + 6] = 48 + (month % 10);
+    b[at + 7] = 45;
+    b[at + 8] = 48 + Math.floor(day / 10);
+    b[at + 9] = 48 + (day % 10);
+    b[at + 10] = 84; // T
+    b[at + 11] = 48 + Math.floor(hours / 10);
+    b[at + 12] = 48 + (hours % 10);
+    b[at + 13] = 58; // :
+    b[at + 14] = 48 + Math.floor(minutes / 10);
+    b[at + 15] = 48 + (minutes % 10);
+    b[at + 16] = 58;
+    b[at + 17] = 48 + Math.floor(seconds / 10);
+    b[at + 18] = 48 + (seconds % 10);
+    b[at + 19] = 46; // .
+    b[at + 20] = 48 + Math.floor(millis / 100);
+    b[at + 21] = 48 + (Math.floor(millis / 10) % 10);
+    b[at + 22] = 48 + (millis % 10);
+    b[at + 23] = 90; // Z
+    this.length = at + 24;
   }
 
   /** Appends a copy of bytes already written, `[start, end)`: repeats a name without re-encoding it. */
@@ -112,17 +166,6 @@ export class AsciiWriter {
       rest = Math.floor(rest / 10);
     }
     this.length += digits;
-  }
-
-  /** Appends `value` in decimal, zero-padded to `width` digits (for times and dates). */
-  padded(value: number, width: number): void {
-    if (this.length + width > this.buffer.length) this.grow(width);
-    let rest = value;
-    for (let at = this.length + width - 1; at >= this.length; at--) {
-      this.buffer[at] = 48 + (rest % 10);
-      rest = Math.floor(rest / 10);
-    }
-    this.length += width;
   }
 
   /** The bytes written, without a copy: valid only until the next write or reset. */

@@ -74,18 +74,5 @@ export function writeIsoTime(out: AsciiWriter, ms: number): void {
     return;
   }
   const t = splitTime(ms);
-  out.padded(t.year, 4);
-  out.byte(45); // -
-  out.padded(t.month, 2);
-  out.byte(45);
-  out.padded(t.day, 2);
-  out.byte(84); // T
-  out.padded(t.hours, 2);
-  out.byte(58); // :
-  out.padded(t.minutes, 2);
-  out.byte(58);
-  out.padded(t.seconds, 2);
-  out.byte(46); // .
-  out.padded(t.millis, 3);
-  out.byte(90); // Z
+  out.timestamp(t.year, t.month, t.day, t.hours, t.minutes, t.seconds, t.millis);
 }
