@@ -1,12 +1,17 @@
 /**
- * Export memory: peak RSS of `exportTables` over the stored data of 20,000 images (target < 256 MB).
+ * Export memory: peak RSS of the `export` command over the stored data of 20,000 images (target < 256 MB).
  *
  *   npx tsx bench/export-memory.ts [--images 20000] [--format parquet|ndjson|csv|all] [--segments 4]
  *   npx tsx bench/export-memory.ts --dynamodb-local --images 1000     (through DynamoDB Local instead)
  *   npx tsx bench/export-memory.ts --serve --images 20000            (only serve the fake table)
  *
- * Each export runs in a fresh child process that reports its own peak RSS
- * (`process.resourceUsage().maxRSS`), so loading and serving never count.
+ * Each export runs as users run it: `node bin/prisma-registry-sync.js export --out DIR --format F`, one
+ * fresh process per format, pointed at the data source by the usual environment variables
+ * (AWS_ENDPOINT_URL_DYNAMODB, SYNC_TABLE_PREFIX). The whole export, DuckDB's conversion included, runs
+ * in that one process, so its peak RSS is the figure. It is the kernel's (`getrusage` maxRSS), written
+ * on exit by a one-line hook the bench preloads with `--import` (it changes nothing else; no other
+ * Node or V8 option is given). Also reported: the peak by the end of the read phase (VmHWM from /proc
+ * when the command reports its conversion phase; Linux only), CPU time and wall time.
  *
  * Data source. By default, a local HTTP server speaking DynamoDB's JSON protocol (Scan with
  * Segment/TotalSegments/Limit/ExclusiveStartKey, DescribeTable, GetItem) serves the items the store
@@ -18,7 +23,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,7 +34,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { NormalizedReport } from '../lambda/common/records.js';
-import { exportTables } from '../lambda/export/index.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../lambda/export/writers.js';
 import { normalizeReport } from '../lambda/normalize/index.js';
 import { createStores, createTables } from '../lambda/store/index.js';
@@ -43,11 +47,7 @@ const { values } = parseArgs({
     format: { type: 'string', default: 'all' },
     segments: { type: 'string', default: '4' },
     'dynamodb-local': { type: 'boolean', default: false },
-    child: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
-    endpoint: { type: 'string' },
-    prefix: { type: 'string' },
-    out: { type: 'string' },
   },
 });
 
@@ -205,56 +205,108 @@ async function loadThroughStore(endpoint: string, prefix: string, images: number
   return items;
 }
 
-/** Child mode: one export, then its figures as one JSON line on stdout. */
-async function runChild(): Promise<void> {
-  const format = values.format as ExportFormat;
-  // Peak RSS per phase (sampled every 50 ms): which part of the export needs the memory.
-  const peaks: Record<string, number> = {};
-  let phase = 'start';
-  const sample = () => {
-    peaks[phase] = Math.max(peaks[phase] ?? 0, Math.round(process.memoryUsage.rss() / 1048576));
-  };
-  const sampler = setInterval(sample, 50);
-  const result = await exportTables({
-    client: documentClient(values.endpoint ?? ''),
-    tablePrefix: values.prefix ?? '',
-    outDir: values.out ?? '',
-    format,
-    segments: Number(values.segments),
-    onProgress: (progress) => {
-      sample();
-      phase = progress.phase;
-    },
-  });
-  clearInterval(sampler);
-  process.stdout.write(
-    `${JSON.stringify({
-      format,
-      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-      sampledPeakRssMbByPhase: peaks,
-      seconds: Math.round(result.durationMs / 100) / 10,
-      itemsRead: result.stats.itemsRead,
-      files: Object.fromEntries(
-        result.files.map((f) => [f.table, { rows: f.rows, mb: Math.round(f.bytes / 1e5) / 10 }]),
-      ),
-    })}\n`,
-  );
+/** What one export process reports. */
+interface ExportFigures {
+  format: ExportFormat;
+  /** Peak RSS of the export process, start to exit. */
+  peakRssMb: number;
+  /** Peak RSS by the end of the read phase (Linux; undefined elsewhere). */
+  readPhasePeakRssMb: number | undefined;
+  cpuSeconds: number;
+  wallSeconds: number;
+  itemsRead: number;
+  files: Record<string, { rows: number; mb: number }>;
 }
 
-function exportInChild(endpoint: string, prefix: string, format: ExportFormat, out: string): Promise<string> {
-  const script = fileURLToPath(import.meta.url);
-  const args = ['--import', 'tsx', script, '--child', '--endpoint', endpoint, '--prefix', prefix];
-  args.push('--format', format, '--out', out, '--segments', String(values.segments));
+/** Preloaded into the export process: on exit, its own resource usage as JSON on fd 3. */
+const RUSAGE_HOOK = [
+  'data:text/javascript,',
+  'import { writeSync } from "node:fs";',
+  'process.on("exit", () => writeSync(3, JSON.stringify(process.resourceUsage())));',
+].join('');
+
+const BIN = fileURLToPath(new URL('../bin/prisma-registry-sync.js', import.meta.url));
+
+/** The kernel's peak RSS of a running process so far, in MB (Linux only). */
+async function highWaterMarkMb(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `prisma-registry-sync export` in a fresh process against `endpoint`; its figures. */
+function exportThroughCli(
+  endpoint: string,
+  prefix: string,
+  format: ExportFormat,
+  out: string,
+): Promise<ExportFigures> {
+  const args = ['--import', RUSAGE_HOOK, BIN, 'export', '--out', out, '--format', format, '--json'];
+  args.push('--segments', String(values.segments));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    SYNC_TABLE_PREFIX: prefix,
+  };
+  delete env.NODE_OPTIONS;
+  const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    let usage = '';
+    let stderr = '';
+    let readPhasePeak: Promise<number | undefined> = Promise.resolve(undefined);
+    child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString('utf8');
     });
+    child.stdio[3]?.on('data', (chunk: Buffer) => {
+      usage += chunk.toString('utf8');
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      // Not a TTY: the command prints one line per phase; the conversion's line ends the read phase.
+      if (!stderr.includes('export converting:') && `${stderr}${text}`.includes('export converting:')) {
+        readPhasePeak = highWaterMarkMb(child.pid);
+      }
+      stderr += text;
+    });
     child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve(stdout.trim()) : reject(new Error(`export child exited with ${code}`)),
-    );
+    child.on('close', (code) => {
+      if (code !== 0) {
+        reject(new Error(`export (${format}) exited with ${code}: ${stderr.slice(-2000)}`));
+        return;
+      }
+      let figures: Omit<ExportFigures, 'readPhasePeakRssMb'>;
+      try {
+        const rusage = JSON.parse(usage) as NodeJS.ResourceUsage;
+        const result = JSON.parse(stdout) as {
+          files: Array<{ table: string; rows: number; bytes: number }>;
+          stats: { itemsRead: number };
+        };
+        figures = {
+          format,
+          peakRssMb: Math.round(rusage.maxRSS / 1024),
+          cpuSeconds: Math.round((rusage.userCPUTime + rusage.systemCPUTime) / 1e5) / 10,
+          wallSeconds: Math.round((Date.now() - started) / 100) / 10,
+          itemsRead: result.stats.itemsRead,
+          files: Object.fromEntries(
+            result.files.map((f) => [f.table, { rows: f.rows, mb: Math.round(f.bytes / 1e5) / 10 }]),
+          ),
+        };
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      void readPhasePeak.then((readPhasePeakRssMb) => resolve({ ...figures, readPhasePeakRssMb }));
+    });
   });
 }
 
@@ -285,7 +337,8 @@ async function main(): Promise<void> {
       `images=${images} source=${values['dynamodb-local'] ? 'dynamodb-local' : 'fake-dynamodb-http'}\n`,
     );
     for (const format of formats) {
-      process.stdout.write(`${await exportInChild(endpoint, prefix, format, join(out, format))}\n`);
+      const figures = await exportThroughCli(endpoint, prefix, format, join(out, format));
+      process.stdout.write(`${JSON.stringify(figures)}\n`);
     }
   } finally {
     await stop();
@@ -293,8 +346,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (values.child) await runChild();
-else if (values.serve) {
+if (values.serve) {
   // Only the fake table, for experiments: export against the printed endpoint with tablePrefix `bench`.
   const fake = await startFakeDynamoDb(Number(values.images));
   process.stdout.write(`${fake.endpoint}\n`);

@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addExportCommand, exportProgressReporter } from '../../lambda/export/cli.js';
+import { addExportCommand, EXPORT_V8_FLAGS, exportProgressReporter } from '../../lambda/export/cli.js';
 import type { ExportProgress } from '../../lambda/export/index.js';
 import { createStores } from '../../lambda/store/index.js';
 import {
@@ -86,13 +87,26 @@ describe('export command', () => {
   function program() {
     const out = capture();
     const err = capture();
+    const v8Flags: string[] = [];
     const command = new Command().exitOverride();
     addExportCommand(command, {
       out: { stdout: out.stream, stderr: err.stream },
       store: () => ({ client: localDocumentClient(), tablePrefix: prefix }),
+      setV8Flags: (flags) => v8Flags.push(flags),
     });
-    return { command, out, err };
+    return { command, out, err, v8Flags };
   }
+
+  it("sets V8's heap growing factor for its own process, with a flag this Node's V8 knows", async () => {
+    const { command, v8Flags } = program();
+    await command.parseAsync(['node', 'cli', 'export', '--out', await tempDir(), '--format', 'ndjson']);
+    expect(v8Flags).toEqual([EXPORT_V8_FLAGS]);
+    // V8 ignores an unknown flag set at run time (it only prints a warning): the option must exist here.
+    const options = execFileSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
+    for (const flag of EXPORT_V8_FLAGS.split(' ')) {
+      expect(options).toContain(`  ${flag.replace(/=.*$/, '')} (`);
+    }
+  });
 
   it('writes one file per table and prints one JSON document with --json', async () => {
     const dir = await tempDir();
