@@ -2,6 +2,9 @@
  * Writes JSON text straight into a growable byte buffer. Compact pages are assembled with it:
  * building each report as a JS string first allocated about five bytes of garbage per byte
  * served, and the garbage collector's work on that was a large share of a cold page's cost.
+ *
+ * It can also note where the text repeats itself (a constant written before, bytes copied with
+ * `repeat`): {@link gzipWithMatches} turns those notes into deflate matches without searching.
  */
 
 /** Constants up to this many bytes are copied with a loop, longer ones with `set`. */
@@ -21,6 +24,11 @@ const SHORT_COPY = 16;
 export class AsciiWriter {
   private buffer: Buffer;
   private length = 0;
+  /** Repeats noted so far, as (position, length, source position) triples; undefined: not noting. */
+  private repeats: Int32Array | undefined;
+  private repeatCount = 0;
+  /** Where each constant (by id) was last written in this content, -1 if not yet. */
+  private lastWritten = new Int32Array(0);
 
   constructor(initialBytes = 64 * 1024) {
     this.buffer = Buffer.allocUnsafe(initialBytes);
@@ -38,6 +46,28 @@ export class AsciiWriter {
   reset(retainBytes = Number.POSITIVE_INFINITY): void {
     this.length = 0;
     if (this.buffer.length > retainBytes) this.buffer = Buffer.allocUnsafe(retainBytes);
+    this.repeatCount = 0;
+    this.lastWritten.fill(-1);
+  }
+
+  /**
+   * From now until switched off, notes every repeat: each constant written where it was written
+   * before (see {@link ascii}) and every {@link repeat}. Switching on or off forgets earlier notes.
+   */
+  noteRepeats(on: boolean): void {
+    this.repeats = on ? (this.repeats ?? new Int32Array(3 * 1024)) : undefined;
+    this.repeatCount = 0;
+    this.lastWritten.fill(-1);
+  }
+
+  /** Whether repeats are being noted. */
+  get notingRepeats(): boolean {
+    return this.repeats !== undefined;
+  }
+
+  /** The repeats noted: `count` (position, length, source position) triples at the start of `triples`. */
+  notedRepeats(): { triples: Int32Array; count: number } {
+    return { triples: this.repeats ?? new Int32Array(0), count: this.repeatCount };
   }
 
   /** Appends ASCII text (each UTF-16 unit must be below 0x80). */
@@ -72,15 +102,27 @@ export class AsciiWriter {
     return true;
   }
 
-  /** Drops everything written after the first `size` bytes. */
+  /** Drops everything written after the first `size` bytes (and the repeats noted there). */
   truncate(size: number): void {
     this.length = Math.min(this.length, size);
+    const repeats = this.repeats;
+    if (repeats === undefined) return;
+    while (this.repeatCount > 0 && repeats[3 * (this.repeatCount - 1)]! >= this.length) this.repeatCount--;
+    for (let id = 0; id < this.lastWritten.length; id++) {
+      if (this.lastWritten[id]! >= this.length) this.lastWritten[id] = -1;
+    }
   }
 
   /** Appends pre-encoded bytes (see {@link ascii}): a memcpy, the cheapest way to write a constant. */
-  bytes(encoded: Uint8Array): void {
+  bytes(encoded: AsciiConstant): void {
     const n = encoded.length;
     if (this.length + n > this.buffer.length) this.grow(n);
+    if (this.repeats !== undefined) {
+      if (encoded.id >= this.lastWritten.length) this.growConstants(encoded.id);
+      const before = this.lastWritten[encoded.id]!;
+      if (before >= 0) this.note(this.length, n, before);
+      this.lastWritten[encoded.id] = this.length;
+    }
     if (n > SHORT_COPY) {
       this.buffer.set(encoded, this.length);
     } else {
@@ -138,6 +180,7 @@ export class AsciiWriter {
   /** Appends a copy of bytes already written, `[start, end)`: repeats a name without re-encoding it. */
   repeat(start: number, end: number): void {
     if (this.length + end - start > this.buffer.length) this.grow(end - start);
+    if (this.repeats !== undefined) this.note(this.length, end - start, start);
     this.buffer.copyWithin(this.length, start, end);
     this.length += end - start;
   }
@@ -183,6 +226,25 @@ export class AsciiWriter {
     return this.buffer.toString('utf8', 0, this.length);
   }
 
+  private note(at: number, length: number, source: number): void {
+    let repeats = this.repeats!;
+    if (3 * this.repeatCount + 3 > repeats.length) {
+      const larger = new Int32Array(repeats.length * 2);
+      larger.set(repeats);
+      this.repeats = repeats = larger;
+    }
+    const i = 3 * this.repeatCount++;
+    repeats[i] = at;
+    repeats[i + 1] = length;
+    repeats[i + 2] = source;
+  }
+
+  private growConstants(id: number): void {
+    const larger = new Int32Array(Math.max(64, 2 * (id + 1))).fill(-1);
+    larger.set(this.lastWritten);
+    this.lastWritten = larger;
+  }
+
   private grow(needed: number): void {
     const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + needed));
     this.buffer.copy(next, 0, 0, this.length);
@@ -190,18 +252,30 @@ export class AsciiWriter {
   }
 }
 
+let constantCount = 0;
+
+/** Pre-encoded ASCII text with an identity, so a writer can tell where it was written before. */
+export class AsciiConstant extends Uint8Array {
+  readonly id: number;
+
+  constructor(text: string) {
+    super(text.length);
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 0x7f) throw new RangeError(`not ASCII: ${JSON.stringify(text)}`);
+      this[i] = code;
+    }
+    this.id = constantCount++;
+  }
+}
+
 /**
- * The bytes of an ASCII constant, for {@link AsciiWriter.bytes}.
+ * The bytes of an ASCII constant, for {@link AsciiWriter.bytes}. Make constants once (module
+ * level): each has an identity.
  *
  * @example
  * const OPEN = ascii('{"_id":"');
  */
-export function ascii(text: string): Uint8Array {
-  const encoded = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code > 0x7f) throw new RangeError(`not ASCII: ${JSON.stringify(text)}`);
-    encoded[i] = code;
-  }
-  return encoded;
+export function ascii(text: string): AsciiConstant {
+  return new AsciiConstant(text);
 }

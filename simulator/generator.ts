@@ -11,7 +11,7 @@
  * (same repo, same image ids), and tag position 0 (`latest`/`main`) is the same image as
  * position 7: one image id under several tags and registries, as on real consoles.
  */
-import { AsciiWriter, ascii } from './ascii-writer.js';
+import { type AsciiConstant, AsciiWriter, ascii } from './ascii-writer.js';
 import { isoTime, writeIsoTime } from './iso-time.js';
 import { type Rng, rngFor } from './prng.js';
 
@@ -276,6 +276,8 @@ function scanTimeMs(seed: number | string, index: number, scanGeneration: number
 
 /** Whether image `index` gets a heavy (> 1 MB) report. */
 export function isHeavy(options: GeneratorOptions, index: number): boolean {
+  // A draw in [0, 1) is never below 0: no stream needed when nothing is heavy.
+  if (options.heavyFraction <= 0) return false;
   return rngFor(options.seed, 'heavy', index).float() < options.heavyFraction;
 }
 
@@ -1182,7 +1184,7 @@ function writeHex(out: AsciiWriter, rng: Rng, length: number): void {
 }
 
 /** The distro's keys of a compact report, as JSON text (`,"osDistro":…,"distro":…`). */
-const DISTRO_JSON: ReadonlyMap<Distro, Uint8Array> = new Map(
+const DISTRO_JSON: ReadonlyMap<Distro, AsciiConstant> = new Map(
   DISTROS.map((d) => [
     d,
     ascii(

@@ -121,8 +121,22 @@ export class Rng {
  */
 export function rngFor(seed: number | string, ...parts: Array<string | number>): Rng {
   // hash32(`${seed}|${parts.join('|')}`), without building the key: this runs several times per report.
-  let h = fnv(FNV_OFFSET, String(seed));
+  let h = fnvPart(FNV_OFFSET, seed);
   if (parts.length === 0) h = Math.imul(h ^ PIPE, FNV_PRIME);
-  for (let i = 0; i < parts.length; i++) h = fnv(Math.imul(h ^ PIPE, FNV_PRIME), String(parts[i]));
+  for (let i = 0; i < parts.length; i++) h = fnvPart(Math.imul(h ^ PIPE, FNV_PRIME), parts[i]!);
   return new Rng(avalanche(h));
+}
+
+/** {@link fnv} over `String(part)`; small whole numbers (indexes) digit by digit, without the string. */
+function fnvPart(h: number, part: string | number): number {
+  if (typeof part === 'string' || !Number.isInteger(part) || part < 0 || part > 0xffffffff) {
+    return fnv(h, String(part));
+  }
+  let divisor = 1;
+  while (divisor * 10 <= part) divisor *= 10;
+  for (; divisor >= 1; divisor /= 10) {
+    h ^= 48 + (Math.floor(part / divisor) % 10);
+    h = Math.imul(h, FNV_PRIME);
+  }
+  return h;
 }

@@ -10,11 +10,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import { gunzipSync, gzip, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { SyncError } from '../lambda/common/errors.js';
 import { AsciiWriter } from './ascii-writer.js';
 import { Catalog, type CatalogEntry, compareKeys } from './catalog.js';
+import { gzipWithMatches } from './deflate.js';
 import { type Fault, FaultInjector, type FaultPlan, faultLabel } from './faults.js';
 import { generateReport, projectFields, type RawReport, writeCompactReport } from './generator.js';
 import { LruCache } from './lru-cache.js';
@@ -107,7 +107,6 @@ export const MAX_PAGE_SIZE = 50;
 
 const ROUTE = /^\/api\/(v\d+(?:\.\d+)?)\/(authenticate|registry\/progress|registry)\/?$/;
 const GZIP_MIN_BYTES = 1024;
-const gzipAsync = promisify(gzip);
 const OPEN_BRACKET = 0x5b;
 const COMMA = 0x2c;
 const CLOSE_BRACKET = 0x5d;
@@ -167,9 +166,10 @@ function json(status: number, value: unknown, headers: Record<string, string> = 
 }
 
 /**
- * gzip settings. The console's own level is unknown; level 1 is the cheapest that still
- * compresses pages 6-7x. Synchronous: on the thread pool a page cost more CPU (stream setup, a
- * thread hop) and, with one connection, no less time, since nothing else is waiting to run.
+ * zlib settings for pages other than compact ones (those use gzipWithMatches: about half the
+ * cost, about half the ratio). The console's own level is unknown; level 1 is zlib's cheapest and
+ * still compresses pages 6-7x. Synchronous: on the thread pool a page cost more CPU (stream setup,
+ * a thread hop) and, measured, no less time per page.
  */
 const GZIP_OPTIONS = { level: 1 } as const;
 
@@ -278,8 +278,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     PAGE_CACHE_BYTES,
     (p) => (p.body?.length ?? 0) + (p.gzip?.length ?? 0),
   );
-  /** Prefetched pages still being compressed, by page key (undefined: the prefetch failed). */
-  const prefetching = new Map<string, Promise<CachedPage | undefined>>();
   let closed = false;
 
   const credentialsMatch = (user: string, pass: string): boolean =>
@@ -373,7 +371,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return entries;
   }
 
-  async function registryPage(params: URLSearchParams, acceptsGzip: boolean): Promise<Reply> {
+  function registryPage(params: URLSearchParams, acceptsGzip: boolean): Reply {
     const offsetText = params.get('offset');
     const limitText = params.get('limit');
     const offset = offsetText === null || offsetText === '' ? 0 : Number(offsetText);
@@ -385,19 +383,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const limit = requestedLimit === 0 ? MAX_PAGE_SIZE : Math.min(requestedLimit, MAX_PAGE_SIZE);
 
     const cacheKey = pageKey(params);
-    // A page the prefetch is still compressing is awaited rather than built twice.
-    let page = pageCache.get(cacheKey) ?? (await prefetching.get(cacheKey));
-    if (page === undefined) {
-      const totalCount = writePage(params, offset, limit);
-      const size = pageWriter.size;
-      // Compressed straight from the writer, and only the form this client takes is kept: the
-      // identity body of a gzip page is 6-7x its size, and churning it kept the GC busy.
-      page =
-        acceptsGzip && size >= GZIP_MIN_BYTES
-          ? { body: undefined, gzip: gzipSync(pageWriter.view(), GZIP_OPTIONS), size, totalCount }
-          : { body: pageWriter.toBuffer(), gzip: undefined, size, totalCount };
-      pageCache.set(cacheKey, page);
-    }
+    let page = pageCache.get(cacheKey) ?? buildPage(cacheKey, params, offset, limit, acceptsGzip);
     const gzipped = acceptsGzip && page.size >= GZIP_MIN_BYTES;
     if (gzipped && page.gzip === undefined && page.body !== undefined) {
       page = { ...page, gzip: gzipSync(page.body, GZIP_OPTIONS) };
@@ -415,6 +401,38 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return { status: 200, headers, body, compressible: false };
   }
 
+  /**
+   * Builds a page, caches it and returns it: compressed straight from the writer when the client
+   * takes gzip, and only in the form the client takes (the identity body of a gzip page is several
+   * times its size, and churning it kept the GC busy).
+   */
+  function buildPage(
+    cacheKey: string,
+    params: URLSearchParams,
+    offset: number,
+    limit: number,
+    acceptsGzip: boolean,
+  ): CachedPage {
+    const totalCount = writePage(params, offset, limit);
+    const size = pageWriter.size;
+    let page: CachedPage;
+    if (!(acceptsGzip && size >= GZIP_MIN_BYTES)) {
+      page = { body: pageWriter.toBuffer(), gzip: undefined, size, totalCount };
+    } else if (pageWriter.notingRepeats) {
+      const { triples, count } = pageWriter.notedRepeats();
+      page = {
+        body: undefined,
+        gzip: gzipWithMatches(pageWriter.view(), size, triples, count),
+        size,
+        totalCount,
+      };
+    } else {
+      page = { body: undefined, gzip: gzipSync(pageWriter.view(), GZIP_OPTIONS), size, totalCount };
+    }
+    pageCache.set(cacheKey, page);
+    return page;
+  }
+
   /** The page cache key: the catalog version and the query with its parameters in a stable order. */
   function pageKey(params: URLSearchParams): string {
     const sorted = new URLSearchParams(params);
@@ -423,12 +441,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   }
 
   /**
-   * After a compact page, builds the next one in the background, as a client paging through the
-   * console asks for it next: generated on this thread once the current response is written,
-   * compressed on the libuv pool. While the client takes in one page (in its own process, or
-   * between requests in this one), the next is prepared, so a sequential sync measures the
-   * client rather than the simulator. Compact pages only (a few hundred µs each); a mutation in
-   * between makes the prefetched page unreachable (the key holds the catalog version).
+   * After a compact page, builds the next one, as a client paging through the console asks for it
+   * next: once the current response is written (setImmediate), so while a client in another
+   * process takes in one page, the next is prepared, and a sequential sync measures the client
+   * rather than the simulator. Compact pages only (a few hundred µs each); a mutation in between
+   * makes the prefetched page unreachable (the key holds the catalog version).
    */
   function prefetchNextPage(
     params: URLSearchParams,
@@ -443,28 +460,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     next.set('offset', String(offset + limit));
     const version = catalog.version;
     setImmediate(() => {
+      if (closed || catalog.version !== version) return;
       const key = pageKey(next);
-      if (closed || catalog.version !== version || prefetching.has(key) || pageCache.get(key) !== undefined) {
-        return;
-      }
-      const count = writePage(next, offset + limit, limit);
-      const size = pageWriter.size;
-      if (!(acceptsGzip && size >= GZIP_MIN_BYTES)) {
-        pageCache.set(key, { body: pageWriter.toBuffer(), gzip: undefined, size, totalCount: count });
-        return;
-      }
-      // The writer is reused by the next page: the pool compresses a copy.
-      const compressed = gzipAsync(pageWriter.toBuffer(), GZIP_OPTIONS).then(
-        (gzip): CachedPage => {
-          const page = { body: undefined, gzip, size, totalCount: count };
-          pageCache.set(key, page);
-          return page;
-        },
-        // A failed prefetch is no failure: the request builds the page itself.
-        () => undefined,
-      );
-      prefetching.set(key, compressed);
-      void compressed.finally(() => prefetching.delete(key));
+      if (pageCache.get(key) === undefined) buildPage(key, next, offset + limit, limit, acceptsGzip);
     });
   }
 
@@ -477,6 +475,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     // Compact reports are written straight into the page's bytes (no string per report: a
     // compact report costs a few µs, about what a cache lookup would, so none is cached).
     pageWriter.reset(PAGE_WRITER_RETAINED_BYTES);
+    // Compact pages note their repeats, so gzip needs no match search (see deflate.ts).
+    pageWriter.noteRepeats(compact && fields.length === 0);
     pageWriter.byte(OPEN_BRACKET);
     for (let i = offset; i < Math.min(entries.length, offset + limit); i++) {
       const entry = entries[reverse ? entries.length - 1 - i : i]!;
@@ -646,7 +646,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       } else if (fault?.kind === 'token-expiry' || !auth.valid) {
         reply = json(401, { err: auth.kind === 'none' ? 'missing credentials' : 'unauthorized' });
       } else if (endpoint === 'registry') {
-        reply = await registryPage(url.searchParams, acceptsGzip);
+        reply = registryPage(url.searchParams, acceptsGzip);
       } else {
         const answer = progress.respond(url.searchParams);
         reply = json(answer.status, answer.body);

@@ -16,7 +16,7 @@ async function page(sim: RunningSimulator, offset: number, encoding = 'gzip'): P
   return Buffer.from(await res.arrayBuffer());
 }
 
-/** Lets the prefetch started by the last response finish (it is compressed on the thread pool). */
+/** Lets the prefetch started by the last response run (it is built after the response is written). */
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 100));
 }

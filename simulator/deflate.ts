@@ -1,0 +1,186 @@
+/**
+ * gzip for compact pages without searching for matches. zlib's level 1 spent as long compressing
+ * a compact page as writing it; but the writer already knows where a page repeats itself: every
+ * constant key run appears in the previous report, and names repeat within a report. Those become
+ * deflate matches, everything else (ids, digests, times, digits) literals, coded with the fixed
+ * Huffman codes of RFC 1951 §3.2.6 in a single block. The output is ordinary gzip (about twice
+ * zlib level 1's size on compact pages), so any client inflates it; the CRC is zlib's.
+ */
+import { crc32 } from 'node:zlib';
+
+/** A repeat shorter than this costs as many bits as its literals: left as literals. */
+const MIN_MATCH = 4;
+const MAX_MATCH = 258;
+const WINDOW = 32_768;
+
+function reverseBits(code: number, bits: number): number {
+  let reversed = 0;
+  for (let i = 0; i < bits; i++) {
+    reversed = (reversed << 1) | (code & 1);
+    code >>>= 1;
+  }
+  return reversed;
+}
+
+/** Fixed literal/length codes (RFC 1951 §3.2.6), bit-reversed: deflate packs bits LSB first. */
+const LITERAL_CODE = new Uint16Array(288);
+const LITERAL_BITS = new Uint8Array(288);
+/** Per byte value: its literal code shifted left 4, or'd with its bit count (one load per byte). */
+const BYTE_CODE = new Uint16Array(256);
+for (let symbol = 0; symbol < 288; symbol++) {
+  const [code, bits] =
+    symbol < 144
+      ? [0x30 + symbol, 8]
+      : symbol < 256
+        ? [0x190 + symbol - 144, 9]
+        : symbol < 280
+          ? [symbol - 256, 7]
+          : [0xc0 + symbol - 280, 8];
+  LITERAL_CODE[symbol] = reverseBits(code, bits);
+  LITERAL_BITS[symbol] = bits;
+  if (symbol < 256) BYTE_CODE[symbol] = (LITERAL_CODE[symbol]! << 4) | bits;
+}
+
+const LENGTH_BASE = [
+  3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195,
+  227,
+];
+const LENGTH_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5];
+/** Per match length 3..258: its length symbol (257..285), extra bit count and extra value. */
+const LENGTH_SYMBOL = new Uint16Array(MAX_MATCH + 1);
+const LENGTH_EXTRA_BITS = new Uint8Array(MAX_MATCH + 1);
+const LENGTH_EXTRA_VALUE = new Uint8Array(MAX_MATCH + 1);
+for (let i = 0; i < LENGTH_BASE.length; i++) {
+  for (let extra = 0; extra < 1 << LENGTH_EXTRA[i]!; extra++) {
+    const length = LENGTH_BASE[i]! + extra;
+    if (length >= MAX_MATCH) break; // 258 has its own symbol
+    LENGTH_SYMBOL[length] = 257 + i;
+    LENGTH_EXTRA_BITS[length] = LENGTH_EXTRA[i]!;
+    LENGTH_EXTRA_VALUE[length] = extra;
+  }
+}
+LENGTH_SYMBOL[MAX_MATCH] = 285;
+
+const DISTANCE_BASE = [
+  1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
+  6145, 8193, 12289, 16385, 24577,
+];
+const DISTANCE_EXTRA = [
+  0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+];
+/** Per distance 1..32768: its distance code (0..29); fixed distance codes are 5 bits. */
+const DISTANCE_CODE = new Uint8Array(WINDOW + 1);
+for (let code = 0; code < DISTANCE_BASE.length; code++) {
+  const end = code + 1 < DISTANCE_BASE.length ? DISTANCE_BASE[code + 1]! : WINDOW + 1;
+  DISTANCE_CODE.fill(code, DISTANCE_BASE[code]!, end);
+}
+const DISTANCE_CODE_REVERSED = DISTANCE_BASE.map((_, code) => reverseBits(code, 5));
+
+/** gzip member header: deflate, no name or time, OS unknown-but-Unix (3) as zlib writes it. */
+const GZIP_HEADER = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+
+let scratch = Buffer.allocUnsafe(256 * 1024);
+
+/**
+ * The gzip of `data[0, size)`, with `repeats` as (position, length, source position) triples in
+ * increasing position order: `data[position, position + length)` equals
+ * `data[source, source + length)`, source before position (what {@link AsciiWriter} notes).
+ * Repeats too short or too far back for deflate are written as literals.
+ *
+ * @example
+ * const out = new AsciiWriter();
+ * out.noteRepeats(true);
+ * // … write a page …
+ * const { triples, count } = out.notedRepeats();
+ * gunzipSync(gzipWithMatches(out.view(), out.size, triples, count)).equals(out.view()); // true
+ */
+export function gzipWithMatches(data: Uint8Array, size: number, repeats: Int32Array, count: number): Buffer {
+  // Worst case: 9 bits per literal, or 31 bits per 4-byte match (< 8 bits a byte).
+  const bound = GZIP_HEADER.length + Math.ceil((size * 9) / 8) + 16;
+  if (scratch.length < bound) scratch = Buffer.allocUnsafe(bound);
+  const out = scratch;
+  for (let i = 0; i < GZIP_HEADER.length; i++) out[i] = GZIP_HEADER[i]!;
+  let pos = GZIP_HEADER.length;
+  // Bits not yet written, LSB first; fewer than 16 between puts.
+  let acc = 0b011; // BFINAL = 1, BTYPE = 01 (fixed Huffman codes)
+  let bits = 3;
+  let at = 0;
+  for (let r = 0; r <= count; r++) {
+    // Literals up to the next repeat (or the end).
+    const literalEnd = r < count ? repeats[3 * r]! : size;
+    for (; at < literalEnd; at++) {
+      const coded = BYTE_CODE[data[at]!]!;
+      acc |= (coded >>> 4) << bits;
+      if ((coded & 15) === 8) {
+        // Bytes under 144 (all of ASCII) have 8-bit codes: one byte out per byte in.
+        out[pos++] = acc & 0xff;
+        acc >>>= 8;
+        continue;
+      }
+      bits += coded & 15;
+      if (bits >= 16) {
+        out[pos++] = acc & 0xff;
+        out[pos++] = (acc >>> 8) & 0xff;
+        acc >>>= 16;
+        bits -= 16;
+      }
+    }
+    if (r === count) break;
+    const length = repeats[3 * r + 1]!;
+    const distance = at - repeats[3 * r + 2]!;
+    if (length < MIN_MATCH || distance < 1 || distance > WINDOW) continue; // stays literal
+    for (let left = length; left > 0; ) {
+      // Chunks of at most 258 that never leave a remainder under MIN_MATCH.
+      const take = left <= MAX_MATCH ? left : left - MAX_MATCH < MIN_MATCH ? left - MIN_MATCH : MAX_MATCH;
+      const symbol = LENGTH_SYMBOL[take]!;
+      acc |= LITERAL_CODE[symbol]! << bits;
+      bits += LITERAL_BITS[symbol]!;
+      if (bits >= 16) {
+        out[pos++] = acc & 0xff;
+        out[pos++] = (acc >>> 8) & 0xff;
+        acc >>>= 16;
+        bits -= 16;
+      }
+      acc |= LENGTH_EXTRA_VALUE[take]! << bits;
+      bits += LENGTH_EXTRA_BITS[take]!;
+      if (bits >= 16) {
+        out[pos++] = acc & 0xff;
+        out[pos++] = (acc >>> 8) & 0xff;
+        acc >>>= 16;
+        bits -= 16;
+      }
+      // Flushed to under 16 bits before each put of up to 13 bits: the accumulator never
+      // holds more than 28.
+      const code = DISTANCE_CODE[distance]!;
+      acc |= DISTANCE_CODE_REVERSED[code]! << bits;
+      bits += 5;
+      if (bits >= 16) {
+        out[pos++] = acc & 0xff;
+        out[pos++] = (acc >>> 8) & 0xff;
+        acc >>>= 16;
+        bits -= 16;
+      }
+      acc |= (distance - DISTANCE_BASE[code]!) << bits;
+      bits += DISTANCE_EXTRA[code]!;
+      if (bits >= 16) {
+        out[pos++] = acc & 0xff;
+        out[pos++] = (acc >>> 8) & 0xff;
+        acc >>>= 16;
+        bits -= 16;
+      }
+      left -= take;
+    }
+    at += length;
+  }
+  // End of block (symbol 256: seven zero bits), then the last partial byte.
+  bits += LITERAL_BITS[256]!;
+  while (bits > 0) {
+    out[pos++] = acc & 0xff;
+    acc >>>= 8;
+    bits -= 8;
+  }
+  const crc = crc32(data.subarray(0, size));
+  out.writeUInt32LE(crc >>> 0, pos);
+  out.writeUInt32LE(size >>> 0, pos + 4);
+  return Buffer.from(out.subarray(0, pos + 8));
+}
