@@ -198,6 +198,18 @@ export class AsciiWriter {
     this.buffer[this.length++] = code;
   }
 
+  /** Appends the 8 lowercase hex digits of an unsigned 32-bit integer, most significant first. */
+  hex32(value: number): void {
+    if (this.length + 8 > this.buffer.length) this.grow(8);
+    const buffer = this.buffer;
+    const at = this.length;
+    for (let i = 0; i < 8; i++) {
+      const digit = (value >>> (28 - 4 * i)) & 15;
+      buffer[at + i] = digit < 10 ? 48 + digit : 87 + digit;
+    }
+    this.length = at + 8;
+  }
+
   /** Appends a non-negative safe integer in decimal, as JSON.stringify writes it. */
   uint(value: number): void {
     let digits = 1;

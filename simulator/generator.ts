@@ -1175,11 +1175,13 @@ function writeDistribution(
 
 /** Writes `rng.hex(length)` (the same draws, the same digits) without building the string. */
 function writeHex(out: AsciiWriter, rng: Rng, length: number): void {
-  for (let written = 0; written < length; ) {
+  for (let written = 0; written < length; written += 8) {
     const n = Math.floor(rng.float() * 4294967296);
-    for (let shift = 28; shift >= 0 && written < length; shift -= 4, written++) {
-      out.byte(HEX_CODES[(n >>> shift) & 15]!);
+    if (length - written >= 8) {
+      out.hex32(n);
+      continue;
     }
+    for (let shift = 28; written < length; shift -= 4, written++) out.byte(HEX_CODES[(n >>> shift) & 15]!);
   }
 }
 
