@@ -50,6 +50,21 @@ describe('authentication', () => {
     }
   });
 
+  it('keeps rejecting wrong basic credentials after accepting the right ones', async () => {
+    const sim = await startSimulator({ images: 1, rateLimit: false });
+    try {
+      const status = async (user: string, pass: string) =>
+        (await fetch(`${sim.url}${API}/registry`, { headers: basic(user, pass) })).status;
+      expect(await status('demo', 'demo')).toBe(200);
+      expect(await status('demo', 'demO')).toBe(401);
+      expect(await status('demo', 'dem')).toBe(401);
+      expect(await status('demo', 'demo')).toBe(200);
+      expect(await status('Demo', 'demo')).toBe(401);
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('rejects a bearer token once it is older than tokenTtlMs', async () => {
     const sim = await startSimulator({ images: 1, rateLimit: false, tokenTtlMs: 300 });
     try {
