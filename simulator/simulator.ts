@@ -473,7 +473,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     setImmediate(() => {
       if (closed || catalog.version !== version) return;
       const key = pageKey(next);
-      if (pageCache.get(key) === undefined) buildPage(key, next, offset + limit, limit, acceptsGzip);
+      if (pageCache.get(key) !== undefined) return;
+      try {
+        buildPage(key, next, offset + limit, limit, acceptsGzip);
+      } catch {
+        // Nothing is lost: the request for that page builds it again and answers the error (500).
+      }
     });
   }
 
