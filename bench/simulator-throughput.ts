@@ -3,6 +3,7 @@
  * loopback. Benchmarks of the client must measure the client, not the simulator (target ≥ 1,000/s).
  *
  *   npx tsx bench/simulator-throughput.ts [--images 20000] [--pages 4000] [--connections 8] [--gzip on|off]
+ *   npx tsx bench/simulator-throughput.ts --child      (the simulator in its own process, as bench/run.ts runs it)
  *
  * Bounded passes over compact pages of 50 (gzip accepted, as undici's fetch does): one
  * connection (how the sync client pages) and several, with every report generated (after a
@@ -11,9 +12,11 @@
  * compressed on request); pages built again for a new query over the same reports; and pages
  * served from the page cache. The client runs in the same process, so its CPU time is counted too.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { startSimulator } from '../simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../simulator/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     pages: { type: 'string', default: '4000' },
     connections: { type: 'string', default: '8' },
     gzip: { type: 'string', default: 'on' },
+    child: { type: 'boolean', default: false },
   },
 });
 const images = Number(values.images);
@@ -29,9 +33,42 @@ const connections = Number(values.connections);
 const pageCount = Math.ceil(images / 50);
 
 const gzip = values.gzip !== 'off';
-const sim = await startSimulator({ images, seed: 1, rateLimit: false, heavyFraction: 0, gzip });
-const origin = new URL(sim.url).origin;
+const inChild = values.child === true;
+
+/** The `simulate` command in a child process; resolves with its URL once it listens. */
+async function startChildSimulator(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    ['bin/prisma-registry-sync.js', 'simulate', '--unthrottled', '--images', String(images), '--seed', '1'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PRISMA_PASSWORD: 'demo' } },
+  );
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`simulate exited with ${code}: ${out}`)));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      const match = /listening on (\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+  });
+  return { url, child };
+}
+
+/** CPU ms of a process so far (user + system, from /proc). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+const target: { url: string; sim?: RunningSimulator; child?: ChildProcess } = inChild
+  ? await startChildSimulator()
+  : await startSimulator({ images, seed: 1, rateLimit: false, heavyFraction: 0, gzip }).then((sim) => ({
+      url: sim.url,
+      sim,
+    }));
+const origin = new URL(target.url).origin;
 const pool = new Pool(origin, { connections, pipelining: 1 });
+const simulatorPid = target.child?.pid;
 const auth = {
   authorization: `Basic ${Buffer.from('demo:demo').toString('base64')}`,
   'accept-encoding': 'gzip',
@@ -63,6 +100,7 @@ async function pass(
   let bytes = 0;
   const started = performance.now();
   const cpuStart = process.cpuUsage();
+  const childCpuStart = simulatorPid ? processCpuMs(simulatorPid) : 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
@@ -73,8 +111,10 @@ async function pass(
   );
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStart);
-  // CPU time of this process (simulator + in-process client): robust to other load on the machine.
-  const cpuMsPerPage = (cpu.user + cpu.system) / 1000 / total;
+  // CPU time of the simulator's process (with the in-process client unless --child): robust to other
+  // load on the machine.
+  const cpuMs = simulatorPid ? processCpuMs(simulatorPid) - childCpuStart : (cpu.user + cpu.system) / 1000;
+  const cpuMsPerPage = cpuMs / total;
   console.log(
     `${label.padEnd(58)} ${String(total).padStart(5)} pages in ${seconds.toFixed(2)} s = ` +
       `${String(Math.round(total / seconds)).padStart(5)} pages/s; CPU ${cpuMsPerPage.toFixed(2)} ms/page ` +
@@ -82,25 +122,37 @@ async function pass(
   );
 }
 
+/** Every report of the next pass generated again: a rescan in process, a new query otherwise. */
+let coldQuery = 0;
+function everyReportAgain(): string {
+  if (target.sim) {
+    target.sim.mutate.rescan(target.sim.truth.present());
+    return '';
+  }
+  coldQuery += 1;
+  return `&bench=${coldQuery}`;
+}
+
 try {
   console.log(
-    `simulator: ${images} images, compact pages of 50, ${gzip ? 'gzip' : 'identity'}, loopback, unthrottled`,
+    `simulator: ${images} images, compact pages of 50, ${gzip ? 'gzip' : 'identity'}, loopback, unthrottled, ` +
+      (inChild ? 'simulator in a child process (CPU = its own)' : 'client in the same process (CPU = both)'),
   );
   const pages = Math.min(pagesPerPass, pageCount);
   await pass('1 connection, cold process (JIT, CVE levels), forwards', pages, 1, '');
-  // Rescan everything: every report must be generated again, but the process is warm.
-  sim.mutate.rescan(sim.truth.present());
-  await pass('1 connection, every report generated, forwards', pages, 1, '');
-  sim.mutate.rescan(sim.truth.present());
-  await pass('1 connection, every report generated, backwards', pages, 1, '', 'backwards');
-  sim.mutate.rescan(sim.truth.present());
-  await pass(`${connections} connections, every report generated, forwards`, pages, connections, '');
-  sim.mutate.rescan(sim.truth.present());
+  await pass('1 connection, every report generated, forwards', pages, 1, everyReportAgain());
+  await pass('1 connection, every report generated, backwards', pages, 1, everyReportAgain(), 'backwards');
+  await pass(
+    `${connections} connections, every report generated, forwards`,
+    pages,
+    connections,
+    everyReportAgain(),
+  );
   await pass(
     `${connections} connections, every report generated, backwards`,
     pages,
     connections,
-    '',
+    everyReportAgain(),
     'backwards',
   );
   // Compact reports are never cached (writing one costs about a lookup): a new query over the
@@ -114,5 +166,6 @@ try {
   await pass(`${connections} connections, pages cached`, pagesPerPass, connections, '');
 } finally {
   await pool.close();
-  await sim.close();
+  await target.sim?.close();
+  target.child?.kill('SIGTERM');
 }
