@@ -181,8 +181,17 @@ export class AsciiWriter {
   repeat(start: number, end: number): void {
     if (this.length + end - start > this.buffer.length) this.grow(end - start);
     if (this.repeats !== undefined) this.note(this.length, end - start, start);
-    this.buffer.copyWithin(this.length, start, end);
-    this.length += end - start;
+    const n = end - start;
+    if (n > SHORT_COPY) {
+      this.buffer.copyWithin(this.length, start, end);
+    } else {
+      // As in `bytes`: a call into the runtime costs more than a few stores. The source ends
+      // at or before the destination starts, so a forward loop copies what `copyWithin` would.
+      const buffer = this.buffer;
+      const at = this.length;
+      for (let i = 0; i < n; i++) buffer[at + i] = buffer[start + i]!;
+    }
+    this.length += n;
   }
 
   /** Appends any text, UTF-8 encoded. */

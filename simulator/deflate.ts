@@ -40,6 +40,9 @@ for (let symbol = 0; symbol < 288; symbol++) {
   LITERAL_BITS[symbol] = bits;
   if (symbol < 256) BYTE_CODE[symbol] = (LITERAL_CODE[symbol]! << 4) | bits;
 }
+/** Per byte under 144 (all of ASCII): its 8-bit literal code, bit-reversed; one load, no decode. */
+const SHORT_LITERAL = new Uint8Array(144);
+for (let byte = 0; byte < 144; byte++) SHORT_LITERAL[byte] = LITERAL_CODE[byte]!;
 
 const LENGTH_BASE = [
   3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195,
@@ -109,14 +112,16 @@ export function gzipWithMatches(data: Uint8Array, size: number, repeats: Int32Ar
     // Literals up to the next repeat (or the end).
     const literalEnd = r < count ? repeats[3 * r]! : size;
     for (; at < literalEnd; at++) {
-      const coded = BYTE_CODE[data[at]!]!;
-      acc |= (coded >>> 4) << bits;
-      if ((coded & 15) === 8) {
+      const byte = data[at]!;
+      if (byte < 144) {
         // Bytes under 144 (all of ASCII) have 8-bit codes: one byte out per byte in.
+        acc |= SHORT_LITERAL[byte]! << bits;
         out[pos++] = acc & 0xff;
         acc >>>= 8;
         continue;
       }
+      const coded = BYTE_CODE[byte]!;
+      acc |= (coded >>> 4) << bits;
       bits += coded & 15;
       if (bits >= 16) {
         out[pos++] = acc & 0xff;
