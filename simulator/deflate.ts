@@ -79,6 +79,26 @@ for (let code = 0; code < DISTANCE_BASE.length; code++) {
 }
 const DISTANCE_CODE_REVERSED = DISTANCE_BASE.map((_, code) => reverseBits(code, 5));
 
+/**
+ * Per match length 3..258: its length code followed by its extra bits, as one bit string
+ * (`MATCH_LENGTH_BITS` long, at most 13), so a match costs two puts instead of four.
+ */
+const MATCH_LENGTH = new Uint16Array(MAX_MATCH + 1);
+const MATCH_LENGTH_BITS = new Uint8Array(MAX_MATCH + 1);
+for (let length = 3; length <= MAX_MATCH; length++) {
+  const symbol = LENGTH_SYMBOL[length]!;
+  MATCH_LENGTH[length] = LITERAL_CODE[symbol]! | (LENGTH_EXTRA_VALUE[length]! << LITERAL_BITS[symbol]!);
+  MATCH_LENGTH_BITS[length] = LITERAL_BITS[symbol]! + LENGTH_EXTRA_BITS[length]!;
+}
+/** Per distance 1..32768: its 5-bit code followed by its extra bits (at most 18 bits in all). */
+const MATCH_DISTANCE = new Uint32Array(WINDOW + 1);
+const MATCH_DISTANCE_BITS = new Uint8Array(WINDOW + 1);
+for (let distance = 1; distance <= WINDOW; distance++) {
+  const code = DISTANCE_CODE[distance]!;
+  MATCH_DISTANCE[distance] = DISTANCE_CODE_REVERSED[code]! | ((distance - DISTANCE_BASE[code]!) << 5);
+  MATCH_DISTANCE_BITS[distance] = 5 + DISTANCE_EXTRA[code]!;
+}
+
 /** gzip member header: deflate, no name or time, OS unknown-but-Unix (3) as zlib writes it. */
 const GZIP_HEADER = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
 
@@ -137,41 +157,21 @@ export function gzipWithMatches(data: Uint8Array, size: number, repeats: Int32Ar
     for (let left = length; left > 0; ) {
       // Chunks of at most 258 that never leave a remainder under MIN_MATCH.
       const take = left <= MAX_MATCH ? left : left - MAX_MATCH < MIN_MATCH ? left - MIN_MATCH : MAX_MATCH;
-      const symbol = LENGTH_SYMBOL[take]!;
-      acc |= LITERAL_CODE[symbol]! << bits;
-      bits += LITERAL_BITS[symbol]!;
-      if (bits >= 16) {
+      // Flushed to under 8 bits before each put of up to 18: the accumulator never holds more
+      // than 25 (a small integer in V8).
+      acc |= MATCH_LENGTH[take]! << bits;
+      bits += MATCH_LENGTH_BITS[take]!;
+      while (bits >= 8) {
         out[pos++] = acc & 0xff;
-        out[pos++] = (acc >>> 8) & 0xff;
-        acc >>>= 16;
-        bits -= 16;
+        acc >>>= 8;
+        bits -= 8;
       }
-      acc |= LENGTH_EXTRA_VALUE[take]! << bits;
-      bits += LENGTH_EXTRA_BITS[take]!;
-      if (bits >= 16) {
+      acc |= MATCH_DISTANCE[distance]! << bits;
+      bits += MATCH_DISTANCE_BITS[distance]!;
+      while (bits >= 8) {
         out[pos++] = acc & 0xff;
-        out[pos++] = (acc >>> 8) & 0xff;
-        acc >>>= 16;
-        bits -= 16;
-      }
-      // Flushed to under 16 bits before each put of up to 13 bits: the accumulator never
-      // holds more than 28.
-      const code = DISTANCE_CODE[distance]!;
-      acc |= DISTANCE_CODE_REVERSED[code]! << bits;
-      bits += 5;
-      if (bits >= 16) {
-        out[pos++] = acc & 0xff;
-        out[pos++] = (acc >>> 8) & 0xff;
-        acc >>>= 16;
-        bits -= 16;
-      }
-      acc |= (distance - DISTANCE_BASE[code]!) << bits;
-      bits += DISTANCE_EXTRA[code]!;
-      if (bits >= 16) {
-        out[pos++] = acc & 0xff;
-        out[pos++] = (acc >>> 8) & 0xff;
-        acc >>>= 16;
-        bits -= 16;
+        acc >>>= 8;
+        bits -= 8;
       }
       left -= take;
     }
