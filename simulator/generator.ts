@@ -886,14 +886,21 @@ function writeCompactFast(
   let level3 = 0;
   let level4 = 0;
   const candidates = version.findingsVersion === 0 ? baseVulns : baseVulns + extras;
-  for (let j = 0; j < candidates; j++) {
+  // k = (cveStart + j * cveStep) % CVE_CATALOG_SIZE, stepped without a division (both terms
+  // are below the size, so one subtraction wraps it); a cached level is read in place.
+  for (
+    let j = 0, k = cveStart;
+    j < candidates;
+    j++, k = k + cveStep - (k + cveStep >= CVE_CATALOG_SIZE ? CVE_CATALOG_SIZE : 0)
+  ) {
     if (
       version.findingsVersion !== 0 &&
       !candidateIncluded(seed, index, version.findingsVersion, j, baseVulns, extras)
     ) {
       continue;
     }
-    switch (catalogLevel(seed, levels, (cveStart + j * cveStep) % CVE_CATALOG_SIZE)) {
+    const cached = levels[k]!;
+    switch (cached >= 0 ? cached : catalogLevel(seed, levels, k)) {
       case 0:
         level0++;
         break;
