@@ -184,8 +184,11 @@ export function gzipWithMatches(data: Uint8Array, size: number, repeats: Int32Ar
     acc >>>= 8;
     bits -= 8;
   }
-  const crc = crc32(data.subarray(0, size));
+  const crc = crc32(size === data.length ? data : data.subarray(0, size));
   out.writeUInt32LE(crc >>> 0, pos);
   out.writeUInt32LE(size >>> 0, pos + 4);
-  return Buffer.from(out.subarray(0, pos + 8));
+  // Copied out of the scratch buffer (the page is cached); no view of it is made for the copy.
+  const gzip = Buffer.allocUnsafe(pos + 8);
+  out.copy(gzip, 0, 0, pos + 8);
+  return gzip;
 }

@@ -211,6 +211,8 @@ function parseTarget(target: string): { pathname: string; searchParams: URLSearc
 
 /** Repeated and comma-separated values of an array query parameter. */
 function listParam(params: URLSearchParams, name: string): string[] {
+  // Most requests carry none of the list parameters: skip building four arrays for each.
+  if (!params.has(name)) return [];
   return params
     .getAll(name)
     .flatMap((value) => value.split(','))
@@ -371,10 +373,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const names = listParam(params, 'name');
     const imageIds = listParam(params, 'imageID');
     const ids = listParam(params, 'id');
-    const registries = params
-      .getAll('registry')
-      .flatMap((v) => v.split(','))
-      .map((v) => v.trim());
+    const registries = params.has('registry')
+      ? params
+          .getAll('registry')
+          .flatMap((v) => v.split(','))
+          .map((v) => v.trim())
+      : [];
     const repositories = listParam(params, 'repository');
     let entries: readonly CatalogEntry[] = catalog.entries;
     if (names.length + imageIds.length + ids.length + registries.length + repositories.length > 0) {
