@@ -116,22 +116,24 @@ export class AsciiWriter {
   /** Appends pre-encoded bytes (see {@link ascii}): a memcpy, the cheapest way to write a constant. */
   bytes(encoded: AsciiConstant): void {
     const n = encoded.length;
-    if (this.length + n > this.buffer.length) this.grow(n);
+    const at = this.length;
+    if (at + n > this.buffer.length) this.grow(n);
     if (this.repeats !== undefined) {
-      if (encoded.id >= this.lastWritten.length) this.growConstants(encoded.id);
-      const before = this.lastWritten[encoded.id]!;
-      if (before >= 0) this.note(this.length, n, before);
-      this.lastWritten[encoded.id] = this.length;
+      const id = encoded.id;
+      if (id >= this.lastWritten.length) this.growConstants(id);
+      const lastWritten = this.lastWritten;
+      const before = lastWritten[id]!;
+      if (before >= 0) this.note(at, n, before);
+      lastWritten[id] = at;
     }
+    const buffer = this.buffer;
     if (n > SHORT_COPY) {
-      this.buffer.set(encoded, this.length);
+      buffer.set(encoded, at);
     } else {
       // `set` costs a call into the runtime; a few stores are cheaper for short constants.
-      const buffer = this.buffer;
-      const at = this.length;
       for (let i = 0; i < n; i++) buffer[at + i] = encoded[i]!;
     }
-    this.length += n;
+    this.length = at + n;
   }
 
   /**
