@@ -207,12 +207,17 @@ export async function benchStore(endpoint: string, prefix: string, consoleId: st
   };
 }
 
-/** A console client with the product's defaults (30 requests / 30 s pacing) and no logging. */
-export function benchClient(url: string): ConsoleClient {
+/**
+ * A console client with the product's defaults (30 requests / 30 s pacing) and no logging; with
+ * `unpaced`, its own pacing is lifted too, for runs against an unthrottled simulator that must
+ * show what the client and the store can do, not the console's 1 page/s.
+ */
+export function benchClient(url: string, options: { unpaced?: boolean } = {}): ConsoleClient {
   return new ConsoleClient({
     baseUrl: url,
     credentials: CREDENTIALS,
     logger: { debug() {}, info() {}, warn() {} },
+    ...(options.unpaced ? { rateLimit: { requests: 1_000_000, windowMs: 1_000 } } : {}),
   });
 }
 
