@@ -18,6 +18,7 @@ import {
 import {
   collectCli,
   parseOneJson,
+  registryGetCount,
   runCli,
   SIM_PASSWORD,
   SIM_USERNAME,
@@ -276,8 +277,7 @@ describe('prisma-registry-sync as a child process', () => {
     const killed = await freshTables();
     const killedEnv = cliEnv(sim, killed.prefix);
     // Page 2 answers 3 s late, so the run is surely still going when page 1's checkpoint shows.
-    const gets = sim.requestLog.filter((e) => e.method === 'GET' && e.path.endsWith('/registry')).length;
-    sim.setFaults({ scripted: [{ at: gets + 2, fault: { kind: 'slow', ms: 3_000 } }] });
+    sim.setFaults({ scripted: [{ at: registryGetCount(sim) + 2, fault: { kind: 'slow', ms: 3_000 } }] });
     const child = spawnCli(['sync', '--json'], killedEnv);
     const exited = collectCli(child);
     // Kill it mid-run: after its first page is committed and before the run finishes.

@@ -14,8 +14,13 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableNames } from '../../lambda/store/index.js';
 import { type RunningSimulator, startSimulator } from '../../simulator/index.js';
-import { localDocumentClient, localDynamoEnv, uniqueTablePrefix } from '../support/dynamo.js';
-import { ensureTables, scanAll, storesOf, syncOnce } from './support.js';
+import {
+  createTestTables,
+  localDocumentClient,
+  localDynamoEnv,
+  uniqueTablePrefix,
+} from '../support/dynamo.js';
+import { scanAll, storesOf, syncOnce } from './support.js';
 
 /** Three GETs: 50, then 49 new, then the one-item overlap; pages 1 and 2 each write about 50 images. */
 const IMAGES = 99;
@@ -30,7 +35,7 @@ const resumes: boolean[] = [];
 
 beforeAll(async () => {
   doc = localDocumentClient();
-  await ensureTables(doc, cleanPrefix);
+  await createTestTables(doc, cleanPrefix);
   const sim = await startSimulator({ images: IMAGES, seed: SEED, rateLimit: false, heavyFraction: 0 });
   try {
     const outcome = await syncOnce(sim, storesOf(doc, cleanPrefix, CONSOLE_ID), CONSOLE_ID);
@@ -172,7 +177,7 @@ const KILL_POINTS: Array<{
 describe('a CLI sync killed with SIGKILL', () => {
   it.each(KILL_POINTS)('resumes $name to the same tables as one clean run', async ({ name, arm }) => {
     const prefix = uniqueTablePrefix(`crash-${KILL_POINTS.findIndex((k) => k.name === name)}`);
-    await ensureTables(doc, prefix);
+    await createTestTables(doc, prefix);
     const sim = await startSimulator({ images: IMAGES, seed: SEED, rateLimit: false, heavyFraction: 0 });
     try {
       const first = cli(sim, prefix);

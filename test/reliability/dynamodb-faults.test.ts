@@ -16,13 +16,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/dynamodb-local.js';
 import { startSimulator } from '../../simulator/index.js';
 import {
+  createTestTables,
   dynamoEndpoint,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
   localDynamoClient,
   uniqueTablePrefix,
 } from '../support/dynamo.js';
-import { ensureTables, errorCode, expectMatchesTruth, storesOf, syncOnce } from './support.js';
+import { errorCode, expectMatchesTruth, storesOf, syncOnce } from './support.js';
 
 const figures = { throttled: 0, unprocessedItems: 0, unprocessedKeys: 0, endpointKills: 0 };
 afterAll(() => console.info(`dynamodb faults: ${JSON.stringify(figures)}`));
@@ -116,7 +117,7 @@ describe('DynamoDB faults', () => {
   it('completes a full sync through throttling and unprocessed batch items with nothing lost', async () => {
     const prefix = uniqueTablePrefix('ddb-chaos');
     const plain = DynamoDBDocumentClient.from(localDynamoClient());
-    await ensureTables(plain, prefix);
+    await createTestTables(plain, prefix);
     const doc = chaoticDocumentClient(seeded(7));
     const sim = await startSimulator({ images: 60, seed: 13, rateLimit: false, heavyFraction: 0 });
     try {
@@ -193,7 +194,7 @@ describe('DynamoDB faults', () => {
     try {
       await start();
       const doc = docFor();
-      await ensureTables(doc, prefix);
+      await createTestTables(doc, prefix);
       const stores = storesOf(doc, prefix, 'restart');
       const mark = sim.truth.mark();
       // Pull the plug once the first page is committed, while the later pages are being written.

@@ -14,14 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleClientOptions } from '../../lambda/prisma/index.js';
 import type { Stores } from '../../lambda/store/index.js';
 import { type Fault, type RunningSimulator, startSimulator } from '../../simulator/index.js';
-import { localDocumentClient, uniqueTablePrefix } from '../support/dynamo.js';
+import { createTestTables, localDocumentClient, uniqueTablePrefix } from '../support/dynamo.js';
+import { registryGetCount } from '../support/e2e.js';
 import {
-  ensureTables,
   errorCode,
   expectMatchesTruth,
   type Outcome,
   pagesFor,
-  registryGetCount,
   seenKeysOf,
   storesOf,
   syncOnce,
@@ -39,7 +38,7 @@ const figures = { runs: 0, faultsInjected: 0, imagesChecked: 0, findingsChecked:
 
 beforeAll(async () => {
   doc = localDocumentClient();
-  await ensureTables(doc, prefix);
+  await createTestTables(doc, prefix);
   sim = await startSimulator({ images: 100, seed: 11, rateLimit: false, heavyFraction: 0 });
   stores = storesOf(doc, prefix, CONSOLE_ID);
 });

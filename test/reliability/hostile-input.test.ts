@@ -11,16 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSyncError } from '../../lambda/common/errors.js';
 import type { Stores } from '../../lambda/store/index.js';
 import { type RunningSimulator, startSimulator } from '../../simulator/index.js';
-import { localDocumentClient, uniqueTablePrefix } from '../support/dynamo.js';
-import {
-  ensureTables,
-  errorCode,
-  expectedOf,
-  parseImageKey,
-  storedConsole,
-  storesOf,
-  syncOnce,
-} from './support.js';
+import { createTestTables, localDocumentClient, uniqueTablePrefix } from '../support/dynamo.js';
+import { errorCode, expectedOf, parseImageKey, storedConsole, storesOf, syncOnce } from './support.js';
 
 const CONSOLE_ID = 'hostile';
 const IMAGES = 55;
@@ -43,7 +35,7 @@ function clone(index: number): Report {
 
 beforeAll(async () => {
   doc = localDocumentClient();
-  await ensureTables(doc, prefix);
+  await createTestTables(doc, prefix);
   sim = await startSimulator({ images: IMAGES, seed: 5, rateLimit: false, heavyFraction: 0 });
   baseKeys = sim.truth.present();
   baseReports = baseKeys.map((k) => sim.truth.report(k) as Record<string, unknown>);

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lambda/cli.js';
 import { type RunningSimulator, startSimulator } from '../../simulator/index.js';
 import { localDynamoEnv, uniqueTablePrefix } from '../support/dynamo.js';
-import { registryGetCount } from './support.js';
+import { registryGetCount } from '../support/e2e.js';
 
 const USERNAME = 'rel-user';
 const PASSWORD = 'Pw-S3cr3t-7f1c!x9';

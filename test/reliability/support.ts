@@ -14,7 +14,6 @@ import { createStores, type Stores, tableNames } from '../../lambda/store/index.
 import { imagePk, runSeenPk } from '../../lambda/store/keys.js';
 import { type EngineLogger, runSync, type SyncOptions, type SyncResult } from '../../lambda/sync/engine.js';
 import type { RunningSimulator } from '../../simulator/index.js';
-import { createTestTables } from '../support/dynamo.js';
 
 export interface LogLine {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -29,11 +28,6 @@ export function capturingLogger(): EngineLogger & { lines: LogLine[] } {
     lines.push({ level, message, ...(data === undefined ? {} : { data }) });
   };
   return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-}
-
-/** Tables created once under `prefix` (idempotent), shared by every console id a test uses. */
-export async function ensureTables(doc: DynamoDBDocumentClient, prefix: string): Promise<void> {
-  await createTestTables(doc, prefix);
 }
 
 /** Stores of one console with millisecond DynamoDB backoffs. */
@@ -273,11 +267,6 @@ export async function seenKeysOf(
     startKey = page.LastEvaluatedKey as Record<string, unknown> | undefined;
   } while (startKey);
   return keys;
-}
-
-/** /registry GETs the simulator has received so far (faults count their GETs from its start). */
-export function registryGetCount(sim: RunningSimulator): number {
-  return sim.requestLog.filter((e) => e.method === 'GET' && /\/registry$/.test(e.path)).length;
 }
 
 /** GETs of one full pass over `images` images: 50, then 49 new per request (one-item overlap). */

@@ -8,34 +8,15 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type FaultKind, type RunningSimulator, startSimulator } from '../../simulator/index.js';
+import { FAULT_KINDS, type RunningSimulator, startSimulator } from '../../simulator/index.js';
 import { rngFor } from '../../simulator/prng.js';
-import {
-  ensureTables,
-  errorCode,
-  expectMatchesTruth,
-  registryGetCount,
-  seenKeysOf,
-  storesOf,
-  syncOnce,
-} from '../reliability/support.js';
-import { localDocumentClient, uniqueTablePrefix } from '../support/dynamo.js';
+import { errorCode, expectMatchesTruth, seenKeysOf, storesOf, syncOnce } from '../reliability/support.js';
+import { createTestTables, localDocumentClient, uniqueTablePrefix } from '../support/dynamo.js';
+import { registryGetCount } from '../support/e2e.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 30);
 const SEED = Number(process.env.SOAK_SEED ?? 1);
 const CONSOLE_ID = 'soak';
-const FAULTS: FaultKind[] = [
-  '429',
-  '5xx-html',
-  'reset',
-  'truncate',
-  'slow',
-  'malformed-json',
-  'token-expiry',
-  'empty-200',
-  'html-200',
-  'schema-drift',
-];
 const ALLOWED_FAILURES = new Set(['client.schema', 'client.pageFailed']);
 
 let doc: DynamoDBDocumentClient;
@@ -56,7 +37,7 @@ const figures = {
 
 beforeAll(async () => {
   doc = localDocumentClient();
-  await ensureTables(doc, prefix);
+  await createTestTables(doc, prefix);
   sim = await startSimulator({ images: 150, seed: SEED, rateLimit: false, heavyFraction: 0.01 });
 });
 afterAll(async () => {
@@ -91,7 +72,9 @@ it(`keeps the tables equal to the console through ${MINUTES} minutes of faults a
     const at = registryGetCount(sim) + 1 + Math.floor(rng.float() * 4);
     sim.onRegistryRequest((n) => n === at && mutate());
     const faultsBefore = sim.requestLog.filter((e) => e.fault !== undefined).length;
-    sim.setFaults({ random: { probability: 0.08, seed: SEED * 1000 + figures.runs, faults: FAULTS } });
+    sim.setFaults({
+      random: { probability: 0.08, seed: SEED * 1000 + figures.runs, faults: [...FAULT_KINDS] },
+    });
     const outcome = await syncOnce(sim, stores, CONSOLE_ID);
     sim.setFaults({});
     figures.faultsInjected += sim.requestLog.filter((e) => e.fault !== undefined).length - faultsBefore;

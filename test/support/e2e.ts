@@ -87,6 +87,11 @@ export async function engineHarness(sim: RunningSimulator, label = 'eng'): Promi
   };
 }
 
+/** /registry GETs the simulator has received so far (scripted faults count their GETs from its start). */
+export function registryGetCount(sim: RunningSimulator): number {
+  return sim.requestLog.filter((e) => e.method === 'GET' && e.path.endsWith('/registry')).length;
+}
+
 /** Image keys (`registry/repo:tag`, the simulator's key) the store currently holds as not removed. */
 export async function storedKeys(stores: Stores): Promise<string[]> {
   const images = await stores.queries.images({});

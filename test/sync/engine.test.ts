@@ -6,6 +6,7 @@ import {
   type EngineHarness,
   engineHarness,
   expectedFindings,
+  registryGetCount,
   splitKey,
   startTestSimulator,
   storedKeys,
@@ -13,11 +14,6 @@ import {
 
 // Several full syncs per test against the one shared DynamoDB Local, which other files load too.
 vi.setConfig({ testTimeout: 240_000 });
-
-/** GET /registry requests the simulator served so far. */
-function registryGets(sim: RunningSimulator): number {
-  return sim.requestLog.filter((r) => r.method === 'GET' && r.path.endsWith('/registry')).length;
-}
 
 /**
  * Cuts an invocation after `pages` committed pages, deterministically: once they are done the
@@ -107,12 +103,12 @@ describe('a run cut by its time budget', () => {
 
   it('returns partial with a checkpoint and the next call resumes and completes without paging twice', async () => {
     const clean = await engineHarness(sim);
-    const beforeClean = registryGets(sim);
+    const beforeClean = registryGetCount(sim);
     await clean.sync();
-    const cleanGets = registryGets(sim) - beforeClean;
+    const cleanGets = registryGetCount(sim) - beforeClean;
 
     const h = await engineHarness(sim);
-    const before = registryGets(sim);
+    const before = registryGetCount(sim);
     const cut = cutAfter(1);
     const first = await h.sync(cut.options, cut.deps);
     expect(first).toMatchObject({ status: 'partial', pages: 1, images: 50, resumed: false });
@@ -127,7 +123,7 @@ describe('a run cut by its time budget', () => {
     expect(await storedKeys(h.stores)).toEqual([...sim.truth.present()].sort());
     expect(await h.stores.runs.loadCheckpoint()).toBeUndefined();
     // The resume costs at most the one boundary request the drift-safe pager re-reads.
-    expect(registryGets(sim) - before).toBeLessThanOrEqual(cleanGets + 1);
+    expect(registryGetCount(sim) - before).toBeLessThanOrEqual(cleanGets + 1);
   });
 
   it('never sweeps removals in a partial run, only once the resumed run completes', async () => {
@@ -215,10 +211,10 @@ describe('--when-scan-ongoing', () => {
   it('skips the run while a registry scan is ongoing with skip, paging nothing', async () => {
     sim.setScanProgress(scanning);
     const h = await engineHarness(sim);
-    const before = registryGets(sim);
+    const before = registryGetCount(sim);
     const result = await h.sync({ whenScanOngoing: 'skip' });
     expect(result).toMatchObject({ status: 'skipped', pages: 0, scanOngoing: true });
-    expect(registryGets(sim)).toBe(before);
+    expect(registryGetCount(sim)).toBe(before);
     expect(await h.stores.queries.runs(1)).toMatchObject([
       { status: 'skipped', options: { whenScanOngoing: 'skip' } },
     ]);
