@@ -10,7 +10,8 @@
  * rescan of all images: the cold path), paging forwards (the simulator prefetches the next page
  * while the client takes in one) and backwards (nothing to prefetch: every page is built and
  * compressed on request); pages built again for a new query over the same reports; and pages
- * served from the page cache. The client runs in the same process, so its CPU time is counted too.
+ * served from the page cache; and small pages (5 compact reports) built on request. The client
+ * runs in the same process (its CPU time counted too) unless --child.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -77,11 +78,12 @@ const auth = {
 /** Forwards: page n; backwards: from the last page down, so no request finds a prefetched page. */
 type Order = 'forwards' | 'backwards';
 
-async function fetchPage(n: number, variant: string, order: Order): Promise<number> {
-  const offset = (order === 'forwards' ? n % pageCount : pageCount - 1 - (n % pageCount)) * 50;
+async function fetchPage(n: number, variant: string, order: Order, pageSize: number): Promise<number> {
+  const count = Math.ceil(images / pageSize);
+  const offset = (order === 'forwards' ? n % count : count - 1 - (n % count)) * pageSize;
   const { statusCode, body } = await pool.request({
     method: 'GET',
-    path: `/api/v34.04/registry?limit=50&offset=${offset}&compact=true${variant}`,
+    path: `/api/v34.04/registry?limit=${pageSize}&offset=${offset}&compact=true${variant}`,
     headers: auth,
   });
   const bytes = (await body.arrayBuffer()).byteLength;
@@ -95,6 +97,7 @@ async function pass(
   concurrency: number,
   variant: string,
   order: Order = 'forwards',
+  pageSize = 50,
 ): Promise<void> {
   let next = 0;
   let bytes = 0;
@@ -104,7 +107,7 @@ async function pass(
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
-        const received = await fetchPage(next++, variant, order);
+        const received = await fetchPage(next++, variant, order, pageSize);
         bytes += received;
       }
     }),
@@ -166,6 +169,16 @@ try {
   // The same pages as the pass before, still in the page cache (64 MB: the pages of one pass; the
   // first pass's pages were evicted long ago).
   await pass(`${connections} connections, pages cached`, pages, connections, '&reverse=false');
+  // Small pages (5 compact reports, ~10 KB of JSON): what a request costs the simulator when the
+  // payload is not what is measured; every page built on request (a new query, backwards).
+  await pass(
+    `${connections} connections, small pages (limit=5), built on request`,
+    pages,
+    connections,
+    everyReportAgain(),
+    'backwards',
+    5,
+  );
 } finally {
   await pool.close();
   await target.sim?.close();
