@@ -7,6 +7,7 @@ import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } f
 import { type Output, progressReporter, stderrLogger, table } from './output.js';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+const NUMERIC_ID = /^\d+$/;
 
 function summary(result: SyncResult): string {
   return (
@@ -84,7 +85,9 @@ export async function runDemo(options: { out: Output; images: number }): Promise
       bySeverity.total += image.vulnerabilityCounts.total;
       const ids = new Set(image.findings.map((f) => f.id));
       for (const finding of image.findings) {
-        if (!ids.delete(finding.id)) continue;
+        // A numeric id is the console's number for a finding without a CVE (unique within a
+        // report, not across images): counting images per number would add up unrelated findings.
+        if (NUMERIC_ID.test(finding.id) || !ids.delete(finding.id)) continue;
         const entry = affected.get(finding.id) ?? { images: 0, severity: finding.severity };
         entry.images += 1;
         affected.set(finding.id, entry);
@@ -98,7 +101,7 @@ export async function runDemo(options: { out: Output; images: number }): Promise
       .sort((a, b) => b[1].images - a[1].images || a[0].localeCompare(b[0]))
       .slice(0, 5)
       .map(([id, v]) => ({ vulnerability: id, severity: v.severity, images: v.images }));
-    say('\nTop vulnerabilities by images affected:');
+    say('\nTop vulnerabilities (CVE and vendor advisory ids) by images affected:');
     out.stdout.write(table(top, ['vulnerability', 'severity', 'images']));
 
     const since = new Date().toISOString();
