@@ -19,6 +19,9 @@ export class DynamoDbLocalError extends Error {
   }
 }
 
+/** Signals that end a process by default: each must take DynamoDB Local down with it. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** Asks the OS for a free loopback port (bind to 0, read it back, release it). */
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -97,12 +100,27 @@ export async function startDynamoDbLocal(
       child.kill('SIGTERM');
     });
   };
-  // A test runner or demo that dies must not leave Java behind.
+  // A test runner or demo that ends must not leave Java behind: on a normal exit, and on Ctrl-C or
+  // a kill, where Node runs no 'exit' handlers (the JVM would live on, adopted by init).
   const onExit = () => child.kill('SIGKILL');
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Another handler takes this signal over (a graceful stop): it stops us or exits.
+    if (process.listenerCount(signal) > 1) return;
+    child.kill('SIGKILL');
+    forget();
+    // With no handler left, the same signal ends the process as it would have without us.
+    process.kill(process.pid, signal);
+  };
+  const forget = () => {
+    process.off('exit', onExit);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  };
   process.once('exit', onExit);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   try {
     await waitForPort(port, child, options.timeoutMs ?? 30_000);
   } catch (error) {
+    forget();
     await stop();
     throw error;
   }
@@ -110,7 +128,7 @@ export async function startDynamoDbLocal(
     endpoint: `http://127.0.0.1:${port}`,
     port,
     stop: async () => {
-      process.off('exit', onExit);
+      forget();
       await stop();
     },
   };
