@@ -87,9 +87,12 @@ export interface JsonResponse {
   body: unknown;
   headers: Record<string, string>;
   status: number;
+  /** Size of the decoded body in bytes: what the parsed `body` came from. */
+  bytes: number;
 }
 
 const DEFAULT_TOKEN_REFRESH_MS = 25 * 60_000;
+const EMPTY_BODY = Buffer.alloc(0);
 
 const stderrLogger: ClientLogger = {
   debug: () => {},
@@ -288,8 +291,18 @@ export class ConsoleClient {
       if (status === 429) this.counters.throttled++;
 
       if (status >= 200 && status < 300) {
+        const bytes = response.body.length;
+        const text = response.body.toString('utf8');
+        // The decoded bytes are not needed once they are text: let them go before parsing (a page
+        // of heavy reports is 20 MB, held twice over while JSON.parse builds its objects otherwise).
+        response.body = EMPTY_BODY;
         try {
-          return { body: parseJsonBody(response, label), headers: response.headers, status };
+          return {
+            body: parseJsonBody(text, bytes, status, response.headers, label),
+            headers: response.headers,
+            status,
+            bytes,
+          };
         } catch (error) {
           last = { error: error as SyncError, errorCode: 'client.invalidResponse' };
         }
@@ -444,20 +457,25 @@ export class ConsoleClient {
  * @throws SyncError `client.invalidResponse` for an empty body, an HTML page, or malformed JSON
  *   (a truncated body is malformed JSON).
  */
-function parseJsonBody(response: HttpResponse, label: string): unknown {
-  const text = response.body.toString('utf8');
+function parseJsonBody(
+  text: string,
+  bytes: number,
+  status: number,
+  headers: Record<string, string>,
+  label: string,
+): unknown {
   const trimmed = text.trimStart();
   if (trimmed === '') {
-    throw new SyncError('client.invalidResponse', `${label}: HTTP ${response.status} with an empty body`, {
+    throw new SyncError('client.invalidResponse', `${label}: HTTP ${status} with an empty body`, {
       request: label,
       problem: 'empty',
     });
   }
-  const type = response.headers['content-type'] ?? '';
+  const type = headers['content-type'] ?? '';
   if (trimmed.startsWith('<') || /html/i.test(type)) {
     throw new SyncError(
       'client.invalidResponse',
-      `${label}: HTTP ${response.status} with an HTML page instead of JSON (a login page or a proxy error?)`,
+      `${label}: HTTP ${status} with an HTML page instead of JSON (a login page or a proxy error?)`,
       { request: label, problem: 'html', contentType: type },
     );
   }
@@ -466,8 +484,8 @@ function parseJsonBody(response: HttpResponse, label: string): unknown {
   } catch (error) {
     throw new SyncError(
       'client.invalidResponse',
-      `${label}: malformed JSON in a ${response.body.length}-byte body (${(error as Error).message})`,
-      { request: label, problem: 'malformed', bytes: response.body.length },
+      `${label}: malformed JSON in a ${bytes}-byte body (${(error as Error).message})`,
+      { request: label, problem: 'malformed', bytes },
       error,
     );
   }

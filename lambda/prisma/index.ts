@@ -19,6 +19,7 @@ export {
 } from './client.js';
 export { type Clock, systemClock } from './clock.js';
 export {
+  DEFAULT_PREFETCH_MAX_BYTES,
   MAX_PAGE_SIZE,
   type PagerState,
   type PagerStats,

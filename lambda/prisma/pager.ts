@@ -28,6 +28,12 @@ import { parseRegistryPage, type RawReport } from './schema.js';
 export const MAX_PAGE_SIZE = 50;
 
 /**
+ * Default of `prefetchMaxBytes`: a page of ordinary reports (about 1 MB of JSON for 50) is
+ * prefetched, a page of heavy ones (up to 20 MB) is not.
+ */
+export const DEFAULT_PREFETCH_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
  * Where paging stands: JSON-serializable, small (about 2.5 KB), enough to continue after a crash
  * or a Lambda timeout with the same guarantees.
  */
@@ -75,6 +81,8 @@ export interface RegistryPage {
   reports: RawReport[];
   /** `Total-Count` of the response, when the console (or its proxy) sent it. */
   totalCount: number | undefined;
+  /** Decoded size of the response body the reports were read from, in bytes. */
+  bytes: number;
   /** Pass as `resume` to continue after this page. */
   state: PagerState;
   /** True on the last page. */
@@ -90,6 +98,14 @@ export interface RegistryPagerOptions {
   query?: Record<string, string>;
   /** Request page n+1 while the consumer handles page n. Default true. */
   prefetch?: boolean;
+  /**
+   * Prefetch only after a page of at most this many decoded bytes (default
+   * {@link DEFAULT_PREFETCH_MAX_BYTES}). A prefetched page is a second decoded page in memory
+   * while the consumer still holds the current one; after a large page the consumer takes long
+   * anyway (its writes), so requesting the next page only then costs one request's latency and
+   * keeps one large page in memory instead of two.
+   */
+  prefetchMaxBytes?: number;
 }
 
 export interface PagerStats {
@@ -108,6 +124,7 @@ interface Window {
   reports: RawReport[];
   fingerprints: string[];
   totalCount: number | undefined;
+  bytes: number;
 }
 
 const RESERVED_QUERY = ['offset', 'limit', 'sort', 'reverse'];
@@ -142,6 +159,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
   private readonly pageSize: number;
   private readonly query: Record<string, string>;
   private readonly prefetch: boolean;
+  private readonly prefetchMaxBytes: number;
   private state: PagerState;
   /** Every fingerprint emitted by this pager, plus the resumed frontier. */
   private readonly seen: Set<string>;
@@ -168,6 +186,13 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       );
     }
     this.prefetch = options.prefetch ?? true;
+    this.prefetchMaxBytes = options.prefetchMaxBytes ?? DEFAULT_PREFETCH_MAX_BYTES;
+    if (!(this.prefetchMaxBytes >= 0)) {
+      throw new SyncError(
+        'client.options',
+        `prefetchMaxBytes must be 0 or more, got ${this.prefetchMaxBytes}`,
+      );
+    }
     if (options.resume === undefined) {
       this.state = {
         v: 1,
@@ -211,7 +236,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       while (pending !== undefined) {
         const page: RegistryPage = await pending;
         pending = undefined;
-        if (!page.done && this.prefetch) {
+        if (!page.done && this.prefetch && page.bytes <= this.prefetchMaxBytes) {
           // The next request is in flight (within the limiter) while the consumer stores this page.
           pending = this.nextPage(abort.signal);
           pending.catch(() => undefined);
@@ -343,6 +368,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       reports,
       fingerprints: reports.map(reportFingerprint),
       totalCount: parseTotalCount(response.headers['total-count']),
+      bytes: response.bytes,
     };
   }
 
@@ -379,6 +405,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       offset: window.offset,
       reports,
       totalCount: window.totalCount,
+      bytes: window.bytes,
       state: { ...this.state, behind: [...behind], ahead: [...ahead] },
       done,
     };
