@@ -3,9 +3,9 @@ import { hostname } from 'node:os';
 import { isSyncError, SyncError } from '../common/errors.js';
 import type { NormalizedReport } from '../common/records.js';
 import type { ScanOngoingPolicy } from '../config.js';
-import { normalizeReport } from '../normalize/index.js';
 import { type ConsoleClient, fetchScanProgress, RegistryPager } from '../prisma/index.js';
 import type { Checkpoint, Stores } from '../store/index.js';
+import { normalizedGroups } from './page-groups.js';
 
 /** Final state of one invocation of a run. `partial` means a checkpoint is saved and the next invocation resumes. */
 export type RunStatus = 'completed' | 'partial' | 'failed' | 'skipped';
@@ -74,6 +74,11 @@ export interface SyncOptions {
   onProgress?: (progress: SyncProgress) => void;
   /** Who holds the lease while this invocation runs. */
   owner?: string;
+  /**
+   * Raw JSON characters of reports handed to the store at once (default 4 MiB): a page of heavy
+   * reports is written in parts, so it is never in memory whole. See page-groups.ts.
+   */
+  groupBytes?: number;
 }
 
 export interface SyncDependencies {
@@ -300,26 +305,34 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
     let pageStart = now();
     for await (const page of pager) {
       totalCount = page.totalCount ?? totalCount;
-      const normalized = normalizePage(page.reports, page.offset);
-      const writeResult = await stores.images.writeReports(
-        normalized.map(({ report, rawJson }) => ({ normalized: report, rawJson })),
-        { runId, seenAt: new Date(now()).toISOString() },
-      );
-      figures.pages += 1;
-      figures.images += normalized.length;
-      figures.written += writeResult.itemsWritten;
-      for (const image of writeResult.images) figures[image.outcome === 'new' ? 'new' : image.outcome] += 1;
-      for (const { report } of normalized) {
-        const t = report.image.scanTime ? Date.parse(report.image.scanTime) : Number.NaN;
-        if (Number.isFinite(t) && (figures.oldestScanTimeMs === 0 || t < figures.oldestScanTimeMs)) {
-          figures.oldestScanTimeMs = t;
+      const seenAt = new Date(now()).toISOString();
+      const seen: string[] = [];
+      // Taken out of the page (the pager's generator holds the page while this loop runs), so each
+      // raw report is freed once serialized; the store gets the page in groups bounded by bytes.
+      const groups = normalizedGroups(page.reports.splice(0), {
+        consoleId,
+        offset: page.offset,
+        logger,
+        ...(options.groupBytes === undefined ? {} : { groupBytes: options.groupBytes }),
+      });
+      for (const group of groups) {
+        const writeResult = await stores.images.writeReports(
+          group.map(({ report, rawJson }) => ({ normalized: report, rawJson })),
+          { runId, seenAt },
+        );
+        figures.images += group.length;
+        figures.written += writeResult.itemsWritten;
+        for (const image of writeResult.images) figures[image.outcome === 'new' ? 'new' : image.outcome] += 1;
+        for (const { report } of group) {
+          seen.push(seenKey(report));
+          const t = report.image.scanTime ? Date.parse(report.image.scanTime) : Number.NaN;
+          if (Number.isFinite(t) && (figures.oldestScanTimeMs === 0 || t < figures.oldestScanTimeMs)) {
+            figures.oldestScanTimeMs = t;
+          }
         }
       }
-      figures.written += await saveCheckpoint(
-        page.state,
-        pageIndex,
-        normalized.map(({ report }) => seenKey(report)),
-      );
+      figures.pages += 1;
+      figures.written += await saveCheckpoint(page.state, pageIndex, seen);
       pageIndex += 1;
       await renewLease();
       const pageMs = now() - pageStart;
@@ -404,45 +417,6 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
       updatedAt: new Date(now()).toISOString(),
     };
     return await stores.runs.commitPage({ runId, pageIndex: index, seenKeys: seen, checkpoint });
-  }
-
-  function normalizePage(
-    reports: readonly unknown[],
-    offset: number,
-  ): Array<{ report: NormalizedReport; rawJson: string }> {
-    const byKey = new Map<string, { report: NormalizedReport; rawJson: string }>();
-    reports.forEach((raw, index) => {
-      let report: NormalizedReport;
-      let rawJson: string;
-      try {
-        report = normalizeReport(raw, { consoleId });
-        // JSON.parse takes any depth but JSON.stringify overflows the stack past a few thousand
-        // levels: name the page and report instead of failing with a bare RangeError.
-        rawJson = JSON.stringify(raw);
-      } catch (cause) {
-        const detail =
-          cause instanceof RangeError
-            ? `the report is nested too deeply to store (${cause.message})`
-            : cause instanceof Error
-              ? cause.message
-              : String(cause);
-        throw new SyncError(
-          'sync.invalidReport',
-          `page offset=${offset} report[${index}]: ${detail}`,
-          { offset, index },
-          cause,
-        );
-      }
-      for (const warning of report.warnings) logger.debug('report warning', { offset, index, warning });
-      const key = seenKey(report);
-      const previous = byKey.get(key);
-      // The same tag listed twice on one page: keep the newer scan, never write both.
-      if (!previous || (report.image.scanTime ?? '') > (previous.report.image.scanTime ?? '')) {
-        if (previous) logger.warn('duplicate image on one page; keeping the newer scan', { offset, key });
-        byKey.set(key, { report, rawJson });
-      }
-    });
-    return [...byKey.values()];
   }
 
   async function applyScanPolicy(policy: ScanOngoingPolicy): Promise<'go' | 'skip' | 'budget'> {

@@ -1,0 +1,133 @@
+/**
+ * A page of raw reports, normalized and serialized for the store in groups bounded by bytes.
+ *
+ * A `/registry` page holds up to 50 reports and some reports are several MB of JSON (thousands of
+ * findings), so one page can be 20 MB of JSON. Normalizing the whole page before writing it held
+ * every raw report, its JSON text (which the store keeps in full) and its records at once, for as
+ * long as the store took to write them (bench scenario 3: about 35 MB for one 19 MB page, kept for
+ * the 26 s its writes took). Here each raw report is let go as soon as it is normalized and
+ * serialized, and the store gets the page in groups of about `groupBytes` of raw JSON: the memory
+ * a page needs is bounded by the group, not by the page. Pages of ordinary reports (about 1 MB)
+ * stay one group, written exactly as before.
+ */
+import { SyncError } from '../common/errors.js';
+import type { NormalizedReport } from '../common/records.js';
+import { imageKeyString, normalizeReport, resolveIdentity } from '../normalize/index.js';
+
+/** Default group size: a few heavy reports, or a whole page of ordinary ones. */
+export const DEFAULT_GROUP_BYTES = 4 * 1024 * 1024;
+
+/** A report ready for `ImageStore.writeReports`. */
+export interface NormalizedEntry {
+  report: NormalizedReport;
+  /** The raw report as JSON text: the store keeps it in full. */
+  rawJson: string;
+}
+
+export interface PageGroupsOptions {
+  consoleId: string;
+  /** The offset the page was read at, to name it in errors. */
+  offset: number;
+  /** A group is handed out once its raw JSON reaches this many characters. */
+  groupBytes?: number;
+  logger: {
+    debug(message: string, data?: Record<string, unknown>): void;
+    warn(message: string, data?: Record<string, unknown>): void;
+  };
+}
+
+/**
+ * Normalizes and serializes the reports of one page, yielding them in groups of about
+ * `groupBytes` of raw JSON, in page order. Takes `raws` over: each slot is cleared once its report
+ * is serialized, so the caller must not read the array afterwards.
+ *
+ * A tag listed more than once on the page is written once, from its newest scan (the first of
+ * equal ones): such twins are found before anything is yielded and held back to the last group,
+ * so an older twin is never written ahead of a newer one.
+ *
+ * @throws SyncError `sync.invalidReport` naming the page offset and the report index, for a report
+ *   the normalizer rejects or one nested too deeply to serialize. Groups before it were already
+ *   yielded (and may be stored); the page is not committed.
+ * @example
+ * for (const group of normalizedGroups(page.reports.splice(0), { consoleId, offset: page.offset, logger })) {
+ *   await stores.images.writeReports(group.map(({ report, rawJson }) => ({ normalized: report, rawJson })), context);
+ * }
+ */
+export function* normalizedGroups(
+  raws: unknown[],
+  options: PageGroupsOptions,
+): Generator<NormalizedEntry[], void, undefined> {
+  const { consoleId, offset, logger } = options;
+  const groupBytes = options.groupBytes ?? DEFAULT_GROUP_BYTES;
+  const twins = listedTwice(raws, consoleId);
+  const newestTwin = new Map<string, NormalizedEntry>();
+  let group: NormalizedEntry[] = [];
+  let bytes = 0;
+  for (let index = 0; index < raws.length; index++) {
+    const entry = normalizeOne(raws[index], consoleId, offset, index);
+    raws[index] = undefined;
+    for (const warning of entry.report.warnings) logger.debug('report warning', { offset, index, warning });
+    const key = imageKeyString(entry.report.image.identity);
+    if (twins.has(key)) {
+      const previous = newestTwin.get(key);
+      if (previous) logger.warn('duplicate image on one page; keeping the newer scan', { offset, key });
+      if (!previous || (entry.report.image.scanTime ?? '') > (previous.report.image.scanTime ?? '')) {
+        newestTwin.set(key, entry);
+      }
+      continue;
+    }
+    group.push(entry);
+    bytes += entry.rawJson.length;
+    if (bytes >= groupBytes) {
+      yield group;
+      group = [];
+      bytes = 0;
+    }
+  }
+  group.push(...newestTwin.values());
+  if (group.length > 0) yield group;
+}
+
+function normalizeOne(raw: unknown, consoleId: string, offset: number, index: number): NormalizedEntry {
+  try {
+    const report = normalizeReport(raw, { consoleId });
+    // JSON.parse takes any depth but JSON.stringify overflows the stack past a few thousand
+    // levels: name the page and report instead of failing with a bare RangeError.
+    return { report, rawJson: JSON.stringify(raw) };
+  } catch (cause) {
+    const detail =
+      cause instanceof RangeError
+        ? `the report is nested too deeply to store (${cause.message})`
+        : cause instanceof Error
+          ? cause.message
+          : String(cause);
+    throw new SyncError(
+      'sync.invalidReport',
+      `page offset=${offset} report[${index}]: ${detail}`,
+      { offset, index },
+      cause,
+    );
+  }
+}
+
+/**
+ * Image keys that more than one report of the page names, by the normalizer's own identity rule.
+ * A report without an identity is left to `normalizeOne`, which fails it with its index.
+ */
+function listedTwice(raws: readonly unknown[], consoleId: string): Set<string> {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const raw of raws) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue;
+    let key: string;
+    try {
+      key = imageKeyString(resolveIdentity(raw as Readonly<Record<string, unknown>>, consoleId).identity);
+    } catch {
+      // No identity: normalizeOne fails this report with its page and index.
+      continue;
+    }
+    if (seen.has(key)) twice.add(key);
+    seen.add(key);
+  }
+  return twice;
+}
