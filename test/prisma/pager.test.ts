@@ -275,6 +275,32 @@ describe('RegistryPager options and prefetch', () => {
     }
   });
 
+  it('prefetches only after a page of at most prefetchMaxBytes decoded bytes', async () => {
+    await setup({ images: 60 });
+    // The same console twice: first the size of each page, then paging under a budget between them.
+    const sizes: number[] = [];
+    for await (const p of new RegistryPager(client!, { pageSize: 10, prefetch: false })) {
+      expect(p.bytes).toBeGreaterThan(JSON.stringify(p.reports).length * 0.9);
+      sizes.push(p.bytes);
+    }
+    const budget = [...sizes.slice(0, -1)].sort((a, b) => a - b)[Math.floor((sizes.length - 1) / 2)]!;
+    expect(sizes.slice(0, -1).some((size) => size > budget)).toBe(true);
+
+    let busy = false;
+    const busyAtRequest: boolean[] = [];
+    sim!.onRegistryRequest(() => busyAtRequest.push(busy));
+    const seen: number[] = [];
+    for await (const p of new RegistryPager(client!, { pageSize: 10, prefetchMaxBytes: budget })) {
+      seen.push(p.bytes);
+      busy = true;
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      busy = false;
+    }
+    expect(seen).toEqual(sizes);
+    // The request after page i went out while page i was held exactly when page i was within budget.
+    expect(busyAtRequest.slice(1)).toEqual(sizes.slice(0, -1).map((size) => size <= budget));
+  });
+
   it('cancels the prefetch cleanly when the consumer stops early', async () => {
     await setup({ images: 200, latencyMs: 50 });
     const run = await page({}, 1);
@@ -283,12 +309,13 @@ describe('RegistryPager options and prefetch', () => {
     expect(registryGets(sim!).length).toBeLessThanOrEqual(2);
   });
 
-  it('refuses to page with its own offset, limit, sort or reverse, and a page size it cannot make progress with', async () => {
+  it('refuses to page with its own offset, limit, sort or reverse, a page size it cannot make progress with, or a negative prefetch budget', async () => {
     await setup({ images: 1 });
     expect(() => new RegistryPager(client!, { query: { sort: 'scanTime' } })).toThrow(/default order/);
     expect(() => new RegistryPager(client!, { query: { offset: '5' } })).toThrow(/offset/);
     expect(() => new RegistryPager(client!, { pageSize: 1 })).toThrow(/2 to 50/);
     expect(() => new RegistryPager(client!, { pageSize: 51 })).toThrow(/2 to 50/);
+    expect(() => new RegistryPager(client!, { prefetchMaxBytes: -1 })).toThrow(/prefetchMaxBytes/);
   });
 
   it('passes filters through to the console', async () => {

@@ -10,7 +10,13 @@ import type { FindingRecord } from '../../lambda/common/records.js';
 import { normalizeReport } from '../../lambda/normalize/index.js';
 import { ConsoleClient } from '../../lambda/prisma/index.js';
 import { createStores, type FindingView, type Stores } from '../../lambda/store/index.js';
-import { type EngineLogger, runSync, type SyncOptions, type SyncResult } from '../../lambda/sync/engine.js';
+import {
+  type EngineLogger,
+  runSync,
+  type SyncDependencies,
+  type SyncOptions,
+  type SyncResult,
+} from '../../lambda/sync/engine.js';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../../simulator/index.js';
 import { createTestTables, localDocumentClient, localDynamoClient, uniqueTablePrefix } from './dynamo.js';
 
@@ -51,7 +57,7 @@ export interface EngineHarness {
   /** One `runSync` with a fresh console client (closed afterwards), as one invocation would. */
   sync(
     options?: Partial<SyncOptions>,
-    deps?: { now?: () => number; sleep?: (ms: number) => Promise<void> },
+    deps?: Partial<Pick<SyncDependencies, 'now' | 'sleep' | 'setV8Flags'>>,
   ): Promise<SyncResult>;
 }
 

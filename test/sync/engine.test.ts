@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { SyncOptions } from '../../lambda/sync/engine.js';
+import { SYNC_V8_FLAGS, type SyncOptions } from '../../lambda/sync/engine.js';
 import type { RunningSimulator } from '../../simulator/index.js';
 import {
   comparableFindings,
@@ -256,6 +256,47 @@ describe('--when-scan-ongoing', () => {
     expect(result).toMatchObject({ status: 'completed', images: 20, scanOngoing: true });
     expect(await h.stores.runs.getRun(result.runId)).toMatchObject({ scanOngoing: true });
     sim.setScanProgress({ regular: { ongoing: false } });
+  });
+});
+
+describe('memory', () => {
+  it('writes a page in groups bounded by bytes and stores every image and finding of it', async () => {
+    const sim = await startTestSimulator({ images: 60, seed: 'engine-groups' });
+    try {
+      const h = await engineHarness(sim);
+      const write = h.stores.images.writeReports.bind(h.stores.images);
+      const groupSizes: number[] = [];
+      h.stores.images.writeReports = (reports, context) => {
+        groupSizes.push(reports.length);
+        return write(reports, context);
+      };
+      const flags: string[] = [];
+      const result = await h.sync({ groupBytes: 40_000 }, { setV8Flags: (f) => flags.push(f) });
+      const present = sim.truth.present();
+      expect(result).toMatchObject({
+        status: 'completed',
+        pages: 2,
+        images: present.length,
+        new: present.length,
+      });
+      // Each page went to the store in several groups, every image in exactly one of them.
+      expect(groupSizes.length).toBeGreaterThan(2 * result.pages);
+      expect(groupSizes.reduce((a, b) => a + b, 0)).toBe(present.length);
+      expect(await storedKeys(h.stores)).toEqual([...present].sort());
+      for (const key of present) {
+        const image = await h.stores.queries.image(splitKey(key));
+        expect(comparableFindings(image?.findings ?? []), key).toEqual(
+          expectedFindings(sim.truth.report(key), h.consoleId),
+        );
+        expect(JSON.parse((await h.stores.queries.rawReport(splitKey(key))) ?? 'null'), key).toEqual(
+          sim.truth.report(key),
+        );
+      }
+      // The run bounds V8's heap growth for its process (see SYNC_V8_FLAGS).
+      expect(flags).toEqual([SYNC_V8_FLAGS]);
+    } finally {
+      await sim.close();
+    }
   });
 });
 

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { isSyncError } from '../../lambda/common/errors.js';
+import { type NormalizedEntry, normalizedGroups } from '../../lambda/sync/page-groups.js';
+import { apiReport } from '../normalize/support.js';
+
+type Json = Record<string, unknown>;
+
+/** A report for tag `tag` whose raw JSON is about `size` characters (a long description). */
+function report(tag: string, size = 500, scanTime = '2024-01-08T11:19:49.252Z'): Json {
+  const base = apiReport({ repoTag: { registry: 'r.example', repo: 'team/app', tag }, tags: [], scanTime });
+  const length = Math.max(0, size - JSON.stringify(base).length);
+  return { ...base, description: 'x'.repeat(length) };
+}
+
+function lines() {
+  const logged: Array<{ level: string; message: string; data?: Record<string, unknown> }> = [];
+  return {
+    logged,
+    debug: (message: string, data?: Record<string, unknown>) =>
+      logged.push({ level: 'debug', message, data }),
+    warn: (message: string, data?: Record<string, unknown>) => logged.push({ level: 'warn', message, data }),
+  };
+}
+
+const tagsOf = (group: NormalizedEntry[]) => group.map((e) => e.report.image.identity.tag);
+
+describe('normalizedGroups', () => {
+  it('hands a page out in groups of about groupBytes of raw JSON, in page order', () => {
+    const raws: unknown[] = ['a', 'b', 'c', 'd', 'e'].map((tag) => report(tag, 1_000));
+    const groups = [
+      ...normalizedGroups(raws, { consoleId: 'c1', offset: 0, groupBytes: 2_000, logger: lines() }),
+    ];
+    expect(groups.map(tagsOf)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+    for (const entry of groups.flat()) expect(entry.rawJson.length).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('keeps a page of ordinary reports in one group by default', () => {
+    const raws: unknown[] = Array.from({ length: 50 }, (_, i) => report(`t${i}`, 20_000));
+    const groups = [...normalizedGroups(raws, { consoleId: 'c1', offset: 0, logger: lines() })];
+    expect(groups).toHaveLength(1);
+    expect(groups[0]).toHaveLength(50);
+  });
+
+  it('keeps the raw report as JSON text and lets go of each raw object once serialized', () => {
+    const raws: unknown[] = [report('a', 800), report('b', 800), report('c', 800)];
+    const originals = [...raws];
+    const groups = normalizedGroups(raws, { consoleId: 'c1', offset: 0, groupBytes: 800, logger: lines() });
+    const first = groups.next();
+    expect(first.done).toBe(false);
+    expect(first.value && tagsOf(first.value)).toEqual(['a']);
+    expect(raws).toEqual([undefined, report('b', 800), report('c', 800)]);
+    const rest = [...groups].flat();
+    expect(raws).toEqual([undefined, undefined, undefined]);
+    expect([...(first.value ?? []), ...rest].map((e) => JSON.parse(e.rawJson))).toEqual(originals);
+  });
+
+  it('writes a tag listed twice once, from its newer scan, even when the twins are groups apart', () => {
+    const older = report('twin', 1_000, '2024-01-01T00:00:00.000Z');
+    const newer = report('twin', 1_000, '2024-02-01T00:00:00.000Z');
+    const log = lines();
+    for (const raws of [
+      [newer, report('a', 1_000), report('b', 1_000), older],
+      [older, report('a', 1_000), report('b', 1_000), newer],
+    ]) {
+      log.logged.length = 0;
+      const groups = [
+        ...normalizedGroups([...raws], { consoleId: 'c1', offset: 50, groupBytes: 1_000, logger: log }),
+      ];
+      const entries = groups.flat();
+      expect(entries.map((e) => e.report.image.identity.tag).sort()).toEqual(['a', 'b', 'twin']);
+      expect(entries.find((e) => e.report.image.identity.tag === 'twin')?.report.image.scanTime).toBe(
+        '2024-02-01T00:00:00.000Z',
+      );
+      expect(log.logged.filter((l) => l.level === 'warn')).toEqual([
+        {
+          level: 'warn',
+          message: 'duplicate image on one page; keeping the newer scan',
+          data: { offset: 50, key: 'r.example/team/app:twin' },
+        },
+      ]);
+    }
+  });
+
+  it('fails with sync.invalidReport naming the page offset and the report index', () => {
+    const raws: unknown[] = [report('a'), { _id: 'sha256:ab', repoTag: null, tags: [] }];
+    let error: unknown;
+    try {
+      [...normalizedGroups(raws, { consoleId: 'c1', offset: 49, logger: lines() })];
+    } catch (e) {
+      error = e;
+    }
+    expect(isSyncError(error, 'sync.invalidReport')).toBe(true);
+    expect((error as Error).message).toMatch(/^page offset=49 report\[1\]: /);
+    expect((error as { details?: unknown }).details).toEqual({ offset: 49, index: 1 });
+  });
+});
