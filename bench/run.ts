@@ -18,7 +18,7 @@
  * Java child process throughout.
  */
 import { execSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,7 @@ import {
   CREDENTIALS,
   countingLogger,
   markdownTable,
+  mergeResults,
   type Row,
   rssSampler,
   startChildSimulator,
@@ -60,6 +61,8 @@ const SEED = 1;
 const PAGE = 50;
 
 const sections: string[] = [];
+/** The sections of this run by number, for merging a partial run (`--only`) into results.md. */
+const sectionsByNumber = new Map<number, string>();
 const say = (line = '') => process.stdout.write(`${line}\n`);
 function section(
   title: string,
@@ -75,6 +78,7 @@ function section(
   }
   say(text);
   sections.push(text);
+  sectionsByNumber.set(Number(/^(\d+)\./.exec(title)?.[1]), text);
 }
 const seconds = (ms: number) => Number((ms / 1000).toFixed(1));
 const keyOf = (report: {
@@ -185,7 +189,9 @@ async function heavyReports(): Promise<void> {
       [
         `Full engine, simulator unthrottled in a child process (heavyFraction 0.05), ${images} images. ` +
           `RSS of the benchmark process polled every 20 ms (${rss.samples} samples); the simulator and DynamoDB Local are other processes. ` +
-          `Item size = DynamoDB bytes (attribute names + values) of every item put, measured on each write command's input.`,
+          `Item size = DynamoDB bytes (attribute names + values) of every item put, measured on each write command's input. ` +
+          'The engine runs as in production: pages handed to the store in groups of about 4 MiB of raw JSON, no prefetch after a page over 4 MiB, ' +
+          "and V8's heap growing factor set to 1.5 by the run (SYNC_V8_FLAGS; without it V8 lets the old generation reach about 4 times the live heap on this machine).",
       ],
       [
         {
@@ -561,6 +567,18 @@ const header = [
 say(`total ${totalS} s`);
 if (!values['no-write']) {
   const path = fileURLToPath(new URL('./results.md', import.meta.url));
-  await writeFile(path, `${header}\n${sections.join('\n')}`);
+  const all = ['1', '2', '3', '4', '5'].every((n) => only.has(n));
+  if (all) await writeFile(path, `${header}\n${sections.join('\n')}`);
+  else {
+    // A partial run replaces its own sections and keeps the others, with a line saying so.
+    const numbers = [...sectionsByNumber.keys()];
+    const rerun =
+      `- Section${numbers.length > 1 ? 's' : ''} ${numbers.join(', ')} re-run at ${new Date().toISOString()} ` +
+      `(\`npm run bench -- ${process.argv.slice(2).join(' ')}\`, ${totalS} s), load average ` +
+      `${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} at the start, ${loadAtEnd.map((l) => l.toFixed(2)).join(' / ')} at the end; ` +
+      'the other sections are from the run above.';
+    const previous = await readFile(path, 'utf8').catch(() => `${header}\n`);
+    await writeFile(path, mergeResults(previous, sectionsByNumber, rerun));
+  }
   say(`wrote ${path}`);
 }

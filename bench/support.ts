@@ -348,3 +348,33 @@ export function markdownTable(rows: readonly Row[], columns?: readonly string[])
   ];
   return `${lines.join('\n')}\n`;
 }
+/**
+ * bench/results.md with the sections of a partial run (`--only`) put in place of their earlier
+ * versions, the other sections and the header of the full run kept, and one header line saying
+ * which sections were re-run when. Earlier re-run lines whose sections are all re-run now go.
+ *
+ * @example
+ * mergeResults(previous, new Map([[3, '## 3. Heavy reports\n...']]), '- Section 3 re-run at ...');
+ */
+export function mergeResults(
+  previous: string,
+  fresh: ReadonlyMap<number, string>,
+  rerunLine: string,
+): string {
+  const firstSection = previous.search(/^## \d+\./m);
+  const headerText = firstSection < 0 ? previous : previous.slice(0, firstSection);
+  const bodies = firstSection < 0 ? [] : previous.slice(firstSection).split(/^(?=## \d+\.)/m);
+  const numberOf = (text: string) => Number(/^## (\d+)\./.exec(text)?.[1]);
+  const kept = bodies.map((text) => fresh.get(numberOf(text)) ?? text);
+  for (const [n, text] of fresh) if (!bodies.some((b) => numberOf(b) === n)) kept.push(text);
+  const sectionsOf = (line: string) =>
+    (/^- Sections? ([\d, and]+) re-run/.exec(line)?.[1] ?? '').match(/\d+/g)?.map(Number) ?? [];
+  const header = headerText
+    .trimEnd()
+    .split('\n')
+    .filter((line) => {
+      const listed = sectionsOf(line);
+      return listed.length === 0 || !listed.every((n) => fresh.has(n));
+    });
+  return `${[...header, rerunLine].join('\n')}\n\n${kept.map((t) => `${t.trimEnd()}\n`).join('\n')}`;
+}
