@@ -30,9 +30,9 @@ export const DEFAULT_SCHEDULE = 'rate(6 hours)';
 /**
  * Default function memory. Memory is not what sizes it: a sync with 5% of its reports at 1–4 MB
  * peaked at 212–225 MB RSS (`npm run bench -- --only 3`, 100 and 300 images), so 512 MB would hold
- * it. 1024 MB is for the vCPU share Lambda gives with it, which keeps gunzip, JSON parsing and
- * normalizing a page of heavy reports well inside the second the console's rate limit allows per
- * page. Lower it with the context `memoryMb` when the console's reports are small.
+ * it. 1024 MB is kept for the vCPU share Lambda gives with it (CPU scales with memory, and a page of
+ * heavy reports is tens of MB to decompress, parse, normalize and write); not measured on Lambda.
+ * Lower it with the context `memoryMb` when the console's reports are small.
  */
 export const DEFAULT_MEMORY_MB = 1024;
 
