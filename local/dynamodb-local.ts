@@ -22,6 +22,45 @@ export class DynamoDbLocalError extends Error {
 /** Signals that end a process by default: each must take DynamoDB Local down with it. */
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/**
+ * Every DynamoDB Local this process started and has not stopped. A test runner or demo that ends
+ * must not leave Java behind: on a normal exit, and on Ctrl-C or a kill, where Node runs no 'exit'
+ * handlers (the JVM would live on, adopted by init). One set of handlers covers them all, so a
+ * second instance does not read as "another handler owns this signal".
+ */
+const guarded = new Set<ChildProcess>();
+
+function killGuarded(): void {
+  for (const child of guarded) child.kill('SIGKILL');
+}
+
+function onStopSignal(signal: NodeJS.Signals): void {
+  // Another handler takes this signal over (a graceful stop): it stops us or exits.
+  if (process.listenerCount(signal) > 1) return;
+  killGuarded();
+  guarded.clear();
+  unwatch();
+  // With no handler left, the same signal ends the process as it would have without us.
+  process.kill(process.pid, signal);
+}
+
+function unwatch(): void {
+  process.off('exit', killGuarded);
+  for (const signal of STOP_SIGNALS) process.off(signal, onStopSignal);
+}
+
+function guard(child: ChildProcess): void {
+  if (guarded.size === 0) {
+    process.on('exit', killGuarded);
+    for (const signal of STOP_SIGNALS) process.on(signal, onStopSignal);
+  }
+  guarded.add(child);
+}
+
+function unguard(child: ChildProcess): void {
+  if (guarded.delete(child) && guarded.size === 0) unwatch();
+}
+
 /** Asks the OS for a free loopback port (bind to 0, read it back, release it). */
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -100,27 +139,11 @@ export async function startDynamoDbLocal(
       child.kill('SIGTERM');
     });
   };
-  // A test runner or demo that ends must not leave Java behind: on a normal exit, and on Ctrl-C or
-  // a kill, where Node runs no 'exit' handlers (the JVM would live on, adopted by init).
-  const onExit = () => child.kill('SIGKILL');
-  const onSignal = (signal: NodeJS.Signals) => {
-    // Another handler takes this signal over (a graceful stop): it stops us or exits.
-    if (process.listenerCount(signal) > 1) return;
-    child.kill('SIGKILL');
-    forget();
-    // With no handler left, the same signal ends the process as it would have without us.
-    process.kill(process.pid, signal);
-  };
-  const forget = () => {
-    process.off('exit', onExit);
-    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
-  };
-  process.once('exit', onExit);
-  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  guard(child);
   try {
     await waitForPort(port, child, options.timeoutMs ?? 30_000);
   } catch (error) {
-    forget();
+    unguard(child);
     await stop();
     throw error;
   }
@@ -128,7 +151,7 @@ export async function startDynamoDbLocal(
     endpoint: `http://127.0.0.1:${port}`,
     port,
     stop: async () => {
-      forget();
+      unguard(child);
       await stop();
     },
   };

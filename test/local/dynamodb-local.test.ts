@@ -26,16 +26,17 @@ function javaPidsOnPort(port: number): number[] {
     .map(Number);
 }
 
-/** Runs a Node process that starts DynamoDB Local and waits; resolves once it prints its port. */
-async function startHolder(): Promise<{
-  port: number;
+/** Runs a Node process that starts `count` DynamoDB Locals and waits; resolves once it prints their ports. */
+async function startHolder(count = 1): Promise<{
+  ports: number[];
   child: ReturnType<typeof spawn>;
   ended: Promise<NodeJS.Signals | null>;
 }> {
   const script = `
     import { startDynamoDbLocal } from './local/dynamodb-local.ts';
-    const ddb = await startDynamoDbLocal();
-    console.log('ready ' + ddb.port);
+    const ports = [];
+    for (let i = 0; i < ${count}; i++) ports.push((await startDynamoDbLocal()).port);
+    console.log('ready ' + ports.join(','));
     setInterval(() => {}, 1000);
   `;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -50,15 +51,15 @@ async function startHolder(): Promise<{
   child.stderr?.setEncoding('utf8').on('data', (s: string) => {
     err += s;
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<number[]>((resolve, reject) => {
     child.stdout?.setEncoding('utf8').on('data', (s: string) => {
       out += s;
-      const match = /ready (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
+      const match = /ready ([\d,]+)\n/.exec(out);
+      if (match) resolve(match[1]!.split(',').map(Number));
     });
     void ended.then(() => reject(new Error(`the holder ended before DynamoDB Local was up: ${err}`)));
   });
-  return { port, child, ended };
+  return { ports, child, ended };
 }
 
 async function gone(pids: number[], timeoutMs = 10_000): Promise<boolean> {
@@ -75,7 +76,7 @@ describe('startDynamoDbLocal', () => {
     'takes DynamoDB Local down when the process that started it gets %s, which still ends that process',
     async (signal) => {
       const holder = await startHolder();
-      const java = javaPidsOnPort(holder.port);
+      const java = javaPidsOnPort(holder.ports[0]!);
       expect(java).toHaveLength(1);
 
       holder.child.kill(signal);
@@ -85,4 +86,15 @@ describe('startDynamoDbLocal', () => {
       expect(await gone(java)).toBe(true);
     },
   );
+
+  it('takes every DynamoDB Local it started down on SIGINT, two at once included', async () => {
+    const holder = await startHolder(2);
+    const java = holder.ports.flatMap(javaPidsOnPort);
+    expect(java).toHaveLength(2);
+
+    holder.child.kill('SIGINT');
+
+    expect(await holder.ended).toBe('SIGINT');
+    expect(await gone(java)).toBe(true);
+  });
 });
