@@ -14,8 +14,11 @@ import {
   imageSlot,
   type RawReport,
   type ReportVersion,
-  scanTimeOf,
+  reportScanMs,
+  repushedSlot,
+  stepDateMs,
 } from './generator.js';
+import { isoTime } from './iso-time.js';
 import { rngFor } from './prng.js';
 
 /** One image present on the console. */
@@ -23,6 +26,18 @@ export interface CatalogEntry extends ReportVersion {
   slot: ImageSlot;
   /** Logical time the image appeared. */
   addedAt: number;
+}
+
+/** What one step of a history playback did. */
+export interface HistoryStep {
+  step: number;
+  /** The step's date (ISO 8601): scan times of the images rescanned in it are just before it. */
+  at: string;
+  rescanned: string[];
+  added: string[];
+  removed: string[];
+  /** Rescanned with a new image id and digest under the same tag. */
+  repushed: string[];
 }
 
 interface Presence {
@@ -53,6 +68,7 @@ export class Catalog {
   private earlyCount = 0;
   private clock = 0;
   private mutationCount = 0;
+  private historyStep = 0;
 
   constructor(
     readonly options: GeneratorOptions,
@@ -60,12 +76,7 @@ export class Catalog {
   ) {
     const entries: CatalogEntry[] = [];
     for (let i = 0; i < initialImages; i++) {
-      entries.push({
-        slot: imageSlot(options.seed, this.nextIndex++),
-        addedAt: 0,
-        scanGeneration: 0,
-        findingsVersion: 0,
-      });
+      entries.push(this.newEntry(imageSlot(options.seed, this.nextIndex++), 0));
     }
     entries.sort((a, b) => compareKeys(a.slot.key, b.slot.key));
     for (const entry of entries) this.track(entry);
@@ -100,7 +111,51 @@ export class Catalog {
 
   /** The `scanTime` of a present image without generating its report. */
   scanTime(entry: CatalogEntry): string {
-    return scanTimeOf(this.options.seed, entry.slot.index, entry.scanGeneration);
+    return isoTime(reportScanMs(this.options, entry.slot.index, entry));
+  }
+
+  /** The current history step (0 without history). */
+  get step(): number {
+    return this.historyStep;
+  }
+
+  /**
+   * Moves a history playback to its next step: a few images are removed, most of the others
+   * rescanned at the step's date (a few of them re-pushed; a few images went stale and are never
+   * rescanned), and a few added. Each choice is a draw keyed by (seed, image, step).
+   */
+  advance(): HistoryStep {
+    const clock = this.options.history;
+    if (clock === undefined)
+      throw new SyncError('sim.noHistory', 'the simulator was started without history');
+    if (this.historyStep >= clock.steps - 1) {
+      throw new SyncError('sim.historyEnded', `history playback is at its last step (${clock.steps - 1})`, {
+        steps: clock.steps,
+      });
+    }
+    const step = ++this.historyStep;
+    const { seed } = this.options;
+    const draw = (purpose: string, entry: CatalogEntry) => rngFor(seed, purpose, entry.slot.index, step);
+    const removed = this.remove(
+      this.sorted.filter((entry) => draw('history-remove', entry).chance(0.01)).map((e) => e.slot.key),
+    );
+    const rescanned: string[] = [];
+    const repushed: string[] = [];
+    for (const entry of this.sorted) {
+      const history = entry.history!;
+      const stale = rngFor(seed, 'history-stale', entry.slot.index).chance(0.03);
+      if (stale || !draw('history-rescan', entry).chance(0.9)) continue;
+      history.scannedStep = step;
+      rescanned.push(entry.slot.key);
+      if (!draw('history-push', entry).chance(0.04)) continue;
+      history.pushes++;
+      history.pushedStep = step;
+      entry.slot = repushedSlot(seed, entry.slot, history.pushes);
+      repushed.push(entry.slot.key);
+    }
+    this.mutationCount++;
+    const added = this.add(rngFor(seed, 'history-add', step).int(0, Math.ceil(this.sorted.length * 0.03)));
+    return { step, at: isoTime(stepDateMs(clock, step)), rescanned, added, removed, repushed };
   }
 
   /** A logical time: every mark and every mutation advances it. */
@@ -121,7 +176,7 @@ export class Catalog {
           key: slot.key,
         });
       }
-      const entry: CatalogEntry = { slot, addedAt: at, scanGeneration: 0, findingsVersion: 0 };
+      const entry = this.newEntry(slot, at);
       this.track(entry);
       this.sorted.splice(this.insertionPoint(slot.key), 0, entry);
       keys.push(slot.key);
@@ -153,6 +208,7 @@ export class Catalog {
       if (entry === undefined) continue;
       entry.scanGeneration++;
       if (opts.changeFindings) entry.findingsVersion++;
+      if (entry.history !== undefined) entry.history.scannedStep = this.historyStep;
     }
     this.mutationCount++;
     return keys;
@@ -179,6 +235,15 @@ export class Catalog {
       if (presence.removedAt === undefined || presence.removedAt > mark) keys.push(key);
     }
     return keys.sort(compareKeys);
+  }
+
+  private newEntry(slot: ImageSlot, addedAt: number): CatalogEntry {
+    const entry: CatalogEntry = { slot, addedAt, scanGeneration: 0, findingsVersion: 0 };
+    if (this.options.history !== undefined) {
+      const step = this.historyStep;
+      entry.history = { firstStep: step, scannedStep: step, pushes: 0, pushedStep: step };
+    }
+    return entry;
   }
 
   private track(entry: CatalogEntry): void {

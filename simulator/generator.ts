@@ -42,12 +42,39 @@ export interface ReportVersion {
   scanGeneration: number;
   /** Increments on a rescan that changes the findings. */
   findingsVersion: number;
+  /** Set on a console playing back history (see {@link HistoryClock}). */
+  history?: HistoryVersion;
+}
+
+/** The dates of a console playing back history: `steps` steps over `spanMs`, the first at `startMs`. */
+export interface HistoryClock {
+  startMs: number;
+  spanMs: number;
+  steps: number;
+}
+
+/** The date of history step `step` (epoch ms, whole). */
+export function stepDateMs(clock: HistoryClock, step: number): number {
+  return clock.startMs + Math.round((step * clock.spanMs) / (clock.steps - 1));
+}
+
+/** Where an image is in a history playback. */
+export interface HistoryVersion {
+  /** The step the image first appeared in (its `firstScanTime`). */
+  firstStep: number;
+  /** The step of its latest scan: its `scanTime` and which findings are open. */
+  scannedStep: number;
+  /** How often it was re-pushed (a new image id and digest under the same tag). */
+  pushes: number;
+  /** The step of its latest push (its `creationTime`). */
+  pushedStep: number;
 }
 
 export interface GeneratorOptions {
   seed: number | string;
   /** Share of reports over 1 MB (thousands of vulnerabilities, packages, layers). */
   heavyFraction: number;
+  history?: HistoryClock;
 }
 
 /** Console "zero time", as Go serializes an unset time.Time. */
@@ -255,6 +282,16 @@ function finishSlot(
   return { index, registry, repo, tag, key: imageKey({ registry, repo, tag }), imageId, digest, reportId };
 }
 
+/**
+ * The naming facts of an image re-pushed for the `pushes`-th time: same key, a new image id and
+ * digest (and a new `_id` unless it is an old-console name).
+ */
+export function repushedSlot(seed: number | string, slot: ImageSlot, pushes: number): ImageSlot {
+  const imageId = `sha256:${rngFor(seed, 'image-id', 'push', slot.index, pushes).hex(64)}`;
+  const digest = `sha256:${rngFor(seed, 'digest', 'push', slot.index, pushes).hex(64)}`;
+  return { ...slot, imageId, digest, reportId: slot.reportId === slot.imageId ? imageId : slot.reportId };
+}
+
 const BASE_SCAN_EPOCH_MS = Date.UTC(2025, 5, 1, 0, 0, 0);
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -272,6 +309,49 @@ function scanTimeMs(seed: number | string, index: number, scanGeneration: number
   const rng = rngFor(seed, 'scan-time', index);
   const ageMs = rng.chance(0.02) ? rng.int(200, 400) * DAY_MS : rng.int(0, 60 * 24 * 60) * 60_000;
   return BASE_SCAN_EPOCH_MS - ageMs + scanGeneration * 6 * HOUR_MS + rng.int(0, 999);
+}
+
+/**
+ * When image `index` was scanned in history step `step`: one to six hours before the step's date
+ * (a registry scan takes a while), a minute later per manual rescan.
+ */
+function historyScanMs(
+  options: GeneratorOptions,
+  index: number,
+  step: number,
+  scanGeneration: number,
+): number {
+  const before = rngFor(options.seed, 'history-scan', index, step).int(HOUR_MS, 6 * HOUR_MS);
+  return stepDateMs(options.history!, step) - before + scanGeneration * 60_000;
+}
+
+/** The `scanTime` of a report version as epoch ms, on a history console or not. */
+export function reportScanMs(options: GeneratorOptions, index: number, version: ReportVersion): number {
+  return version.history === undefined
+    ? scanTimeMs(options.seed, index, version.scanGeneration)
+    : historyScanMs(options, index, version.history.scannedStep, version.scanGeneration);
+}
+
+/**
+ * Whether vulnerability candidate `j` is open at history step `step`. Each candidate has a life:
+ * the base findings are there from the first scan, extras appear at a later step; many are fixed
+ * at some step after that, and a few of those reopen.
+ */
+function openInHistory(
+  seed: number | string,
+  steps: number,
+  index: number,
+  j: number,
+  base: number,
+  step: number,
+): boolean {
+  const rng = rngFor(seed, 'history-finding', index, j);
+  const never = Number.POSITIVE_INFINITY;
+  const opened = j < base ? 0 : rng.chance(0.6) ? rng.int(1, steps - 1) : never;
+  const fixed =
+    opened < steps - 1 && rng.chance(j < base ? 0.45 : 0.35) ? rng.int(opened + 1, steps - 1) : never;
+  const reopened = fixed < steps - 1 && rng.chance(0.1) ? rng.int(fixed + 1, steps - 1) : never;
+  return opened <= step && (step < fixed || step >= reopened);
 }
 
 /** Whether image `index` gets a heavy (> 1 MB) report. */
@@ -592,13 +672,25 @@ export function generateReport(
   const rng = rngFor(seed, 'report', index);
   const heavy = isHeavy(options, index);
   const distro = rng.pick(DISTROS);
-  const scanMs = scanTimeMs(seed, index, version.scanGeneration);
+  const life = version.history;
+  const scanMs = reportScanMs(options, index, version);
   const scanTime = isoTime(scanMs);
   // Findings depend on the first scan, not the latest: a plain rescan leaves them byte-identical.
-  const firstScanMs = version.scanGeneration === 0 ? scanMs : scanTimeMs(seed, index, 0);
+  const firstScanMs =
+    life !== undefined
+      ? historyScanMs(options, index, life.firstStep, 0)
+      : version.scanGeneration === 0
+        ? scanMs
+        : scanTimeMs(seed, index, 0);
   const firstScanTime = isoTime(firstScanMs);
   const firstScanEpoch = Math.floor(firstScanMs / 1000);
-  const createdEpoch = firstScanEpoch - rng.int(3600, 200 * 86_400);
+  let createdEpoch = firstScanEpoch - rng.int(3600, 200 * 86_400);
+  if (life !== undefined && life.pushes > 0) {
+    // Re-pushed: built shortly before the scan that found the new image.
+    const pushedScan = historyScanMs(options, index, life.pushedStep, 0);
+    createdEpoch =
+      Math.floor(pushedScan / 1000) - rngFor(seed, 'history-push', index, life.pushes).int(600, 86_400);
+  }
 
   // Layers and history.
   const layerCount = heavy ? rng.int(60, 140) : rng.int(2, 14);
@@ -658,7 +750,11 @@ export function generateReport(
   let vulnerabilityCount = 0;
   const distribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
   for (let j = 0; j < baseVulns + extras; j++) {
-    if (!candidateIncluded(seed, index, version.findingsVersion, j, baseVulns, extras)) continue;
+    const open =
+      life !== undefined
+        ? openInHistory(seed, options.history!.steps, index, j, baseVulns, life.scannedStep)
+        : candidateIncluded(seed, index, version.findingsVersion, j, baseVulns, extras);
+    if (!open) continue;
     const cve = catalogCve(seed, cveCatalog, (cveStart + j * cveStep) % CVE_CATALOG_SIZE);
     vulnerabilityCount++;
     const vulnRng = rngFor(seed, 'vuln', index, j);
@@ -839,7 +935,8 @@ export function writeCompactReport(
   version: ReportVersion,
 ): void {
   const reportStart = out.size;
-  if (!writeCompactFast(out, options, slot, version)) {
+  // History playback takes the general path: the fast one knows the plain console only.
+  if (version.history !== undefined || !writeCompactFast(out, options, slot, version)) {
     // A name that needs escaping (none the generator makes): the general path escapes it.
     out.truncate(reportStart);
     out.utf8(JSON.stringify(compactReport(generateReport(options, slot, version))));

@@ -9,7 +9,7 @@
  * const mark = sim.truth.mark();
  * await sim.close();
  */
-export { type CatalogEntry, compareKeys } from './catalog.js';
+export { type CatalogEntry, compareKeys, type HistoryStep } from './catalog.js';
 export { FAULT_KINDS, type Fault, type FaultKind, type FaultPlan } from './faults.js';
 export {
   COMPACT_DROPPED_KEYS,
@@ -24,6 +24,7 @@ export {
   MAX_PAGE_SIZE,
   type RequestLogEntry,
   type RunningSimulator,
+  type SimulatorHistory,
   type SimulatorMutations,
   type SimulatorOptions,
   type SimulatorTruth,

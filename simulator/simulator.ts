@@ -13,10 +13,18 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { SyncError } from '../lambda/common/errors.js';
 import { AsciiWriter } from './ascii-writer.js';
-import { Catalog, type CatalogEntry, compareKeys } from './catalog.js';
+import { Catalog, type CatalogEntry, compareKeys, type HistoryStep } from './catalog.js';
 import { gzipWithMatches } from './deflate.js';
 import { type Fault, FaultInjector, type FaultPlan, faultLabel } from './faults.js';
-import { generateReport, projectFields, type RawReport, writeCompactReport } from './generator.js';
+import {
+  generateReport,
+  type HistoryClock,
+  projectFields,
+  type RawReport,
+  stepDateMs,
+  writeCompactReport,
+} from './generator.js';
+import { isoTime } from './iso-time.js';
 import { LruCache } from './lru-cache.js';
 import { rngFor } from './prng.js';
 import { ScanProgress, type ScanProgressInput } from './progress.js';
@@ -50,6 +58,23 @@ export interface SimulatorOptions {
   latencyMs?: number;
   /** gzip bodies for clients that accept it, as real consoles do. Default true; false = always identity. */
   gzip?: boolean;
+  /**
+   * Play back `days` of registry scans in `steps` steps ending at `end` (ISO 8601 or epoch ms;
+   * default now, floored to the hour): the console starts at the first step, `sim.history.advance()`
+   * moves it to the next.
+   */
+  history?: { days: number; steps: number; end?: string | number };
+}
+
+/** A console playing back history (see {@link SimulatorOptions.history}). */
+export interface SimulatorHistory {
+  /** The current step, 0 to `steps - 1`. */
+  readonly step: number;
+  readonly steps: number;
+  /** The current step's date (ISO 8601). */
+  readonly at: string;
+  /** Moves to the next step; throws `sim.historyEnded` at the last one. */
+  advance(): HistoryStep;
 }
 
 export interface RequestLogEntry {
@@ -100,6 +125,8 @@ export interface RunningSimulator {
   truth: SimulatorTruth;
   /** Drives /registry/progress (the regular scan and on-demand scans). */
   setScanProgress(progress: ScanProgressInput): void;
+  /** Set when started with the `history` option. */
+  history: SimulatorHistory | undefined;
 }
 
 /** The console's page cap. */
@@ -285,7 +312,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   if (!(tokenTtlMs > 0)) invalid('tokenTtlMs', 'a positive number of ms', tokenTtlMs);
   if (!(latencyMs >= 0)) invalid('latencyMs', 'a non-negative number of ms', latencyMs);
 
-  const catalog = new Catalog({ seed, heavyFraction }, images);
+  const history = options.history === undefined ? undefined : historyClock(options.history, invalid);
+  const catalog = new Catalog({ seed, heavyFraction, history }, images);
   const limiter = rateLimit === false ? undefined : new SlidingWindowLimiter(rateLimit);
   const progress = new ScanProgress();
   let faults = new FaultInjector(options.faults);
@@ -343,7 +371,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   /** A full report's JSON, cached: it costs 100x a compact one (which is written, never cached). */
   function fullReportJson(entry: CatalogEntry): string {
     // Reports are pure functions of these: simulators with the same seed share the cache.
-    const cacheKey = `${seed}|${catalog.options.heavyFraction}|${entry.slot.key}|${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}`;
+    const h = entry.history;
+    const historyPart =
+      h === undefined || history === undefined
+        ? ''
+        : `|${history.startMs}:${history.spanMs}:${history.steps}:${h.firstStep}:${h.scannedStep}:${h.pushes}:${h.pushedStep}`;
+    const cacheKey = `${seed}|${catalog.options.heavyFraction}|${entry.slot.key}|${entry.slot.index}:${entry.scanGeneration}:${entry.findingsVersion}${historyPart}`;
     let json = reportCache.get(cacheKey);
     if (json === undefined) {
       json = JSON.stringify(generateReport(catalog.options, entry.slot, entry));
@@ -786,8 +819,42 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     setScanProgress(input) {
       progress.set(input);
     },
+    history:
+      history === undefined
+        ? undefined
+        : {
+            get step() {
+              return catalog.step;
+            },
+            steps: history.steps,
+            get at() {
+              return isoTime(stepDateMs(history, catalog.step));
+            },
+            advance: () => catalog.advance(),
+          },
   };
   return sim;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The history option as step dates; `invalid` throws. */
+function historyClock(
+  option: NonNullable<SimulatorOptions['history']>,
+  invalid: (option: string, expected: string, value: unknown) => never,
+): HistoryClock {
+  const { days, steps } = option;
+  if (!(days > 0 && Number.isFinite(days))) invalid('history.days', 'a positive number of days', days);
+  if (!Number.isInteger(steps) || steps < 2) invalid('history.steps', 'a whole number >= 2', steps);
+  const end =
+    option.end === undefined
+      ? Math.floor(Date.now() / HOUR_MS) * HOUR_MS
+      : typeof option.end === 'number'
+        ? option.end
+        : Date.parse(option.end);
+  if (!Number.isFinite(end)) invalid('history.end', 'an ISO 8601 date or epoch ms', option.end);
+  const spanMs = Math.round(days * 24 * HOUR_MS);
+  return { startMs: end - spanMs, spanMs, steps };
 }
 
 function withoutEncoding(headers: Record<string, string>): Record<string, string> {
