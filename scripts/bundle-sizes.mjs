@@ -14,7 +14,8 @@ for (const name of ['handler', 'cli']) {
     const file = queue.pop();
     if (eager.has(file) || !outputs[file]) continue;
     eager.add(file);
-    for (const i of outputs[file].imports) if (i.kind === 'import-statement' && !i.external) queue.push(i.path);
+    for (const i of outputs[file].imports)
+      if (i.kind === 'import-statement' && !i.external) queue.push(i.path);
   }
   const code = Object.keys(outputs).filter((file) => file.endsWith('.mjs'));
   const bytes = (files) => files.reduce((sum, file) => sum + outputs[file].bytes, 0);
