@@ -42,6 +42,21 @@ const CONFIG_FLAGS: Array<{ flag: string; env: keyof ConfigInput; description: s
   { flag: '--ca-bundle <file>', env: 'PRISMA_CA_BUNDLE', description: 'extra CA certificates (PEM file)' },
   { flag: '--table-prefix <prefix>', env: 'SYNC_TABLE_PREFIX', description: 'prefix of every table name' },
   { flag: '--console-id <id>', env: 'PRISMA_CONSOLE_ID', description: "the console's id in the tables" },
+  {
+    flag: '--max-page-bytes <size>',
+    env: 'PRISMA_MAX_PAGE_BYTES',
+    description: 'largest decoded console page, e.g. 64MiB (default: 1/16 of the Lambda memory, 64MiB)',
+  },
+  {
+    flag: '--request-timeout <seconds>',
+    env: 'PRISMA_REQUEST_TIMEOUT',
+    description: 'longest single console request, first byte to last (default 90)',
+  },
+  {
+    flag: '--max-retry-after <seconds>',
+    env: 'PRISMA_MAX_RETRY_AFTER',
+    description: 'longest Retry-After waited for; longer stops the run partial (default 120)',
+  },
   { flag: '--region <region>', env: 'AWS_REGION', description: 'AWS region' },
   {
     flag: '--endpoint <url>',
@@ -64,6 +79,7 @@ function configInput(env: NodeJS.ProcessEnv, flags: Record<string, unknown>): Co
     if (typeof value === 'string') input[variable] = value;
   }
   if (flags.insecureTls === true) input.PRISMA_INSECURE_TLS = '1';
+  if (flags.allowHttp === true) input.PRISMA_ALLOW_HTTP = '1';
   return input;
 }
 
@@ -96,6 +112,9 @@ export function buildProgram(context: Context): Command {
     )
     .option('-v, --verbose', 'log progress details to stderr')
     .addOption(new Option('--insecure-tls', 'DANGEROUS: do not verify the console TLS certificate'))
+    .addOption(
+      new Option('--allow-http', 'DANGEROUS: send the console credentials over plain http:// (not loopback)'),
+    )
     .configureOutput({
       writeOut: (s) => out.stdout.write(s),
       writeErr: (s) => out.stderr.write(s),

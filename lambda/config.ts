@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './common/errors.js';
+import { isLoopbackHost } from './common/net.js';
 
 /** The newest console API version the client knows (see shared/reference). */
 export const DEFAULT_API_VERSION = 'v34.04';
@@ -15,11 +16,16 @@ export const ENV_VARS = [
   'PRISMA_SECRET_ARN',
   'PRISMA_CA_BUNDLE',
   'PRISMA_INSECURE_TLS',
+  'PRISMA_ALLOW_HTTP',
+  'PRISMA_MAX_PAGE_BYTES',
+  'PRISMA_REQUEST_TIMEOUT',
+  'PRISMA_MAX_RETRY_AFTER',
   'SYNC_TABLE_PREFIX',
   'PRISMA_CONSOLE_ID',
   'SYNC_WHEN_SCAN_ONGOING',
   'AWS_REGION',
   'AWS_ENDPOINT_URL_DYNAMODB',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
 ] as const;
 export type EnvVar = (typeof ENV_VARS)[number];
 export type ConfigInput = Partial<Record<EnvVar, string | undefined>>;
@@ -56,6 +62,82 @@ const consoleUrl = z.preprocess(
     }),
 );
 
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+};
+
+/** A byte size: `67108864`, `64MiB`, `512KiB`, `1GiB` (binary) or `64MB` (decimal), at least 1 KiB. */
+const byteSize = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(value);
+      const bytes = match
+        ? Math.floor(Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toLowerCase()] ?? Number.NaN))
+        : Number.NaN;
+      if (!Number.isSafeInteger(bytes) || bytes < 1024 || bytes > 4 * 1024 ** 3) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a size between 1KiB and 4GiB, e.g. 64MiB or 67108864',
+        });
+        return z.NEVER;
+      }
+      return bytes;
+    }),
+);
+
+/** A duration in seconds (`90`, `1.5`, `90s`, `2m`), between `min` and 1 day; in ms. */
+const seconds = (min: number) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined) return undefined;
+        const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+        const unit = match?.[2] ?? 's';
+        const ms = match ? Number(match[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000) : Number.NaN;
+        if (!Number.isFinite(ms) || ms < min * 1000 || ms > 86_400_000) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be a number of seconds between ${min} and 86400, e.g. 90 or 90s`,
+          });
+          return z.NEVER;
+        }
+        return Math.round(ms);
+      }),
+  );
+
+/**
+ * Default decoded-page limit: 1/16 of the Lambda's memory (64 MiB on 1024 MB), between 16 and
+ * 256 MiB; 64 MiB outside Lambda. A hostile body is cut at the limit, so the decoded bytes, their
+ * text and the parsed page stay far below the function's memory.
+ *
+ * @example
+ * defaultMaxPageBytes('1024'); // 67108864
+ */
+export function defaultMaxPageBytes(lambdaMemoryMb: string | undefined): number {
+  const mb = Number(lambdaMemoryMb);
+  if (!Number.isFinite(mb) || mb <= 0) return 64 * 1024 ** 2;
+  return Math.min(256 * 1024 ** 2, Math.max(16 * 1024 ** 2, Math.floor((mb * 1024 ** 2) / 16)));
+}
+
+const flag = z.preprocess(
+  blankToUndefined,
+  z.enum(['1', 'true', '0', 'false'], { message: 'must be 1 or 0' }).optional(),
+);
+
 const schema = z
   .object({
     PRISMA_CONSOLE_URL: consoleUrl,
@@ -76,10 +158,11 @@ const schema = z
         .optional(),
     ),
     PRISMA_CA_BUNDLE: optionalString,
-    PRISMA_INSECURE_TLS: z.preprocess(
-      blankToUndefined,
-      z.enum(['1', 'true', '0', 'false'], { message: 'must be 1 or 0' }).optional(),
-    ),
+    PRISMA_INSECURE_TLS: flag,
+    PRISMA_ALLOW_HTTP: flag,
+    PRISMA_MAX_PAGE_BYTES: byteSize,
+    PRISMA_REQUEST_TIMEOUT: seconds(1),
+    PRISMA_MAX_RETRY_AFTER: seconds(0),
     SYNC_TABLE_PREFIX: z.preprocess(
       blankToUndefined,
       z
@@ -100,6 +183,7 @@ const schema = z
     ),
     AWS_REGION: optionalString,
     AWS_ENDPOINT_URL_DYNAMODB: z.preprocess(blankToUndefined, z.url('must be a URL').optional()),
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: optionalString,
   })
   .strict();
 
@@ -114,7 +198,25 @@ export interface ConsoleConfig {
   secretArn: string | undefined;
   caBundle: string | undefined;
   insecureTls: boolean;
+  /** Credentials over plain http:// to a host that is not loopback (`PRISMA_ALLOW_HTTP=1`). */
+  allowHttp?: boolean;
+  /** What a hostile or broken console can cost (docs/operations.md); absent: the client's defaults. */
+  limits?: ConsoleLimits;
 }
+
+export interface ConsoleLimits {
+  /** Largest decoded page (`PRISMA_MAX_PAGE_BYTES`); a larger one fails the page, unretried. */
+  maxPageBytes: number;
+  /** Longest single request, first byte to last (`PRISMA_REQUEST_TIMEOUT`, default 90 s). */
+  requestTimeoutMs: number;
+  /** Longest `Retry-After` waited for (`PRISMA_MAX_RETRY_AFTER`, default 120 s); longer stops the run partial. */
+  maxRetryAfterMs: number;
+}
+
+/** Default of `PRISMA_REQUEST_TIMEOUT`: also the longest single request the Lambda's safety margin covers. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 90_000;
+/** Default of `PRISMA_MAX_RETRY_AFTER`. */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 120_000;
 
 export interface AppConfig {
   console: ConsoleConfig | undefined;
@@ -193,6 +295,14 @@ export function parseConfig(input: ConfigInput, options: { needConsole: boolean 
         { variable: 'PRISMA_USERNAME' },
       );
     }
+    const allowHttp = env.PRISMA_ALLOW_HTTP === '1' || env.PRISMA_ALLOW_HTTP === 'true';
+    const url = new URL(env.PRISMA_CONSOLE_URL);
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !allowHttp) {
+      throw new ConfigError(
+        `PRISMA_CONSOLE_URL: plain http:// to ${url.host} would send the password and token in clear text; use https:// (or set PRISMA_ALLOW_HTTP=1 to accept the risk)`,
+        { variable: 'PRISMA_CONSOLE_URL' },
+      );
+    }
     consoleConfig = {
       url: env.PRISMA_CONSOLE_URL.replace(/\/+$/, ''),
       apiVersion: env.PRISMA_API_VERSION,
@@ -203,6 +313,12 @@ export function parseConfig(input: ConfigInput, options: { needConsole: boolean 
       secretArn: env.PRISMA_SECRET_ARN,
       caBundle: env.PRISMA_CA_BUNDLE ? readCaBundle(env.PRISMA_CA_BUNDLE) : undefined,
       insecureTls: env.PRISMA_INSECURE_TLS === '1' || env.PRISMA_INSECURE_TLS === 'true',
+      allowHttp,
+      limits: {
+        maxPageBytes: env.PRISMA_MAX_PAGE_BYTES ?? defaultMaxPageBytes(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+        requestTimeoutMs: env.PRISMA_REQUEST_TIMEOUT ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        maxRetryAfterMs: env.PRISMA_MAX_RETRY_AFTER ?? DEFAULT_MAX_RETRY_AFTER_MS,
+      },
     };
   }
   const consoleId =

@@ -13,13 +13,18 @@
  * Credentials, the token and the Authorization header are never put in a message, a detail or a
  * log line: errors name the request (`GET /registry page offset=100`), never its headers.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Agent } from 'undici';
-import { SyncError } from '../common/errors.js';
-import { type Clock, systemClock } from './clock.js';
+import { ConfigError, isSyncError, SyncError } from '../common/errors.js';
+import { isLoopbackHost } from '../common/net.js';
+import { Redactor, untrustedText } from '../common/redact.js';
+import { type Clock, MAX_TIMER_MS, systemClock } from './clock.js';
 import { DEFAULT_RATE_LIMIT, SlidingWindowRateLimiter } from './rate-limiter.js';
-import { computeRetryDelay, type RetryDecision } from './retry-policy.js';
+import { computeRetryDelay, DEFAULT_MAX_RETRY_AFTER_MS, type RetryDecision } from './retry-policy.js';
 import {
   createAgent,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_TIMEOUTS,
   errorCodeOf,
   type HttpResponse,
   isTlsFailure,
@@ -57,8 +62,15 @@ export interface ConsoleClientOptions {
   clock?: Clock;
   /** Jitter source in [0, 1). */
   random?: () => number;
-  /** Largest decoded response body accepted. Default 512 MiB. */
+  /** Largest decoded response body accepted, enforced as bytes arrive; not retried. Default 64 MiB. */
   maxBodyBytes?: number;
+  /** Longest `Retry-After` waited for; a longer one stops the run (`client.deadline.retryAfter`). Default 120 s. */
+  maxRetryAfterMs?: number;
+  /**
+   * Allows credentials over plain `http://` to a host that is not loopback (`PRISMA_ALLOW_HTTP=1`).
+   * Off by default: the client refuses such a URL; when on, it warns on every creation.
+   */
+  allowHttp?: boolean;
 }
 
 /** What the client did, for the run record and metrics. Counters only grow. */
@@ -93,6 +105,15 @@ export interface JsonResponse {
 
 const DEFAULT_TOKEN_REFRESH_MS = 25 * 60_000;
 const EMPTY_BODY = Buffer.alloc(0);
+
+/** A logger whose messages and string data pass through the redactor first. */
+function redactingLogger(inner: ClientLogger, redactor: Redactor): ClientLogger {
+  return {
+    debug: (message, data) => inner.debug(redactor.redact(message), data && redactor.redactValue(data)),
+    info: (message, data) => inner.info(redactor.redact(message), data && redactor.redactValue(data)),
+    warn: (message, data) => inner.warn(redactor.redact(message), data && redactor.redactValue(data)),
+  };
+}
 
 const stderrLogger: ClientLogger = {
   debug: () => {},
@@ -135,7 +156,11 @@ export class ConsoleClient {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly tokenRefreshMs: number;
-  private readonly maxBodyBytes: number | undefined;
+  private readonly maxBodyBytes: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly requestTimeoutMs: number;
+  /** Every secret this client knows (password, Basic value, issued tokens): scrubbed from its errors and logs. */
+  private readonly redactor: Redactor;
   private token: { value: string; issuedAt: number } | undefined;
   private pendingToken: Promise<string> | undefined;
   private closed = false;
@@ -149,16 +174,25 @@ export class ConsoleClient {
     // Kept off `this`'s enumerable surface so a logged or inspected client shows no secret.
     this.credentials = Object.freeze({ username, password });
     Object.defineProperty(this, 'credentials', { enumerable: false });
+    this.redactor = new Redactor([
+      password,
+      `${username}:${password}`,
+      Buffer.from(`${username}:${password}`).toString('base64'),
+    ]);
+    Object.defineProperty(this, 'redactor', { enumerable: false });
     this.authMode = options.auth ?? 'token';
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.logger = options.logger ?? stderrLogger;
+    this.logger = redactingLogger(options.logger ?? stderrLogger, this.redactor);
     this.deadline = options.deadline ?? (() => undefined);
     this.maxAttempts = Math.max(1, options.retry?.maxAttempts ?? 8);
     this.baseDelayMs = options.retry?.baseDelayMs ?? 500;
     this.maxDelayMs = options.retry?.maxDelayMs ?? 30_000;
     this.tokenRefreshMs = options.tokenRefreshMs ?? DEFAULT_TOKEN_REFRESH_MS;
-    this.maxBodyBytes = options.maxBodyBytes;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+    this.requestTimeoutMs = options.timeouts?.totalMs ?? DEFAULT_TIMEOUTS.totalMs;
+    this.refuseCleartext(options.allowHttp === true);
     const rate = options.rateLimit ?? DEFAULT_RATE_LIMIT;
     this.limiter = new SlidingWindowRateLimiter({ ...rate, clock: this.clock, deadline: this.deadline });
     const tls = {
@@ -178,6 +212,36 @@ export class ConsoleClient {
   }
 
   /**
+   * Refuses to send credentials in clear text over the network: `http://` is fine to loopback (the
+   * simulator, a local tunnel), elsewhere only with `allowHttp`, and then loudly.
+   */
+  private refuseCleartext(allowHttp: boolean): void {
+    const url = new URL(this.urls.origin);
+    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) return;
+    if (!allowHttp) {
+      throw new ConfigError(
+        `PRISMA_CONSOLE_URL: ${this.urls.origin} is plain http:// to a host that is not loopback: the password and token would cross the network in clear text; use https:// (or set PRISMA_ALLOW_HTTP=1 to accept the risk)`,
+        { variable: 'PRISMA_CONSOLE_URL' },
+      );
+    }
+    this.logger.warn(
+      'PLAIN HTTP (PRISMA_ALLOW_HTTP=1): the console password and token are sent UNENCRYPTED and can be read by anyone on the path',
+      { origin: this.urls.origin },
+    );
+  }
+
+  /**
+   * Text with every secret this client knows (password, Basic value, issued tokens) replaced by
+   * `[REDACTED]`: for callers that print, log or store text that came from the console.
+   *
+   * @example
+   * client.redact(error.message);
+   */
+  redact(text: string): string {
+    return this.redactor.redact(text);
+  }
+
+  /**
    * GETs a console endpoint (`/registry`, `/registry/progress`) and parses its JSON body,
    * with pacing, authentication and retries.
    *
@@ -191,7 +255,12 @@ export class ConsoleClient {
     query: Record<string, QueryValue>,
     context: RequestContext,
   ): Promise<JsonResponse> {
-    return this.exchange('GET', path, query, context, true);
+    try {
+      return await this.exchange('GET', path, query, context, true);
+    } catch (error) {
+      // Console text can echo the request (password, token): nothing leaves the client unscrubbed.
+      throw this.redactor.redactError(error);
+    }
   }
 
   /** Closes the connection pool. The client cannot be used afterwards. */
@@ -226,6 +295,7 @@ export class ConsoleClient {
       const slot = await this.limiter.acquire(context.signal);
       this.counters.requests++;
       const startedAt = this.clock.now();
+      const limit = this.attemptLimit(label, context.signal);
       let response: HttpResponse;
       try {
         response = await send(
@@ -235,13 +305,15 @@ export class ConsoleClient {
             method,
             headers,
             ...(body === undefined ? {} : { body }),
-            ...(context.signal === undefined ? {} : { signal: context.signal }),
+            signal: limit.signal,
             onSent: () => slot.markSent(this.clock.now()),
           },
           this.maxBodyBytes,
         );
       } catch (error) {
         if (context.signal?.aborted) throw error;
+        // The run's deadline came during the request: stop (partial), do not retry.
+        if (isSyncError(error, 'client.deadline')) throw error;
         last = this.transportFailure(error, label);
         if (isTlsFailure(error)) throw last.error;
         const decision = this.decide(attempt, last);
@@ -249,6 +321,8 @@ export class ConsoleClient {
           throw this.exhausted(label, context, attempt, decision, last);
         await this.retryAfterWait(label, attempt, decision, context.signal);
         continue;
+      } finally {
+        limit.dispose();
       }
       this.counters.bytes += response.wireBytes;
       this.logger.debug('console request', {
@@ -292,6 +366,13 @@ export class ConsoleClient {
 
       if (status >= 200 && status < 300) {
         const bytes = response.body.length;
+        if (!isUtf8(response.body)) {
+          // Decoding replaces each bad sequence by U+FFFD: say so rather than store altered text silently.
+          this.logger.warn('the console sent invalid UTF-8; bad bytes are read as U+FFFD', {
+            request: label,
+            bytes,
+          });
+        }
         const text = response.body.toString('utf8');
         // The decoded bytes are not needed once they are text: let them go before parsing (a page
         // of heavy reports is 20 MB, held twice over while JSON.parse builds its objects otherwise).
@@ -308,12 +389,13 @@ export class ConsoleClient {
         }
       } else {
         last = {
-          error: httpError(response, label),
+          error: httpError(response, label, this.redactor),
           status,
           retryAfter: response.headers['retry-after'] ?? null,
         };
       }
       const decision = this.decide(attempt, last);
+      if (decision.retryAfterTooLong) throw this.retryAfterTooLong(label, decision, last);
       if (status === 429 && decision.retry) this.limiter.backOff(this.clock.now() + decision.delayMs);
       if (!decision.retry) throw last.error;
       if (attempt >= this.maxAttempts) throw this.exhausted(label, context, attempt, decision, last);
@@ -331,7 +413,65 @@ export class ConsoleClient {
       random: this.random,
       base: this.baseDelayMs,
       max: this.maxDelayMs,
+      maxRetryAfter: this.maxRetryAfterMs,
     });
+  }
+
+  /**
+   * An abort signal for one attempt: it fires at the per-request limit (`timeouts.totalMs`, a
+   * retryable `client.requestTimeout`), at the run's deadline (`client.deadline`: the run stops
+   * partial), or when the caller's signal aborts. Every stage of the exchange ends by then.
+   */
+  private attemptLimit(
+    label: string,
+    outer: AbortSignal | undefined,
+  ): { signal: AbortSignal; dispose(): void } {
+    const controller = new AbortController();
+    const now = this.clock.now();
+    const deadline = this.deadline();
+    const byDeadline = deadline !== undefined && deadline - now < this.requestTimeoutMs;
+    const ms = byDeadline ? Math.max(0, deadline - now) : this.requestTimeoutMs;
+    const reason = byDeadline
+      ? new SyncError(
+          'client.deadline',
+          `${label}: the run's deadline came while the request was in flight`,
+          {
+            request: label,
+          },
+        )
+      : new SyncError(
+          'client.requestTimeout',
+          `${label}: no complete response within ${this.requestTimeoutMs} ms (a trickling or never-ending answer)`,
+          { request: label, timeoutMs: this.requestTimeoutMs },
+        );
+    // A real timer even under a fake clock: it bounds real I/O.
+    const timer = setTimeout(() => controller.abort(reason), Math.min(ms, MAX_TIMER_MS));
+    const onOuter = () => controller.abort(outer?.reason);
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener('abort', onOuter, { once: true });
+    return {
+      signal: controller.signal,
+      dispose: () => {
+        clearTimeout(timer);
+        outer?.removeEventListener('abort', onOuter);
+      },
+    };
+  }
+
+  private retryAfterTooLong(label: string, decision: RetryDecision, last: AttemptFailure): SyncError {
+    const header = untrustedText(String(last.retryAfter ?? ''), this.redactor, 64);
+    return new SyncError(
+      'client.deadline.retryAfter',
+      `${label}: the console asked to wait before retrying (HTTP ${last.status}, Retry-After: ${header}), longer than the ${Math.round(this.maxRetryAfterMs / 1000)} s maximum (PRISMA_MAX_RETRY_AFTER); the run stops here and resumes on the next run`,
+      {
+        request: label,
+        ...(last.status === undefined ? {} : { status: last.status }),
+        retryAfter: header,
+        maxRetryAfterMs: this.maxRetryAfterMs,
+        waitMs: decision.delayMs,
+      },
+      last.error,
+    );
   }
 
   private async retryAfterWait(
@@ -445,6 +585,7 @@ export class ConsoleClient {
     if (typeof token !== 'string' || token === '') {
       throw new SyncError('client.invalidResponse', 'POST /authenticate answered without a token');
     }
+    this.redactor.add(token);
     this.token = { value: token, issuedAt: this.clock.now() };
     this.counters.authentications++;
     return token;
@@ -484,7 +625,7 @@ function parseJsonBody(
   } catch (error) {
     throw new SyncError(
       'client.invalidResponse',
-      `${label}: malformed JSON in a ${bytes}-byte body (${(error as Error).message})`,
+      `${label}: malformed JSON in a ${bytes}-byte body (${untrustedText((error as Error).message, undefined, 200)})`,
       { request: label, problem: 'malformed', bytes },
       error,
     );
@@ -492,14 +633,14 @@ function parseJsonBody(
 }
 
 /** A short, safe description of a non-2xx answer: the status and the console's `err` text if any. */
-function httpError(response: HttpResponse, label: string): SyncError {
+function httpError(response: HttpResponse, label: string, redactor: Redactor): SyncError {
   const text = response.body.toString('utf8', 0, Math.min(response.body.length, 2048));
   let detail = '';
   if (/^\s*</.test(text)) detail = ' (HTML error page)';
   else {
     try {
       const parsed = JSON.parse(text) as { err?: unknown };
-      if (typeof parsed?.err === 'string') detail = `: ${parsed.err.slice(0, 200)}`;
+      if (typeof parsed?.err === 'string') detail = `: ${untrustedText(parsed.err, redactor, 200)}`;
     } catch {
       // A non-JSON error body: the status says enough.
     }

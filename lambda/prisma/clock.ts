@@ -8,8 +8,13 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** The longest delay `setTimeout` honours; a longer one fires after 1 ms with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * The real clock: `Date.now` and an abortable `setTimeout`.
+ * The real clock: `Date.now` and an abortable `setTimeout`. A wait longer than a timer can hold is
+ * slept in steps (never an overflowed timer), though the client never asks for one that long: it
+ * caps `Retry-After` (retry-policy.ts) and every wait ends by the run's deadline.
  *
  * @example
  * await systemClock.sleep(100);
@@ -22,18 +27,23 @@ export const systemClock: Clock = {
         reject(abortReason(signal));
         return;
       }
+      const end = Date.now() + Math.max(0, Number.isFinite(ms) ? ms : MAX_TIMER_MS);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => {
         clearTimeout(timer);
         reject(abortReason(signal!));
       };
-      const timer = setTimeout(
-        () => {
+      const arm = () => {
+        const left = end - Date.now();
+        if (left <= 0) {
           signal?.removeEventListener('abort', onAbort);
           resolve();
-        },
-        Math.max(0, ms),
-      );
+          return;
+        }
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
+      timer = setTimeout(arm, Math.min(Math.max(0, end - Date.now()), MAX_TIMER_MS));
     }),
 };
 

@@ -338,6 +338,18 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
     return Math.max(0, window.offset - step * 2 ** Math.max(0, emptySteps - 1));
   }
 
+  /** `Total-Count` read safely; a header that is there but unusable is ignored with a warning. */
+  private totalCountOf(header: string | undefined, where: string): number | undefined {
+    const count = parseTotalCount(header);
+    if (count === undefined && header !== undefined && header.trim() !== '') {
+      this.client.logger.warn('ignoring an unusable Total-Count header (not a safe whole number)', {
+        where,
+        totalCount: header.length > 40 ? `${header.slice(0, 40)}…` : header,
+      });
+    }
+    return count;
+  }
+
   /**
    * The rightmost item of `window` the state remembers (behind or ahead of the position). Only
    * remembered items are resume points, never older ones this process merely emitted: the
@@ -367,7 +379,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       offset,
       reports,
       fingerprints: reports.map(reportFingerprint),
-      totalCount: parseTotalCount(response.headers['total-count']),
+      totalCount: this.totalCountOf(response.headers['total-count'], where),
       bytes: response.bytes,
     };
   }
@@ -449,8 +461,17 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
   }
 }
 
-/** `Total-Count` as a whole number, or undefined when absent or not a number. */
-function parseTotalCount(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
-  return Number(value);
+/**
+ * `Total-Count` as a safe whole number, or undefined when absent, not a whole number, or too large
+ * to be one exactly (`9007199254740993`, `1e400`, 400 digits): the pager uses it as a hint only,
+ * and an unsafe number would fail the run record's write.
+ *
+ * @example
+ * parseTotalCount('120'); // 120
+ * parseTotalCount('1e400'); // undefined
+ */
+export function parseTotalCount(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d{1,16}\s*$/.test(value)) return undefined;
+  const count = Number(value);
+  return Number.isSafeInteger(count) ? count : undefined;
 }

@@ -35,7 +35,11 @@ export const RETRYABLE_ERROR_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'client.invalidResponse',
+  'client.requestTimeout',
 ]);
+
+/** Default longest `Retry-After` honoured: 2 minutes (the console's own limit window is 30 s). */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 120_000;
 
 /**
  * Milliseconds to wait according to a `Retry-After` header: delay-seconds (`"7"`, also a
@@ -46,6 +50,7 @@ export const RETRYABLE_ERROR_CODES: ReadonlySet<string> = new Set([
  * parseRetryAfter('7', Date.now()); // 7000
  * parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:58 GMT')); // 2000
  * parseRetryAfter('soon', Date.now()); // undefined
+ * parseRetryAfter('9'.repeat(400), 0); // Infinity (the caller's maximum turns it away)
  */
 export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
   if (value === null || value === undefined) return undefined;
@@ -88,8 +93,10 @@ export interface RetryDecisionInput {
   random: () => number;
   /** Backoff base delay in ms. */
   base: number;
-  /** Backoff cap in ms (a `Retry-After` is honoured even when longer: the deadline guards that). */
+  /** Backoff cap in ms (a `Retry-After` is honoured even when longer, up to `maxRetryAfter`). */
   max: number;
+  /** Longest `Retry-After` honoured, in ms; a longer one is not waited for. Default 120,000. */
+  maxRetryAfter?: number;
 }
 
 export interface RetryDecision {
@@ -97,6 +104,11 @@ export interface RetryDecision {
   delayMs: number;
   /** Why, for logs and the final error: `HTTP 503, backoff`, `ECONNRESET, backoff`, `HTTP 429, Retry-After 7000 ms`. */
   reason: string;
+  /**
+   * Set when the console advised a wait longer than `maxRetryAfter` (`86400`, a date in year
+   * 9999): not retried now; the caller stops the run as partial instead of sleeping.
+   */
+  retryAfterTooLong?: true;
 }
 
 /**
@@ -118,6 +130,15 @@ export function computeRetryDelay(input: RetryDecisionInput): RetryDecision {
       return { retry: false, delayMs: 0, reason: `HTTP ${status} is not retryable` };
     }
     const advised = parseRetryAfter(input.retryAfter, now);
+    const maxRetryAfter = input.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER_MS;
+    if (advised !== undefined && advised > maxRetryAfter) {
+      return {
+        retry: false,
+        delayMs: Math.min(advised, Number.MAX_SAFE_INTEGER),
+        reason: `HTTP ${status}, Retry-After ${Number.isFinite(advised) ? `${advised} ms` : 'beyond any date'} exceeds the ${maxRetryAfter} ms maximum`,
+        retryAfterTooLong: true,
+      };
+    }
     if (advised !== undefined) {
       return { retry: true, delayMs: advised, reason: `HTTP ${status}, Retry-After ${advised} ms` };
     }

@@ -21,11 +21,25 @@ import type { RequestTarget } from './url.js';
 export interface TransportTimeouts {
   /** TCP + TLS connect. Default 10 s. */
   connectMs?: number;
-  /** From sending the request to the end of the response headers. Default 120 s (a page of heavy reports takes a while to build). */
+  /** From sending the request to the end of the response headers. Default 60 s. */
   headersMs?: number;
-  /** Longest silence between two body chunks. Default 60 s. */
+  /** Longest silence between two body chunks. Default 30 s. */
   bodyMs?: number;
+  /**
+   * Whole exchange, first byte sent to last byte read, whatever trickles in between (a body sent
+   * one byte every few seconds, a stream of `103 Early Hints`). Default 90 s. The client enforces
+   * it (and the run's deadline) with an abort signal; undici's timeouts above are idle timeouts.
+   */
+  totalMs?: number;
 }
+
+/** Defaults of {@link TransportTimeouts}: the longest single request is `totalMs`. */
+export const DEFAULT_TIMEOUTS = {
+  connectMs: 10_000,
+  headersMs: 60_000,
+  bodyMs: 30_000,
+  totalMs: 90_000,
+} as const;
 
 export interface TransportTls {
   /** Extra CA certificates (PEM), trusted in addition to Node's bundled roots. */
@@ -37,7 +51,7 @@ export interface TransportTls {
 export interface TransportOptions {
   tls?: TransportTls;
   timeouts?: TransportTimeouts;
-  /** Largest decoded body accepted. Default 512 MiB (50 reports of several MB each fit). */
+  /** Largest decoded body accepted. Default {@link DEFAULT_MAX_BODY_BYTES}. */
   maxBodyBytes?: number;
 }
 
@@ -61,7 +75,12 @@ export interface HttpResponse {
   wireBytes: number;
 }
 
-const DEFAULT_MAX_BODY = 512 * 1024 * 1024;
+/**
+ * Default largest decoded page: 64 MiB. A page of 50 heavy reports is up to 20 MB; the decoded
+ * bytes, their text and the parsed objects together stay a few hundred MB below a 1024 MB Lambda.
+ * Configurable: `PRISMA_MAX_PAGE_BYTES`.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** Node/OpenSSL codes of a certificate or handshake failure: not retryable, a configuration matter. */
 const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH/;
@@ -79,10 +98,10 @@ export function createAgent(options: TransportOptions = {}): Agent {
     connections: 4,
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,
-    headersTimeout: timeouts.headersMs ?? 120_000,
-    bodyTimeout: timeouts.bodyMs ?? 60_000,
+    headersTimeout: timeouts.headersMs ?? DEFAULT_TIMEOUTS.headersMs,
+    bodyTimeout: timeouts.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs,
     connect: {
-      timeout: timeouts.connectMs ?? 10_000,
+      timeout: timeouts.connectMs ?? DEFAULT_TIMEOUTS.connectMs,
       rejectUnauthorized: tls.insecure !== true,
       // `ca` replaces Node's trust store, so the bundled roots are passed along with the extra ones.
       ...(tls.caBundle === undefined ? {} : { ca: [...rootCertificates, tls.caBundle] }),
@@ -119,110 +138,173 @@ function joinHeaders(raw: Record<string, string | string[] | undefined>): Record
 /** An 'error' listener that holds nothing. */
 function ignore(): void {}
 
-/**
- * Runs `input` through one zlib decompressor (on the thread pool), keeping at most `maxBytes` of
- * output.
- *
- * Not `promisify(gunzip)`: that helper leaves the input chunks and the decoded result reachable
- * from the finished engine (its `buffers` and its callback), and a finished engine was measured to
- * stay alive for many seconds while the engine normalized and stored the page (bench scenario 3:
- * 40 MB of an 18 MB page, external memory, through the whole write of the page). Here the engine's
- * listeners, and with them the output, are let go as soon as it settles.
- */
-function decompress(engine: Transform, input: Buffer, maxBytes: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    let parts: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const settle = (error: unknown, output?: Buffer) => {
-      if (settled) return;
-      settled = true;
-      parts = [];
-      engine.removeAllListeners();
-      // A late error of a destroyed engine must not become an uncaught 'error' event. A module-level
-      // function: a closure made here would keep this scope, and the output, reachable again.
-      engine.on('error', ignore);
-      engine.destroy();
-      if (output === undefined) reject(error);
-      else resolve(output);
-    };
-    engine.on('data', (part: Buffer) => {
-      size += part.length;
-      if (size > maxBytes) {
-        settle(
-          new SyncError('client.invalidResponse', `the response body exceeds ${maxBytes} bytes`, {
-            maxBytes,
-          }),
-        );
-        return;
-      }
-      parts.push(part);
-    });
-    engine.once('error', (error) => settle(error));
-    engine.once('end', () => settle(undefined, parts.length === 1 ? parts[0] : Buffer.concat(parts, size)));
-    engine.end(input);
+/** The error of a body over the limit: deterministic, so never retried (retry-policy.ts). */
+export function bodyTooLarge(maxBytes: number, what: 'decoded' | 'received'): SyncError {
+  return new SyncError(
+    'client.bodyTooLarge',
+    `the response body exceeds ${maxBytes} bytes ${what} (PRISMA_MAX_PAGE_BYTES)`,
+    { maxBytes },
+  );
+}
+
+/** The codings of a `Content-Encoding` header in the order they come off (the last applied first). */
+function codingsOf(encoding: string | undefined): string[] {
+  return (encoding ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity')
+    .reverse();
+}
+
+/** True when `first` two bytes are a zlib header (RFC 1950): CM 8 and a valid check. */
+function isZlibHeader(bytes: Buffer): boolean {
+  if (bytes.length < 2) return true;
+  const cmf = bytes[0]!;
+  const flg = bytes[1]!;
+  return (cmf & 0x0f) === 8 && (cmf * 256 + flg) % 31 === 0;
+}
+
+function engineFor(coding: string, firstBytes: Buffer): Transform {
+  if (coding === 'gzip' || coding === 'x-gzip') return createGunzip();
+  if (coding === 'br') return createBrotliDecompress();
+  // RFC 9110 deflate is zlib-wrapped; some servers send raw deflate: the first bytes tell which.
+  if (coding === 'deflate') return isZlibHeader(firstBytes) ? createInflate() : createInflateRaw();
+  throw new SyncError('client.invalidResponse', `unsupported Content-Encoding ${JSON.stringify(coding)}`, {
+    encoding: coding,
   });
 }
 
 /**
- * Decodes a body by its `Content-Encoding` (gzip, deflate — zlib or raw — and br), capped at
- * `maxBytes` decoded.
+ * A body decoder fed as bytes arrive: the decoded size is checked on every decoded chunk, so a
+ * gzip bomb or an endless body stops at `maxBytes`, not after it was all held in memory.
  *
- * @throws SyncError `client.invalidResponse` for an unknown encoding, a corrupt or truncated
- *   stream, or a body over the cap.
- * @example
- * const text = (await decodeBody(gzipSync('[]'), 'gzip', 1024)).toString('utf8'); // '[]'
+ * The zlib engines run on the thread pool. Their listeners, and with them the output, are let go
+ * as soon as the decoder settles (a finished engine was measured to stay alive for many seconds,
+ * bench scenario 3, holding whatever its closures reach).
  */
-export async function decodeBody(
-  body: Buffer,
-  encoding: string | undefined,
-  maxBytes: number,
-): Promise<Buffer> {
-  const codings = (encoding ?? '')
-    .split(',')
-    .map((c) => c.trim().toLowerCase())
-    .filter((c) => c !== '' && c !== 'identity');
-  let decoded = body;
-  // Codings apply in order, so they come off in reverse.
-  for (const coding of codings.reverse()) {
-    const input = decoded;
-    try {
-      if (coding === 'gzip' || coding === 'x-gzip')
-        decoded = await decompress(createGunzip(), input, maxBytes);
-      else if (coding === 'br') decoded = await decompress(createBrotliDecompress(), input, maxBytes);
-      else if (coding === 'deflate') {
-        // RFC 9110 deflate is zlib-wrapped; some servers send raw deflate: accept both.
-        decoded = await decompress(createInflate(), input, maxBytes).catch((error: unknown) => {
-          if (error instanceof SyncError) throw error;
-          return decompress(createInflateRaw(), input, maxBytes);
-        });
-      } else {
-        throw new SyncError(
-          'client.invalidResponse',
-          `unsupported Content-Encoding ${JSON.stringify(coding)}`,
-        );
-      }
-    } catch (error) {
-      if (error instanceof SyncError) throw error;
-      throw new SyncError(
-        'client.invalidResponse',
-        `the ${coding} body could not be decoded (${errorCodeOf(error) ?? 'corrupt or truncated'})`,
-        { encoding: coding },
-        error,
-      );
+class BodyDecoder {
+  private engines: Transform[] = [];
+  private parts: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+  private started = false;
+
+  constructor(
+    private readonly codings: string[],
+    private readonly maxBytes: number,
+    private readonly done: (error: unknown, body?: Buffer) => void,
+  ) {}
+
+  write(chunk: Buffer): void {
+    if (this.settled) return;
+    if (this.codings.length === 0) {
+      this.take(chunk, 'received');
+      return;
     }
+    if (!this.started) this.start(chunk);
+    this.engines[0]?.write(chunk);
   }
-  if (decoded.length > maxBytes) {
-    throw new SyncError('client.invalidResponse', `the response body exceeds ${maxBytes} bytes`, {
-      maxBytes,
-    });
+
+  end(): void {
+    if (this.settled) return;
+    if (this.codings.length === 0) {
+      this.finish(undefined, this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size));
+      return;
+    }
+    if (!this.started) this.start(Buffer.alloc(0));
+    this.engines[0]?.end();
   }
-  return decoded;
+
+  /** Stops decoding and drops what was decoded (the request failed or was aborted). */
+  abandon(): void {
+    this.finish(new SyncError('client.aborted', 'the request was aborted'));
+  }
+
+  private start(firstBytes: Buffer): void {
+    this.started = true;
+    try {
+      this.engines = this.codings.map((coding) => engineFor(coding, firstBytes));
+    } catch (error) {
+      this.finish(error);
+      return;
+    }
+    for (let i = 0; i < this.engines.length; i++) {
+      const engine = this.engines[i]!;
+      const coding = this.codings[i]!;
+      engine.once('error', (error) => this.finish(corrupt(coding, error)));
+      const next = this.engines[i + 1];
+      if (next !== undefined) engine.pipe(next);
+    }
+    const last = this.engines[this.engines.length - 1]!;
+    last.on('data', (part: Buffer) => this.take(part, 'decoded'));
+    last.once('end', () =>
+      this.finish(undefined, this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size)),
+    );
+  }
+
+  private take(part: Buffer, what: 'decoded' | 'received'): void {
+    if (this.settled) return;
+    this.size += part.length;
+    if (this.size > this.maxBytes) {
+      this.finish(bodyTooLarge(this.maxBytes, what));
+      return;
+    }
+    this.parts.push(part);
+  }
+
+  private finish(error: unknown, body?: Buffer): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.parts = [];
+    for (const engine of this.engines) {
+      engine.removeAllListeners();
+      // A late error of a destroyed engine must not become an uncaught 'error' event. A module-level
+      // function: a closure made here would keep this decoder, and the output, reachable again.
+      engine.on('error', ignore);
+      engine.destroy();
+    }
+    this.engines = [];
+    if (body === undefined) this.done(error);
+    else this.done(undefined, body);
+  }
+}
+
+function corrupt(coding: string, error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  return new SyncError(
+    'client.invalidResponse',
+    `the ${coding} body could not be decoded (${errorCodeOf(error) ?? 'corrupt or truncated'})`,
+    { encoding: coding },
+    error,
+  );
 }
 
 /**
- * Sends one request and reads the whole response. Transport failures reject with the original
- * undici/Node error (its `code` drives the retry policy); the caller wraps them.
+ * Decodes a whole body by its `Content-Encoding` (gzip, deflate — zlib or raw — and br), capped at
+ * `maxBytes` decoded.
+ *
+ * @throws SyncError `client.invalidResponse` for an unknown encoding or a corrupt or truncated
+ *   stream, `client.bodyTooLarge` for a body over the cap.
+ * @example
+ * const text = (await decodeBody(gzipSync('[]'), 'gzip', 1024)).toString('utf8'); // '[]'
+ */
+export function decodeBody(body: Buffer, encoding: string | undefined, maxBytes: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const decoder = new BodyDecoder(codingsOf(encoding), maxBytes, (error, decoded) => {
+      if (decoded === undefined) reject(error);
+      else resolve(decoded);
+    });
+    decoder.write(body);
+    decoder.end();
+  });
+}
+
+/**
+ * Sends one request and reads the whole response, decoding the body as it arrives and cutting it
+ * at `maxBodyBytes` decoded. Transport failures reject with the original undici/Node error (its
+ * `code` drives the retry policy); the caller wraps them. `request.signal` ends the exchange at
+ * any stage (connect, headers, body, decoding): the client aborts it at the per-request limit and
+ * at the run's deadline.
  *
  * @example
  * const res = await send(agent, { target: urls.target('/registry', { limit: 50 }), method: 'GET', headers: {} });
@@ -230,13 +312,13 @@ export async function decodeBody(
 export function send(
   agent: Dispatcher,
   request: HttpRequest,
-  maxBodyBytes = DEFAULT_MAX_BODY,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
 ): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
-    const chunks: Buffer[] = [];
     let wireBytes = 0;
     let status = 0;
     let headers: Record<string, string> = {};
+    let decoder: BodyDecoder | undefined;
     let controller: Dispatcher.DispatchController | undefined;
     let settled = false;
     const { signal } = request;
@@ -245,13 +327,12 @@ export function send(
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
+      decoder?.abandon();
+      decoder = undefined;
+      if (controller !== undefined && !controller.aborted) controller.abort(error as Error);
       reject(error);
     };
-    const onAbort = () => {
-      const reason = abortReason(signal!);
-      if (controller !== undefined && !controller.aborted) controller.abort(reason as Error);
-      fail(reason);
-    };
+    const onAbort = () => fail(abortReason(signal!));
     if (signal?.aborted) {
       fail(abortReason(signal));
       return;
@@ -268,32 +349,35 @@ export function send(
         request.onSent?.();
       },
       onResponseStart(_ctrl, statusCode, rawHeaders) {
+        // An informational answer (`103 Early Hints`) is not the response; a stream of them is cut
+        // by the caller's per-request limit (undici refreshes its headers timeout on each one).
+        if (statusCode < 200) return;
         status = statusCode;
         headers = joinHeaders(rawHeaders as Record<string, string | string[] | undefined>);
-      },
-      onResponseData(ctrl, chunk) {
-        wireBytes += chunk.length;
-        if (wireBytes > maxBodyBytes) {
-          ctrl.abort(
-            new SyncError('client.invalidResponse', `the response body exceeds ${maxBodyBytes} bytes`, {
-              maxBytes: maxBodyBytes,
-            }),
-          );
-          return;
-        }
-        chunks.push(chunk);
-      },
-      onResponseEnd() {
-        if (settled) return;
-        const raw = Buffer.concat(chunks);
-        // undici may keep this handler (and its closure) until the connection's next request.
-        chunks.length = 0;
-        decodeBody(raw, headers['content-encoding'], maxBodyBytes).then((body) => {
+        decoder = new BodyDecoder(codingsOf(headers['content-encoding']), maxBodyBytes, (error, body) => {
+          decoder = undefined;
+          if (body === undefined) {
+            fail(error);
+            return;
+          }
           if (settled) return;
           settled = true;
           signal?.removeEventListener('abort', onAbort);
           resolve({ status, headers, body, wireBytes });
-        }, fail);
+        });
+      },
+      onResponseData(_ctrl, chunk) {
+        wireBytes += chunk.length;
+        // Compressed bytes are capped too: a body that never ends is cut whatever it decodes to.
+        if (wireBytes > maxBodyBytes) {
+          fail(bodyTooLarge(maxBodyBytes, 'received'));
+          return;
+        }
+        decoder?.write(chunk);
+      },
+      onResponseEnd() {
+        if (settled) return;
+        decoder?.end();
       },
       onResponseError(_ctrl, error) {
         fail(error);

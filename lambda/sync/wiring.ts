@@ -55,6 +55,14 @@ export async function consoleClientFor(
     apiVersion: consoleConfig.apiVersion,
     credentials,
     tls: { caBundle: consoleConfig.caBundle, insecure: consoleConfig.insecureTls },
+    ...(consoleConfig.allowHttp === undefined ? {} : { allowHttp: consoleConfig.allowHttp }),
+    ...(consoleConfig.limits === undefined
+      ? {}
+      : {
+          maxBodyBytes: consoleConfig.limits.maxPageBytes,
+          maxRetryAfterMs: consoleConfig.limits.maxRetryAfterMs,
+          timeouts: { totalMs: consoleConfig.limits.requestTimeoutMs },
+        }),
     logger,
     ...(overrides.rateLimit ? { rateLimit: overrides.rateLimit } : {}),
     ...(overrides.deadline ? { deadline: overrides.deadline } : {}),
