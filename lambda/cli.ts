@@ -14,6 +14,7 @@ import { ConfigError, isSyncError } from './common/errors.js';
 import { type AppConfig, type ConfigInput, parseConfig, type ScanOngoingPolicy } from './config.js';
 import { addExportCommand } from './export/cli.js';
 import { fetchScanProgress } from './prisma/index.js';
+import { addReportCommand } from './report/cli.js';
 import { createTables } from './store/index.js';
 import { runSync } from './sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
@@ -228,6 +229,13 @@ export function buildProgram(context: Context): Command {
   addQueryCommands(program, context, config);
   // Flat files for analytics (docs/analytics.md); DuckDB loads only when a Parquet file is written.
   addExportCommand(program, {
+    out,
+    store: () => {
+      const cfg = config(false);
+      return { client: createDocumentClient(cfg), tablePrefix: cfg.tablePrefix };
+    },
+  });
+  addReportCommand(program, {
     out,
     store: () => {
       const cfg = config(false);

@@ -1,0 +1,165 @@
+/**
+ * `report`: the posture report (trends, time to fix, SLA breaches, top vulnerabilities, riskiest
+ * repositories) as one self-contained HTML page, JSON or Markdown.
+ *
+ * Pipeline: the tables go through the public `export` (Parquet, to a temporary directory, bounded
+ * memory), DuckDB runs the report's SQL over those files (`sql.ts`, the same queries docs/analytics.md
+ * shows for Athena), Vega renders the charts to SVG, and the page is written in one piece.
+ */
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SyncError } from '../common/errors.js';
+import { type ExportProgress, exportTables } from '../export/index.js';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryReportData, type ReportData } from './data.js';
+import { REPORT_FORMATS, type ReportFormat, renderHtml, renderJson, renderMarkdown } from './render.js';
+import { DEFAULT_SLA, type ReportParams, type SlaDays } from './sql.js';
+
+export type { ReportData, ReportTiles, SlaBreach } from './data.js';
+export { REPORT_FORMATS, type ReportFormat } from './render.js';
+export { DEFAULT_SLA, type ReportParams, SEVERITIES, type Severity, type SlaDays } from './sql.js';
+
+/** Where the tables come from: the store (exported first) or the files of an earlier export. */
+export type ReportSource =
+  | { kind: 'store'; client: DynamoDBDocumentClient; tablePrefix: string; consoleId?: string }
+  | { kind: 'export'; dir: string };
+
+export interface ReportOptions {
+  source: ReportSource;
+  /** The file to write (its directory must exist). */
+  out: string;
+  /** Default `html`. */
+  format?: ReportFormat;
+  /** Default 90. */
+  days?: number;
+  /** Default {@link DEFAULT_SLA}. */
+  sla?: SlaDays;
+  /** Default 30. */
+  staleDays?: number;
+  /** Rows of the top lists (default 10). */
+  top?: number;
+  /** SLA breaches listed (default 200; all are counted). */
+  breachRows?: number;
+  queryLimits?: QueryLimits;
+  onExportProgress?: (progress: ExportProgress) => void;
+  now?: () => Date;
+}
+
+export interface ReportResult {
+  path: string;
+  format: ReportFormat;
+  data: ReportData;
+  bytes: number;
+  durationMs: number;
+}
+
+/**
+ * Parses `critical=15,high=30,medium=90,low=180` (any subset; the rest keep their defaults).
+ *
+ * @example
+ * parseSla('critical=7'); // { critical: 7, high: 30, medium: 90, low: 180 }
+ */
+export function parseSla(value: string, base: SlaDays = DEFAULT_SLA): SlaDays {
+  const sla = { ...base };
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
+    const match = /^(critical|high|medium|low)=(\d{1,5})$/.exec(part);
+    if (!match?.[1] || !match[2]) {
+      throw new SyncError(
+        'config.invalid',
+        `--sla: expected severity=days pairs like critical=15,high=30, got "${part}"`,
+        { part },
+      );
+    }
+    sla[match[1] as keyof SlaDays] = Number(match[2]);
+  }
+  return sla;
+}
+
+/**
+ * Writes the report. With a `store` source the tables are exported first (Parquet, temporary
+ * directory, removed afterwards).
+ *
+ * @example
+ * const { path, data } = await writeReport({ source: { kind: 'store', client, tablePrefix: 'prisma-registry' }, out: 'report.html' });
+ */
+export async function writeReport(options: ReportOptions): Promise<ReportResult> {
+  const format = options.format ?? 'html';
+  if (!REPORT_FORMATS.includes(format)) {
+    throw new SyncError(
+      'config.invalid',
+      `--format must be one of ${REPORT_FORMATS.join(', ')}, got ${format}`,
+      {
+        format,
+      },
+    );
+  }
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const params: ReportParams = {
+    asOf: started.toISOString(),
+    days: options.days ?? 90,
+    sla: options.sla ?? DEFAULT_SLA,
+    staleDays: options.staleDays ?? 30,
+    top: options.top ?? 10,
+    breachRows: options.breachRows ?? 200,
+  };
+  const source = options.source;
+  const scratch = source.kind === 'store' ? await mkdtemp(join(tmpdir(), 'prs-report-')) : undefined;
+  let data: ReportData;
+  try {
+    if (source.kind === 'store' && scratch) {
+      await exportTables({
+        client: source.client,
+        tablePrefix: source.tablePrefix,
+        ...(source.consoleId !== undefined ? { consoleId: source.consoleId } : {}),
+        outDir: scratch,
+        format: 'parquet',
+        ...(options.onExportProgress ? { onProgress: options.onExportProgress } : {}),
+        now,
+      });
+    }
+    data = await queryReportData(
+      source.kind === 'export' ? source.dir : (scratch as string),
+      params,
+      options.queryLimits ?? DEFAULT_QUERY_LIMITS,
+    );
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+  const meta = {
+    scope:
+      source.kind === 'store'
+        ? source.consoleId !== undefined
+          ? `console ${source.consoleId}`
+          : 'all consoles'
+        : `export ${source.dir}`,
+    generatedAt: started.toISOString(),
+  };
+  let body: string;
+  if (format === 'json') body = renderJson(data, meta);
+  else if (format === 'md') body = renderMarkdown(data, meta);
+  else {
+    const { renderCharts } = await import('./charts.js');
+    body = renderHtml(data, await renderCharts(data), meta);
+  }
+  // Written beside the target and renamed: a report file you see is whole.
+  const partial = join(dirname(options.out), `.${Date.now()}-${process.pid}.report.partial`);
+  try {
+    await writeFile(partial, body);
+    await rename(partial, options.out);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw new SyncError('report.writeFailed', `could not write ${options.out}`, { out: options.out }, error);
+  }
+  return {
+    path: options.out,
+    format,
+    data,
+    bytes: Buffer.byteLength(body),
+    durationMs: now().getTime() - started.getTime(),
+  };
+}
