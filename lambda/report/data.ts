@@ -87,6 +87,8 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = { memoryLimit: '96MB', threads:
 
 type Row = Record<string, unknown>;
 
+const DUCKDB_MODULE: string = '@duckdb/node-api';
+
 const num = (value: unknown): number => {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return Number(value);
@@ -258,8 +260,9 @@ export async function queryReportData(
 ): Promise<ReportData> {
   const queries = reportQueries(DUCKDB, params);
   const sources = await tableSources(dir);
-  // Loaded on first use: only the report and the Parquet export pay for DuckDB's native library.
-  const { DuckDBInstance } = await import('@duckdb/node-api');
+  // Loaded on first use, by a specifier bundlers cannot follow: DuckDB ships a native binary per
+  // platform, so no bundle may inline it (as the Parquet export loads it).
+  const { DuckDBInstance } = (await import(DUCKDB_MODULE)) as typeof import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: limits.memoryLimit,
     threads: String(limits.threads),

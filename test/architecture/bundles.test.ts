@@ -13,7 +13,12 @@ async function bundle(name: 'handler' | 'cli'): Promise<Bundle> {
   const result = await build({ ...options, write: false, metafile: true, logLevel: 'silent' });
   const metafile = result.metafile;
   if (!metafile) throw new Error(`esbuild returned no metafile for ${name}`);
-  const entry = Object.entries(metafile.outputs).find(([, o]) => o.entryPoint)?.[0];
+  // Every dynamic import is an entry point of its own chunk too: pick the program's entry by name.
+  const source =
+    typeof options.entryPoints === 'object' && !Array.isArray(options.entryPoints)
+      ? Object.values(options.entryPoints as Record<string, string>)[0]
+      : (options.entryPoints as string[])[0];
+  const entry = Object.entries(metafile.outputs).find(([, o]) => o.entryPoint === source)?.[0];
   if (!entry) throw new Error(`no entry output for ${name}`);
   return { entry, metafile };
 }
