@@ -126,8 +126,23 @@ export function normalizeFindings(rawVulnerabilities: unknown, warnings: Warning
   return { findings, rowCount };
 }
 
+/**
+ * A CVSS score: 0 to 10. Anything else (`1e308`, `-1`, `NaN` spelled as text) is not a score: it
+ * would rank the finding critical and is beyond what the store can hold, so it is dropped with a
+ * warning and the vendor severity decides.
+ */
+function readCvss(row: RawObject, warnings: Warnings): number | null {
+  const raw = field(row, 'cvss');
+  const cvss = finiteNumber(raw);
+  if (cvss !== null && cvss >= 0 && cvss <= 10) return cvss;
+  if (raw !== null && raw !== undefined && raw !== '') {
+    warnings.tally('vulnerabilities with a cvss that is not a score from 0 to 10 (ignored)', String(raw));
+  }
+  return null;
+}
+
 function readDraft(row: RawObject, warnings: Warnings): FindingDraft {
-  const cvss = finiteNumber(field(row, 'cvss'));
+  const cvss = readCvss(row, warnings);
   const vendor = presentText(field(row, 'severity')) ?? '';
   const { severity, vendorSeverity, recognized } = normalizeSeverity(vendor, cvss);
   const packageName = presentText(field(row, 'packageName')) ?? '';

@@ -165,12 +165,30 @@ export function readTags(report: RawObject): ImageRecord['tags'] {
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, tag]) => tag);
 }
 
+/**
+ * Registry, repo and tag exactly as the console sent them: `alpine ` and `alpine` are two images
+ * to the console, so they stay two here (trimming merged them into one, and one of them was lost).
+ * normalizeReport warns about such names.
+ */
 function tagEntry(object: RawObject | undefined): Omit<ImageIdentity, 'consoleId'> | null {
-  const repo = presentText(field(object, 'repo'))?.trim();
-  if (repo === undefined) return null;
+  const repo = presentText(field(object, 'repo'));
+  if (repo === null) return null;
   return {
-    registry: text(field(object, 'registry'))?.trim() ?? '',
+    registry: text(field(object, 'registry')) ?? '',
     repo,
-    tag: text(field(object, 'tag'))?.trim() ?? '',
+    tag: text(field(object, 'tag')) ?? '',
   };
+}
+
+/**
+ * The identity parts that carry leading or trailing whitespace or control characters: kept as
+ * sent (see tagEntry), but worth a warning, since a person reading the name cannot tell them apart.
+ *
+ * @example
+ * oddNameParts({ consoleId: 'c', registry: '', repo: 'alpine ', tag: '3' }); // ['repo']
+ */
+export function oddNameParts(identity: ImageIdentity): Array<'registry' | 'repo' | 'tag'> {
+  const parts = ['registry', 'repo', 'tag'] as const;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is looked for
+  return parts.filter((part) => /^\s|\s$|[\u0000-\u001f\u007f-\u009f]/.test(identity[part]));
 }

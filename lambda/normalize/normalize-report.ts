@@ -3,7 +3,7 @@ import type { ImageRecord, NormalizedReport, Severity, SeverityCounts } from '..
 import { normalizeCompliance } from './compliance.js';
 import { NORMALIZATION_VERSION, normalizeFindings, readRiskFactors } from './findings.js';
 import { canonicalJson, sha256Hex } from './hash.js';
-import { imageKeyString, readTags, resolveIdentity } from './identity.js';
+import { imageKeyString, oddNameParts, readTags, resolveIdentity } from './identity.js';
 import { IMAGE_KEY_MAX_BYTES, TEXT_MAX_CHARS } from './limits.js';
 import { normalizePackages } from './packages.js';
 import { asObject, capText, field, finiteNumber, presentText, preview, type RawObject } from './read.js';
@@ -64,6 +64,11 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
   const { identity, source, digest } = resolveIdentity(report, context.consoleId, context.imageName);
   if (source !== 'repoTag')
     warnings.add(`image identity taken from ${source}: the report has no repoTag.repo`);
+  for (const part of oddNameParts(identity)) {
+    warnings.add(
+      `${part} ${JSON.stringify(capText(identity[part], 80).text)} has surrounding whitespace or control characters: kept as sent, a distinct image from the trimmed name`,
+    );
+  }
   const imageKey = imageKeyString(identity);
   if (Buffer.byteLength(imageKey, 'utf8') > IMAGE_KEY_MAX_BYTES) {
     throw new SyncError('normalize.invalid', `image name is longer than ${IMAGE_KEY_MAX_BYTES} bytes`, {
@@ -117,11 +122,11 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
     imageId: short(presentText(field(report, 'id'))?.trim() ?? null),
     scanTime: scanTime.iso,
     tags: readTags(report),
-    osDistro: short(presentText(field(report, 'osDistro')) ?? presentText(field(report, 'distro'))),
+    osDistro: short(textField(report, 'osDistro', warnings) ?? textField(report, 'distro', warnings)),
     osDistroVersion: short(
-      presentText(field(report, 'osDistroVersion')) ?? presentText(field(report, 'osDistroRelease')),
+      textField(report, 'osDistroVersion', warnings) ?? textField(report, 'osDistroRelease', warnings),
     ),
-    scanVersion: short(presentText(field(report, 'scanVersion'))),
+    scanVersion: short(textField(report, 'scanVersion', warnings)),
     vulnerabilityCounts,
     complianceCounts,
     packageCount: packages.length,
@@ -149,6 +154,20 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
   );
 
   return { image, findings, compliance, packages, warnings: warnings.list() };
+}
+
+/**
+ * A descriptive text field the product does not key on, read leniently: text as it is, a value of
+ * another type (`osDistro: 12`, an object) is absent, with a warning naming the field.
+ */
+function textField(report: RawObject, name: string, warnings: Warnings): string | null {
+  const value = field(report, name);
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    warnings.add(`${name} is ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not text: ignored`);
+    return null;
+  }
+  return presentText(value);
 }
 
 /**

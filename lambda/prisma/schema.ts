@@ -7,8 +7,11 @@
  * Loose by design: every object is `.loose()`, so unknown and newer fields pass through; every
  * field but `_id` is optional and nullable, because real consoles omit fields and send `null`
  * (`vulnerabilities: null` on a clean image, `complianceIssues`/`packages: null` on agentless
- * scans, `riskFactors: null` in compliance issues). What a field holds when present is checked:
- * a wrong type there (`repoTag: 5`, `vulnerabilities: "x"`) fails the page with its path.
+ * scans, `riskFactors: null` in compliance issues). What a key field holds when present is
+ * checked (`_id`, `repoTag`, `tags`, the lists, a finding's cve/id/package): a wrong type there
+ * (`repoTag: 5`, `vulnerabilities: "x"`) fails the page with its path. Every other field is
+ * typed as documented but unchecked (`osDistro: 12`, `cvss: "high"` pass): the normalizer reads
+ * such a value as absent and warns. Read the typed fields of a `RawReport` as `unknown`.
  * Where real data and the OpenAPI disagree, the real data wins: vulnerability `id` is a rule
  * number in API reports but a CVE string in twistcli output; `published`/`fixDate` are epoch
  * seconds, accepted as strings too (the normalizer reads both).
@@ -23,48 +26,75 @@ const count = z.number().nullish();
 /** A rule number (`46`) in API reports, a CVE id (`"CVE-2013-7459"`) in twistcli output. */
 const numberOrText = z.union([z.number(), z.string()]).nullish();
 
+/**
+ * A field the product does not key on: typed as documented, never checked. A wrong type there
+ * (`osDistro: 12`, `cvss: "high"`) must not cost the page: the normalizer reads it as absent and
+ * warns. (`catch` only changes zod's output, which is discarded: the console's object is returned.)
+ */
+function unchecked<T extends z.ZodType>(schema: T) {
+  return schema.catch(undefined as z.output<T>);
+}
+const lenientText = unchecked(text);
+const lenientCount = unchecked(count);
+const lenientNumberOrText = unchecked(numberOrText);
+
 /** `shared.ImageTag`: registry (`''` for Docker Hub), repo, tag, digest. */
 export const imageTagSchema = z
   .object({ registry: text, repo: text, tag: text, digest: text, id: text })
   .loose();
 
-/** `vuln.Vulnerability`, used for `vulnerabilities[]` and `complianceIssues[]`. */
+/**
+ * `vuln.Vulnerability`, used for `vulnerabilities[]` and `complianceIssues[]`. Checked: what a
+ * finding is keyed on (`cve`/`id`, `packageName`, `packageVersion`); the rest is unchecked.
+ */
 export const vulnerabilitySchema = z
   .object({
     cve: text,
     id: numberOrText,
-    severity: text,
-    cvss: count,
+    severity: lenientText,
+    cvss: lenientCount,
     packageName: text,
     packageVersion: text,
-    packageType: text,
-    status: text,
-    fixDate: numberOrText,
-    published: numberOrText,
-    discovered: text,
-    title: text,
-    description: text,
-    link: text,
-    vecStr: text,
-    cause: text,
-    type: text,
-    riskFactors: z.record(z.string(), z.unknown()).nullish(),
+    packageType: lenientText,
+    status: lenientText,
+    fixDate: lenientNumberOrText,
+    published: lenientNumberOrText,
+    discovered: lenientText,
+    title: lenientText,
+    description: lenientText,
+    link: lenientText,
+    vecStr: lenientText,
+    cause: lenientText,
+    type: lenientText,
+    riskFactors: unchecked(z.record(z.string(), z.unknown()).nullish()),
   })
   .loose();
 
-/** `shared.Package`. */
+/** `shared.Package`: nothing in it is a key. */
 export const packageSchema = z
-  .object({ name: text, version: text, license: text, path: text, cveCount: count })
+  .object({
+    name: lenientText,
+    version: lenientText,
+    license: lenientText,
+    path: lenientText,
+    cveCount: lenientCount,
+  })
   .loose();
 
 /** `shared.Packages`: one group per package type. */
 export const packagesGroupSchema = z
-  .object({ pkgsType: text, pkgs: z.array(packageSchema).nullish() })
+  .object({ pkgsType: lenientText, pkgs: unchecked(z.array(packageSchema).nullish()) })
   .loose();
 
-/** `vuln.Distribution`. */
+/** `vuln.Distribution`: the console's own counts, only compared with the lists. */
 export const distributionSchema = z
-  .object({ critical: count, high: count, medium: count, low: count, total: count })
+  .object({
+    critical: lenientCount,
+    high: lenientCount,
+    medium: lenientCount,
+    low: lenientCount,
+    total: lenientCount,
+  })
   .loose();
 
 /**
@@ -77,29 +107,29 @@ export const distributionSchema = z
 export const rawReportSchema = z
   .object({
     _id: z.string(),
-    id: text,
-    type: text,
+    id: lenientText,
+    type: lenientText,
     repoTag: imageTagSchema.nullish(),
     tags: z.array(imageTagSchema).nullish(),
-    scanTime: text,
-    firstScanTime: text,
-    creationTime: text,
-    hostname: text,
-    scanVersion: text,
-    osDistro: text,
-    osDistroRelease: text,
-    osDistroVersion: text,
-    distro: text,
+    scanTime: lenientText,
+    firstScanTime: lenientText,
+    creationTime: lenientText,
+    hostname: lenientText,
+    scanVersion: lenientText,
+    osDistro: lenientText,
+    osDistroRelease: lenientText,
+    osDistroVersion: lenientText,
+    distro: lenientText,
     vulnerabilities: z.array(vulnerabilitySchema).nullish(),
     complianceIssues: z.array(vulnerabilitySchema).nullish(),
     packages: z.array(packagesGroupSchema).nullish(),
-    vulnerabilitiesCount: count,
-    complianceIssuesCount: count,
-    vulnerabilityDistribution: distributionSchema.nullish(),
-    complianceDistribution: distributionSchema.nullish(),
-    repoDigests: z.array(z.string()).nullish(),
-    labels: z.array(z.string()).nullish(),
-    collections: z.array(z.string()).nullish(),
+    vulnerabilitiesCount: lenientCount,
+    complianceIssuesCount: lenientCount,
+    vulnerabilityDistribution: unchecked(distributionSchema.nullish()),
+    complianceDistribution: unchecked(distributionSchema.nullish()),
+    repoDigests: unchecked(z.array(z.string()).nullish()),
+    labels: unchecked(z.array(z.string()).nullish()),
+    collections: unchecked(z.array(z.string()).nullish()),
   })
   .loose();
 

@@ -77,12 +77,28 @@ describe('parseRegistryPage', () => {
     );
   });
 
-  it('names a nested finding field and counts further problems', () => {
-    const report = { _id: 'a', vulnerabilities: [{ cve: 'CVE-1', cvss: 'high' }], packages: 'none' };
+  it('names a nested finding key field and counts further problems', () => {
+    const report = { _id: 'a', vulnerabilities: [{ cve: 'CVE-1', packageName: 7 }], packages: 'none' };
     const error = schemaError([report]);
     expect(error.message).toBe(
-      'page offset=100 report[0].vulnerabilities[0].cvss: expected number, got string (+1 more)',
+      'page offset=100 report[0].vulnerabilities[0].packageName: expected string, got number (+1 more)',
     );
+  });
+
+  it('lets a wrong type in a field the product does not key on pass, unchanged, for the normalizer to read leniently', () => {
+    const report = {
+      _id: 'a',
+      repoTag: { registry: '', repo: 'x', tag: '1' },
+      osDistro: 12,
+      scanTime: { not: 'a time' },
+      vulnerabilityDistribution: 'many',
+      labels: [1, 2],
+      vulnerabilities: [{ cve: 'CVE-1', cvss: 'high', severity: 9, description: ['x'], riskFactors: 'x' }],
+      packages: [{ pkgsType: 3, pkgs: 'none' }],
+    };
+    const [validated] = parseRegistryPage([report], 'page offset=0');
+    expect(validated).toBe(report);
+    expect(validated).toEqual(structuredClone(report));
   });
 
   it('rejects a body that is not an array', () => {

@@ -182,18 +182,6 @@ const FAILING: Array<{ name: string; arrange: () => void; code: RegExp; mentions
     mentions: ['offset=49', '_id'],
   },
   {
-    name: 'a cvss as a string inside a vulnerability',
-    arrange: () => {
-      const reports = [...baseReports];
-      const report = clone(53);
-      report.vulnerabilities = [{ ...(report.vulnerabilities?.[0] ?? {}), cvss: 'high' }];
-      reports[53] = report;
-      withReports(reports);
-    },
-    code: /^client\.schema$/,
-    mentions: ['offset=49', 'cvss'],
-  },
-  {
     name: 'a 10 MB tag (an image key no store can hold)',
     arrange: () => {
       const report = clone(3);
@@ -226,6 +214,38 @@ describe('hostile input', () => {
       expectNoPollution();
     },
   );
+
+  it('reads fields the product does not key on leniently (osDistro: 12, cvss "high", cvss 1e308) and stores every image', async () => {
+    const reports = [...baseReports];
+    const distro = clone(12);
+    distro.osDistro = 12;
+    reports[12] = distro;
+    const text = clone(53);
+    text.vulnerabilities = [{ ...(text.vulnerabilities?.[0] ?? {}), cve: 'CVE-2099-0010', cvss: 'high' }];
+    reports[53] = text;
+    const huge = clone(40);
+    huge.vulnerabilities = [{ ...(huge.vulnerabilities?.[0] ?? {}), cve: 'CVE-2099-0011', cvss: 1e308 }];
+    reports[40] = huge;
+    withReports(reports);
+    const outcome = await runAgainstHostile();
+    tried.push('osDistro: 12', 'cvss "high"', 'cvss 1e308');
+    expect(errorCode(outcome)).toBeUndefined();
+    expect(outcome.result?.status).toBe('completed');
+    const stored = await storedConsole(doc, prefix, CONSOLE_ID, baseKeys);
+    for (const key of baseKeys) expect(stored.images.get(key)?.removed, `${key} still current`).toBe(false);
+    const image = await stores.queries.image(parseImageKey(baseKeys[12]!));
+    expect(image?.contentHash).toBe(stored.images.get(baseKeys[12]!)?.contentHash);
+    for (const [index, cve] of [
+      [53, 'CVE-2099-0010'],
+      [40, 'CVE-2099-0011'],
+    ] as const) {
+      const withFinding = await stores.queries.image(parseImageKey(baseKeys[index]!));
+      const finding = withFinding?.findings.find((f) => f.id === cve);
+      expect(finding, cve).toBeDefined();
+      expect(finding?.cvss ?? null).toBeNull();
+    }
+    expectNoPollution();
+  });
 
   it('stores a 10 MB description and a 1,000-level nesting safely, in full in the raw report', async () => {
     const reports = [...baseReports];
