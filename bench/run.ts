@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { normalizeReport } from '../lambda/normalize/index.js';
 import { type ConsoleClient, RegistryPager } from '../lambda/prisma/index.js';
-import { runSync, type SyncResult } from '../lambda/sync/engine.js';
+import { runSync, type SyncResult, tuneProcessForSync } from '../lambda/sync/engine.js';
 import { startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { generateReport, imageSlot } from '../simulator/generator.js';
 import { type FaultPlan, type RunningSimulator, startSimulator } from '../simulator/index.js';
@@ -98,6 +98,8 @@ async function withDynamoDbLocal(scenario: () => Promise<void>): Promise<void> {
 }
 process.env.AWS_ACCESS_KEY_ID ??= 'local';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+// The bench is a shell, like the CLI: it tunes its process for syncs (the engine no longer does).
+tuneProcessForSync();
 const loadAtStart = loadavg();
 const benchStarted = performance.now();
 

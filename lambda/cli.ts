@@ -16,7 +16,7 @@ import { addExportCommand } from './export/cli.js';
 import { fetchScanProgress } from './prisma/index.js';
 import { addReportCommand } from './report/cli.js';
 import { createTables } from './store/index.js';
-import { runSync } from './sync/engine.js';
+import { runSync, tuneProcessForSync } from './sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
 
 /** Exit codes of SPEC §3. */
@@ -93,10 +93,17 @@ function parseDuration(value: string): number {
   return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
 }
 
+/** What the CLI may change in its own process; tests pass a recorder instead. */
+export interface ShellHooks {
+  /** Sets V8 flags of this process (default `v8.setFlagsFromString`); see `SYNC_V8_FLAGS`. */
+  setV8Flags?: (flags: string) => void;
+}
+
 interface Context {
   out: Output;
   env: NodeJS.ProcessEnv;
   exitCode: number;
+  hooks: ShellHooks;
 }
 
 /**
@@ -164,6 +171,7 @@ export function buildProgram(context: Context): Command {
         json?: boolean;
       }) => {
         const cfg = config(true);
+        tuneProcessForSync(context.hooks.setV8Flags);
         const maxDurationMs = opts.maxDuration !== undefined ? parseDuration(opts.maxDuration) : undefined;
         const consoleId = requireConsoleId(cfg);
         const log = logger();
@@ -435,6 +443,7 @@ function addLocalCommands(program: Command, context: Context): void {
     .option('--images <n>', 'how many simulated images', '300')
     .action(async (opts: { images: string }) => {
       const { runDemo } = await import('./cli/demo.js');
+      tuneProcessForSync(context.hooks.setV8Flags);
       context.exitCode = await runDemo({ out: context.out, images: Number.parseInt(opts.images, 10) });
     });
 }
@@ -453,8 +462,9 @@ export async function main(
   argv: string[],
   out: Output = processOutput,
   env: NodeJS.ProcessEnv = process.env,
+  hooks: ShellHooks = {},
 ): Promise<number> {
-  const context: Context = { out, env, exitCode: EXIT.ok };
+  const context: Context = { out, env, exitCode: EXIT.ok, hooks };
   const program = buildProgram(context);
   try {
     await program.parseAsync(argv, { from: 'user' });

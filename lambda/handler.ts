@@ -4,7 +4,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { isSyncError } from './common/errors.js';
 import { parseConfig } from './config.js';
-import { type EngineLogger, runSync, type SyncResult } from './sync/engine.js';
+import { type EngineLogger, runSync, type SyncResult, tuneProcessForSync } from './sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
 
 /** What the schedule (or a continuation) sends. Everything else comes from the environment. */
@@ -25,6 +25,8 @@ const metrics = new Metrics({
   serviceName: 'prisma-registry-sync',
 });
 let lambdaClient: LambdaClient | undefined;
+// The handler owns its process (one per Lambda container): it, not the engine, tunes V8 for syncs.
+tuneProcessForSync();
 
 function engineLogger(): EngineLogger {
   return {

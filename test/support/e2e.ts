@@ -57,7 +57,7 @@ export interface EngineHarness {
   /** One `runSync` with a fresh console client (closed afterwards), as one invocation would. */
   sync(
     options?: Partial<SyncOptions>,
-    deps?: Partial<Pick<SyncDependencies, 'now' | 'sleep' | 'setV8Flags'>>,
+    deps?: Partial<Pick<SyncDependencies, 'now' | 'sleep'>>,
   ): Promise<SyncResult>;
 }
 

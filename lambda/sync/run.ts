@@ -1,0 +1,390 @@
+/**
+ * One invocation of a sync run, phase by phase: acquire the lease, resume (or start) the run, the
+ * scan gate, the page loop, finish and sweep, and the failure path. Each phase is a method the tests
+ * call on its own; the rules each applies are the pure functions of decisions.ts and figures.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { isSyncError } from '../common/errors.js';
+import { imageKeyString } from '../normalize/index.js';
+import { fetchScanProgress, type RegistryPage, RegistryPager } from '../prisma/index.js';
+import type { Checkpoint, RunRecord } from '../store/index.js';
+import { DEFAULT_MAX_CHECKPOINT_AGE_MS, resumeDecision, scanGateStep, stopForBudget } from './decisions.js';
+import type { RunStatus, SyncDependencies, SyncOptions, SyncResult } from './engine.js';
+import {
+  type ClientCounters,
+  countOutcome,
+  emptyCounts,
+  emptyFigures,
+  figuresFrom,
+  type InvocationFigures,
+  invocationFigures,
+  noteScanTime,
+  type OwnCounts,
+  type RunFigures,
+  runTotals,
+  scanTimeText,
+} from './figures.js';
+import { localOwnerId, RunLease } from './lease.js';
+import { normalizedGroups } from './page-groups.js';
+
+export const DEFAULT_LEASE_TTL_MS = 120_000;
+export const DEFAULT_SCAN_WAIT_POLL_MS = 30_000;
+
+/** A new run id that sorts by start time, so `query runs` reads naturally. */
+export function newRunId(now: number): string {
+  return `${new Date(now).toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * The state of one invocation of a run. Use `runSync` (engine.ts) to run it whole; the phases are
+ * public so each can be tested alone, in order.
+ *
+ * @example
+ * const run = new SyncRun(deps, { trigger: 'cli' });
+ * const result = await run.execute();
+ */
+export class SyncRun {
+  readonly #deps: SyncDependencies;
+  readonly #options: SyncOptions;
+  readonly #now: () => number;
+  readonly #invocationStart: number;
+  readonly #clientAtStart: ClientCounters;
+  #lease: RunLease | undefined;
+  #runId = '';
+  #runStartedAt: string;
+  #resumed = false;
+  #scanOngoing: boolean | undefined;
+  #totalCount: number | undefined;
+  /** The run's figures before this invocation (restored from the checkpoint). */
+  #before: RunFigures = emptyFigures();
+  /** What this invocation counted itself. */
+  readonly #own: OwnCounts = emptyCounts();
+  #pagerState: unknown;
+  /** Index of the next page to commit: the checkpoint's page + 1 when resuming. */
+  #pageIndex = 0;
+  #slowestPageMs = 0;
+
+  constructor(deps: SyncDependencies, options: SyncOptions) {
+    this.#deps = deps;
+    this.#options = options;
+    this.#now = deps.now ?? Date.now;
+    this.#invocationStart = this.#now();
+    this.#clientAtStart = { ...deps.client.counters };
+    this.#runStartedAt = new Date(this.#invocationStart).toISOString();
+  }
+
+  get runId(): string {
+    return this.#runId;
+  }
+
+  /** All phases in order; the lease is released whatever happens. */
+  async execute(): Promise<SyncResult> {
+    await this.acquireLease();
+    try {
+      await this.resume();
+      const stopped = (await this.scanGate()) ?? (await this.pageLoop());
+      return stopped ?? (await this.finish());
+    } catch (error) {
+      return await this.fail(error);
+    } finally {
+      await this.#lease?.release();
+    }
+  }
+
+  /** Phase 1: the console's lease, or `sync.leaseHeld`. */
+  async acquireLease(): Promise<void> {
+    this.#lease = await RunLease.acquire({
+      runs: this.#deps.stores.runs,
+      owner: this.#options.owner ?? localOwnerId(),
+      ttlMs: this.#options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+      consoleId: this.#deps.consoleId,
+      logger: this.#deps.logger,
+      now: this.#now,
+    });
+  }
+
+  /**
+   * Phase 2: resume the unfinished run of the saved checkpoint, or start a new run (recording a
+   * discarded checkpoint's run as failed, with the reason).
+   */
+  async resume(): Promise<void> {
+    const { stores, logger } = this.#deps;
+    const checkpoint = await stores.runs.loadCheckpoint();
+    const decision = resumeDecision({
+      checkpoint,
+      fresh: this.#options.fresh === true,
+      now: this.#now(),
+      maxAgeMs: this.#options.maxCheckpointAgeMs ?? DEFAULT_MAX_CHECKPOINT_AGE_MS,
+    });
+    if (decision.kind === 'resume') {
+      this.#resumeFrom(decision.checkpoint);
+      logger.info('resuming unfinished run', { runId: this.#runId, pageIndex: this.#pageIndex });
+      return;
+    }
+    if (decision.kind === 'discard') {
+      const { runId } = decision.checkpoint;
+      await stores.runs.updateRun(runId, {
+        status: 'failed',
+        error: decision.reason,
+        finishedAt: this.#iso(),
+      });
+      await stores.runs.clearCheckpoint(runId);
+      logger.warn('discarding unfinished run', { runId, reason: decision.reason });
+    }
+    this.#runId = newRunId(this.#invocationStart);
+    await stores.runs.createRun({
+      runId: this.#runId,
+      startedAt: this.#runStartedAt,
+      trigger: this.#options.trigger,
+      options: {
+        whenScanOngoing: this.#options.whenScanOngoing ?? 'proceed',
+        fresh: this.#options.fresh === true,
+      },
+    });
+  }
+
+  #resumeFrom(checkpoint: Checkpoint): void {
+    this.#runId = checkpoint.runId;
+    this.#runStartedAt = checkpoint.startedAt;
+    this.#resumed = true;
+    this.#before = figuresFrom(checkpoint.counters);
+    this.#pagerState = checkpoint.pagerState;
+    // A checkpoint saved while waiting for a registry scan has pageIndex -1 and no pager state.
+    this.#pageIndex = checkpoint.pageIndex + 1;
+  }
+
+  /**
+   * Phase 3, before the first page (a new run, or one that stopped while waiting for a registry
+   * scan): apply `--when-scan-ongoing`. Returns the invocation's result when it ends here.
+   */
+  async scanGate(): Promise<SyncResult | undefined> {
+    if (this.#pagerState !== undefined) return undefined;
+    const { client, logger, stores } = this.#deps;
+    const policy = this.#options.whenScanOngoing ?? 'proceed';
+    const pollMs = this.#options.scanWaitPollMs ?? DEFAULT_SCAN_WAIT_POLL_MS;
+    const sleep = this.#deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    for (;;) {
+      this.#scanOngoing = (await fetchScanProgress(client)).some((p) => p.isScanOngoing === true);
+      const step = scanGateStep({
+        policy,
+        ongoing: this.#scanOngoing,
+        now: this.#now(),
+        pollMs,
+        deadline: this.#options.deadline,
+      });
+      if (step === 'go') {
+        if (this.#scanOngoing)
+          logger.warn('a registry scan is ongoing; proceeding (reports may change while paging)');
+        return undefined;
+      }
+      if (step === 'skip') {
+        await stores.runs.updateRun(this.#runId, this.#runPatch('skipped', { finishedAt: this.#iso() }));
+        return this.result('skipped', { reason: 'a registry scan is ongoing (--when-scan-ongoing skip)' });
+      }
+      if (step === 'budget') {
+        // Keep a checkpoint at the start so the next invocation resumes this run.
+        await this.#commit(undefined, -1, []);
+        await stores.runs.updateRun(this.#runId, this.#runPatch('partial'));
+        return this.result('partial', {
+          reason: 'stopped at the time budget while waiting for the registry scan to finish',
+        });
+      }
+      logger.info('waiting for the ongoing registry scan to finish', { pollMs });
+      await sleep(pollMs);
+    }
+  }
+
+  /**
+   * Phase 4: page → normalize → store, with a checkpoint after every committed page and the lease
+   * renewed when due. Returns a `partial` result when it stopped at the time budget, undefined
+   * after the last page.
+   */
+  async pageLoop(): Promise<SyncResult | undefined> {
+    const pager = new RegistryPager(
+      this.#deps.client,
+      this.#pagerState === undefined ? {} : { resume: this.#pagerState as never },
+    );
+    let pageStart = this.#now();
+    for await (const page of pager) {
+      await this.writePage(page);
+      await this.#lease?.renewIfDue();
+      this.#slowestPageMs = Math.max(this.#slowestPageMs, this.#now() - pageStart);
+      this.#reportProgress();
+      if (page.done) return undefined;
+      if (
+        stopForBudget({
+          now: this.#now(),
+          deadline: this.#options.deadline,
+          slowestPageMs: this.#slowestPageMs,
+        })
+      ) {
+        // The next invocation resumes after this page.
+        await this.#deps.stores.runs.updateRun(this.#runId, this.#runPatch('partial'));
+        this.#deps.logger.info('stopped at the time budget; checkpoint saved', {
+          runId: this.#runId,
+          pages: this.totals().pages,
+        });
+        return this.result('partial', { reason: 'time budget' });
+      }
+      pageStart = this.#now();
+    }
+    return undefined;
+  }
+
+  /** One page: its reports normalized and stored group by group, then committed with its seen keys. */
+  async writePage(page: RegistryPage): Promise<void> {
+    const { stores, consoleId, logger } = this.#deps;
+    this.#totalCount = page.totalCount ?? this.#totalCount;
+    const seenAt = this.#iso();
+    const seen: string[] = [];
+    // Taken out of the page (the pager's generator holds the page while this loop runs), so each
+    // raw report is freed once serialized; the store gets the page in groups bounded by bytes.
+    const groups = normalizedGroups(page.reports.splice(0), {
+      consoleId,
+      offset: page.offset,
+      logger,
+      ...(this.#options.groupBytes === undefined ? {} : { groupBytes: this.#options.groupBytes }),
+    });
+    for (const group of groups) {
+      const written = await stores.images.writeReports(
+        group.map(({ report, rawJson }) => ({ normalized: report, rawJson })),
+        { runId: this.#runId, seenAt },
+      );
+      this.#own.images += group.length;
+      this.#own.written += written.itemsWritten;
+      for (const image of written.images) countOutcome(this.#own, image.outcome);
+      for (const { report } of group) {
+        seen.push(imageKeyString(report.image.identity));
+        noteScanTime(this.#own, report.image.scanTime);
+      }
+    }
+    this.#own.pages += 1;
+    await this.#commit(page.state, this.#pageIndex, seen);
+    this.#pageIndex += 1;
+  }
+
+  /**
+   * Phase 5, after the last page: the pass saw the complete result set, so only now may images it
+   * did not see be marked removed. Closes the run and clears its checkpoint.
+   */
+  async finish(): Promise<SyncResult> {
+    const { stores } = this.#deps;
+    const complete = { pagingComplete: true, totalCount: this.#totalCount };
+    await stores.runs.updateRun(this.#runId, this.#runPatch('running', complete));
+    const sweep = await stores.images.sweepRemoved(this.#runId);
+    this.#own.removed += sweep.removed;
+    this.#own.written += sweep.itemsWritten;
+    await stores.runs.updateRun(
+      this.#runId,
+      this.#runPatch('completed', { ...complete, finishedAt: this.#iso() }),
+    );
+    await stores.runs.clearCheckpoint(this.#runId);
+    return this.result('completed');
+  }
+
+  /**
+   * Phase 6, on any error of phases 2 to 5: a console wait that would pass the deadline is a
+   * `partial` stop; anything else is recorded on the run as failed and thrown again. The checkpoint
+   * stays as last committed: the next run resumes from the last good page.
+   */
+  async fail(error: unknown): Promise<SyncResult> {
+    const { stores, logger } = this.#deps;
+    const runId = this.#runId;
+    if (isSyncError(error, 'client.deadline') && runId) {
+      await stores.runs.updateRun(runId, this.#runPatch('partial'));
+      return this.result('partial', { reason: 'time budget (a console wait would pass the deadline)' });
+    }
+    const code = isSyncError(error) ? error.code : 'sync.unexpected';
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error('sync run failed', { runId, code, message });
+    if (runId) {
+      await stores.runs
+        .updateRun(runId, this.#runPatch('failed', { error: `${code}: ${message}`, finishedAt: this.#iso() }))
+        .catch((cause: unknown) =>
+          logger.error('could not record the failed run', { runId, cause: String(cause) }),
+        );
+    }
+    throw error;
+  }
+
+  /** What this invocation did so far. */
+  invocation(): InvocationFigures {
+    return invocationFigures(
+      this.#own,
+      { now: this.#deps.client.counters, atStart: this.#clientAtStart },
+      this.#now() - this.#invocationStart,
+    );
+  }
+
+  /** The run's figures so far: before this invocation plus this invocation. */
+  totals(): RunFigures {
+    return runTotals(this.#before, this.invocation(), this.#own.oldestScanTimeMs);
+  }
+
+  /** The invocation's result with the run's totals. */
+  result(status: RunStatus, extra: Pick<SyncResult, 'reason'> = {}): SyncResult {
+    const { oldestScanTimeMs, ...totals } = this.totals();
+    return {
+      ...totals,
+      runId: this.#runId,
+      consoleId: this.#deps.consoleId,
+      status,
+      resumed: this.#resumed,
+      scanOngoing: this.#scanOngoing,
+      totalCount: this.#totalCount,
+      oldestScanTime: scanTimeText(oldestScanTimeMs),
+      invocation: this.invocation(),
+      ...extra,
+    };
+  }
+
+  #runPatch(status: RunStatus | 'running', extra: Partial<RunRecord> = {}): Partial<RunRecord> {
+    const { oldestScanTimeMs, ...totals } = this.totals();
+    return {
+      status,
+      ...totals,
+      oldestScanTime: scanTimeText(oldestScanTimeMs),
+      scanOngoing: this.#scanOngoing,
+      updatedAt: this.#iso(),
+      ...extra,
+    };
+  }
+
+  /** Saves the checkpoint after page `index` with that page's seen keys; counts the items written. */
+  async #commit(pagerState: unknown, index: number, seen: string[]): Promise<void> {
+    const checkpoint: Checkpoint = {
+      runId: this.#runId,
+      pageIndex: index,
+      pagerState,
+      counters: this.#checkpointCounters(),
+      startedAt: this.#runStartedAt,
+      updatedAt: this.#iso(),
+    };
+    this.#own.written += await this.#deps.stores.runs.commitPage({
+      runId: this.#runId,
+      pageIndex: index,
+      seenKeys: seen,
+      checkpoint,
+    });
+  }
+
+  #checkpointCounters(): Record<string, number> {
+    return { ...this.totals() };
+  }
+
+  #reportProgress(): void {
+    const totals = this.totals();
+    this.#options.onProgress?.({
+      runId: this.#runId,
+      pages: totals.pages,
+      images: totals.images,
+      totalCount: this.#totalCount,
+      throttled: totals.throttled,
+      elapsedMs: totals.durationMs,
+    });
+  }
+
+  #iso(): string {
+    return new Date(this.#now()).toISOString();
+  }
+}
