@@ -11,6 +11,7 @@ import {
   table,
 } from './cli/output.js';
 import { ConfigError, isSyncError } from './common/errors.js';
+import { escapeControl } from './common/redact.js';
 import { type AppConfig, type ConfigInput, parseConfig, type ScanOngoingPolicy } from './config.js';
 import { addExportCommand } from './export/cli.js';
 import { fetchScanProgress } from './prisma/index.js';
@@ -473,7 +474,10 @@ export async function main(
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    // Error text may carry console text: never let it drive the terminal.
+    const message = escapeControl(error instanceof Error ? error.message : String(error), {
+      newlines: false,
+    });
     if (isSyncError(error, 'config') || isSyncError(error, 'client.auth')) {
       out.stderr.write(`error: ${message}\n`);
       return isSyncError(error, 'config') ? EXIT.usage : EXIT.failed;

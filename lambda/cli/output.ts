@@ -1,3 +1,4 @@
+import { escapeControl } from '../common/redact.js';
 import type { EngineLogger, SyncProgress } from '../sync/engine.js';
 
 /** Where the CLI writes: results on stdout, everything else on stderr (so `--json` stays parseable). */
@@ -16,7 +17,8 @@ export function printJson(out: Output, value: unknown): void {
 export function stderrLogger(out: Output, options: { verbose: boolean }): EngineLogger {
   const write = (level: string, message: string, data?: Record<string, unknown>) => {
     const suffix = data && Object.keys(data).length > 0 ? ` ${JSON.stringify(data)}` : '';
-    out.stderr.write(`${level} ${message}${suffix}\n`);
+    // Messages may quote console text: control characters are escaped (JSON data is already).
+    out.stderr.write(`${level} ${escapeControl(message, { newlines: false })}${suffix}\n`);
   };
   return {
     debug: (m, d) => options.verbose && write('debug', m, d),
@@ -73,8 +75,11 @@ export function progressReporter(
 /** A fixed-width text table for human output. */
 export function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
   if (rows.length === 0) return '(none)\n';
+  // Cells hold console text (repo names, tags): control characters are escaped.
   const cell = (v: unknown) =>
-    v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    v === null || v === undefined
+      ? ''
+      : escapeControl(typeof v === 'object' ? JSON.stringify(v) : String(v), { newlines: false });
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (values: string[]) =>
     values

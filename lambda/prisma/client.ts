@@ -395,7 +395,12 @@ export class ConsoleClient {
         };
       }
       const decision = this.decide(attempt, last);
-      if (decision.retryAfterTooLong) throw this.retryAfterTooLong(label, decision, last);
+      if (decision.retryAfterTooLong) {
+        const stop = this.retryAfterTooLong(label, decision, last);
+        // Said here too, whatever the caller makes of the stop: the operator sees why the run ended.
+        this.logger.warn(stop.message, { request: label, status });
+        throw stop;
+      }
       if (status === 429 && decision.retry) this.limiter.backOff(this.clock.now() + decision.delayMs);
       if (!decision.retry) throw last.error;
       if (attempt >= this.maxAttempts) throw this.exhausted(label, context, attempt, decision, last);
