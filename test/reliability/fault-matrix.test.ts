@@ -57,6 +57,11 @@ function pageAt(position: Position, pages: number): number {
  * Scripts `storm(page)` faults on the GETs of the given pages of the next pass. Every faulted GET is
  * retried on the same page, so the page's successful GET follows its storm.
  */
+/** Faults the simulator has injected so far (every faulted answer is tagged in its request log). */
+function faultsFired(): number {
+  return sim.requestLog.filter((e) => e.fault !== undefined).length;
+}
+
 function script(pages: number[], storm: (at: number) => Fault[], faultedGetServesPage = false): number {
   const total = pagesFor(sim.truth.present().length);
   const scripted: Array<{ at: number; fault: Fault }> = [];
@@ -172,13 +177,16 @@ describe('the fault matrix', () => {
       [{ kind: '429', retryAfter: false }, { kind: 'token-expiry' }],
     ];
     let which = 0;
-    script(
+    const injected = script(
       POSITIONS.map((p) => pageAt(p, pages)),
       () => kinds[which++] ?? [],
     );
+    const firedBefore = faultsFired();
     const mark = sim.truth.mark();
     const outcome = await run();
     expect(errorCode(outcome)).toBeUndefined();
+    expect(injected).toBe(5);
+    expect(faultsFired() - firedBefore, 'every scripted fault fired').toBe(injected);
     const result = outcome.result!;
     expect(result.status).toBe('completed');
     // A first pass into an empty console: every image seen is new, so a duplicate would show here.
@@ -197,10 +205,14 @@ describe('the fault matrix', () => {
       c.answers === true,
     );
     const mark = sim.truth.mark();
+    const firedBefore = faultsFired();
     const outcome = await run(c.client);
     expect(errorCode(outcome)).toBeUndefined();
     const result = outcome.result!;
     expect(result.status).toBe('completed');
+    expect(rescanned.length, 'images rescanned before the run').toBeGreaterThan(0);
+    expect(injected).toBeGreaterThan(0);
+    expect(faultsFired() - firedBefore, 'every scripted fault fired').toBe(injected);
     expect(sim.requestLog.filter((e) => e.fault?.startsWith(c.label)).length).toBeGreaterThanOrEqual(
       injected,
     );
@@ -259,10 +271,13 @@ describe('the fault matrix', () => {
       const present = sim.truth.present().length;
       const pages = pagesFor(present);
       const page = pageAt(position, pages);
-      script([page], () => storm);
+      const injected = script([page], () => storm);
       const mark = sim.truth.mark();
+      const firedBefore = faultsFired();
       const failed = await run();
       expect(errorCode(failed)).toBe(code);
+      expect(rescanned.length, 'images rescanned before the run').toBeGreaterThan(0);
+      expect(faultsFired() - firedBefore, 'the whole storm fired').toBe(injected);
       const offset = page === 1 ? 0 : 50 + 49 * (page - 2) - 1;
       expect((failed.error as Error).message).toContain(`offset=${offset}`);
 

@@ -29,6 +29,7 @@ const figures = {
   failed: 0,
   faultsInjected: 0,
   mutations: 0,
+  midRunMutations: 0,
   imagesChecked: 0,
   findingsChecked: 0,
   itemsLost: 0,
@@ -65,12 +66,19 @@ it(`keeps the tables equal to the console through ${MINUTES} minutes of faults a
       record(sim.mutate.rescan(1 + Math.floor(rng.float() * 5), { changeFindings: rng.float() < 0.6 }));
   };
 
-  while (Date.now() < until || figures.completed === 0 || figures.runs === figures.failed) {
+  // Past the time too until each kind of trouble happened at least once (a short soak stays honest).
+  const untroubled = () =>
+    figures.faultsInjected === 0 || figures.mutations === 0 || figures.midRunMutations === 0;
+  while (Date.now() < until || figures.completed === 0 || figures.runs === figures.failed || untroubled()) {
     figures.runs += 1;
     mutate();
     // A mutation while the run pages, at a random GET of this run.
     const at = registryGetCount(sim) + 1 + Math.floor(rng.float() * 4);
-    sim.onRegistryRequest((n) => n === at && mutate());
+    sim.onRegistryRequest((n) => {
+      if (n !== at) return;
+      figures.midRunMutations += 1;
+      mutate();
+    });
     const faultsBefore = sim.requestLog.filter((e) => e.fault !== undefined).length;
     sim.setFaults({
       random: { probability: 0.08, seed: SEED * 1000 + figures.runs, faults: [...FAULT_KINDS] },
@@ -115,4 +123,7 @@ it(`keeps the tables equal to the console through ${MINUTES} minutes of faults a
   }
   expect(figures.itemsLost).toBe(0);
   expect(figures.completed).toBeGreaterThan(0);
+  expect(figures.faultsInjected, 'console faults fired').toBeGreaterThan(0);
+  expect(figures.mutations, 'console mutations happened').toBeGreaterThan(0);
+  expect(figures.midRunMutations, 'mutations while a run was paging').toBeGreaterThan(0);
 });
