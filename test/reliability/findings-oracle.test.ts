@@ -61,7 +61,7 @@ async function storedLines(stores: Stores, key: { registry: string; repo: string
   return findingLines(view?.findings ?? []);
 }
 
-describe('stored findings against a reference reader of the raw JSON', () => {
+describe('stored findings against a reference reader of the raw JSON', { timeout: 240_000 }, () => {
   it.each(REAL)('stores exactly the findings of $file', async ({ file, reports, findings, imageName }) => {
     const consoleId = 'oracle-real';
     const prefix = uniqueTablePrefix('oracle-real');

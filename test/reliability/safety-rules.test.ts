@@ -134,7 +134,7 @@ describe('the safety rules', () => {
   });
 });
 
-describe('the lease of a long run', () => {
+describe('the lease of a long run', { timeout: 240_000 }, () => {
   it('keeps a second run from starting while a run longer than its lease is paging', async () => {
     const consoleId = 'safety-lease';
     const images = 150;
@@ -188,7 +188,7 @@ describe('the lease of a long run', () => {
   });
 });
 
-describe('the age of a checkpoint', () => {
+describe('the age of a checkpoint', { timeout: 180_000 }, () => {
   /** A run stopped by its time budget after its first page: a checkpoint is left for the next one. */
   async function partialRun(sim: RunningSimulator, stores: ReturnType<typeof storesOf>, consoleId: string) {
     const outcome = await syncOnce(sim, stores, consoleId, { sync: { deadline: Date.now() + 4_000 } });

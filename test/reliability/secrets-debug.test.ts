@@ -65,7 +65,7 @@ function expectRefreshed(expiredBefore: number, tokensBefore: number): void {
   expect(proxy.tokens.length - tokensBefore, 'tokens issued: the first and one per refresh').toBe(3);
 }
 
-describe('secrets at debug level', { timeout: 120_000 }, () => {
+describe('secrets at debug level', { timeout: 180_000 }, () => {
   it('keeps every token out of a verbose CLI sync that refreshes its token twice', async () => {
     const tokensBefore = proxy.tokens.length;
     const expiredBefore = expireTokensOnNextGets();

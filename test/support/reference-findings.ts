@@ -7,8 +7,9 @@
  * package name + package version. SPEC §3: severities are `critical|high|medium|low`; the distro
  * words map as `important` → high, `moderate` → medium, `unimportant`/`negligible` → low. A word
  * outside that list falls back on the CVSS v3 rating of the row's score (lambda/normalize/README.md
- * documents the same rule), none at all is `low`. The same key twice in one report is one finding
- * with the most severe severity and the highest score.
+ * documents the same rule), none at all is `low`. A CVSS score is a number from 0 to 10; anything
+ * else is no score. The same key twice in one report is one finding with the most severe severity
+ * and the highest score.
  */
 
 export type ReferenceSeverity = 'critical' | 'high' | 'medium' | 'low';
@@ -57,7 +58,7 @@ export function referenceFindings(report: unknown): ReferenceFinding[] {
     const r = row as Record<string, unknown>;
     const id = text(r.cve) ?? text(r.id);
     if (id === undefined) continue; // an unidentified row: compared by count, not by key
-    const cvss = typeof r.cvss === 'number' && Number.isFinite(r.cvss) ? r.cvss : null;
+    const cvss = typeof r.cvss === 'number' && r.cvss >= 0 && r.cvss <= 10 ? r.cvss : null;
     const finding: ReferenceFinding = {
       id,
       packageName: typeof r.packageName === 'string' ? r.packageName : '',
