@@ -37,7 +37,10 @@ import type { NormalizedReport } from '../lambda/common/records.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../lambda/export/writers.js';
 import { normalizeReport } from '../lambda/normalize/index.js';
 import { createStores, createTables } from '../lambda/store/index.js';
-import { type Item, toChangeItem, toFindingItem, toHistoryItem, toImageItem } from '../lambda/store/items.js';
+import { toChangeItem, toFindingItem, toHistoryItem, toImageItem } from '../lambda/store/items.js';
+
+type Item = object;
+
 import { startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { generateReport, imageSlot } from '../simulator/generator.js';
 
@@ -109,7 +112,14 @@ function generateStoredItems(index: number): Item[] {
   return [
     ...findings,
     toHistoryItem(normalized, { observedAt, seenAt: SEEN_AT, runId: RUN_ID, raw }),
-    toImageItem(normalized, { observedAt, seenAt: SEEN_AT, runId: RUN_ID, firstSeenAt: observedAt, raw }),
+    toImageItem(normalized, {
+      scanTimeKey: observedAt,
+      observedAt,
+      seenAt: SEEN_AT,
+      runId: RUN_ID,
+      firstSeenAt: observedAt,
+      raw,
+    }),
     ...changes,
   ];
 }

@@ -12,13 +12,15 @@
  * 4. Write cost: items written by a first sync, an unchanged re-sync, a re-sync after 5% changed.
  * 5. Side by side: bench/naive/pager.ts against RegistryPager on the same seeded, faulty, drifting
  *    console, vs ground truth.
+ * 6. Lambda-sized CPU: the full engine in a child process held to 0.58 of a core by a cgroup v1 CPU
+ *    quota (as a 1024 MB Lambda), simulator and DynamoDB Local outside the quota: images/s.
  *
  * The simulator runs in a child process where this process's CPU or RSS is measured (2, 3), and
  * in-process where the benchmark needs its hooks or request log (1, 4, 5). DynamoDB Local is a
  * Java child process throughout.
  */
-import { execSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { execSync, spawn } from 'node:child_process';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,7 +47,9 @@ import {
 
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: '1,2,3,4,5' },
+    only: { type: 'string', default: '1,2,3,4,5,6' },
+    'lambda-images': { type: 'string', default: '20000' },
+    'lambda-budget-s': { type: 'string', default: '40' },
     'floor-images': { type: 'string', default: '2000' },
     'throughput-images': { type: 'string', default: '20000' },
     'throughput-budget-s': { type: 'string', default: '60' },
@@ -546,11 +550,89 @@ async function sideBySide(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+/** cgroup v1 CPU controller: quota 58,000 µs per 100,000 µs period = 0.58 of a core (a 1024 MB Lambda). */
+const CPU_CGROUP_ROOT = '/sys/fs/cgroup/cpu';
+const LAMBDA_QUOTA_US = 58_000;
+const LAMBDA_PERIOD_US = 100_000;
+
+async function lambdaSized(): Promise<void> {
+  const images = Number(values['lambda-images']);
+  const budgetMs = Number(values['lambda-budget-s']) * 1000;
+  const group = `${CPU_CGROUP_ROOT}/prisma-bench-${process.pid}`;
+  await mkdir(group);
+  const sim = await startChildSimulator({ images, seed: SEED, rateLimit: false, heavyFraction: 0 });
+  try {
+    await writeFile(`${group}/cpu.cfs_period_us`, String(LAMBDA_PERIOD_US));
+    await writeFile(`${group}/cpu.cfs_quota_us`, String(LAMBDA_QUOTA_US));
+    const script = fileURLToPath(new URL('./lambda-child.ts', import.meta.url));
+    const tsx = fileURLToPath(new URL('../node_modules/tsx/dist/cli.mjs', import.meta.url));
+    const args = JSON.stringify({ simUrl: sim.url, endpoint, budgetMs });
+    // The shell joins the group before it becomes node, so every thread of the child runs under the quota.
+    const child = spawn(
+      'sh',
+      ['-c', `echo $$ > ${group}/cgroup.procs && exec "$0" "$@"`, process.execPath, tsx, script, args],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const stat = Object.fromEntries(
+      (await readFile(`${group}/cpu.stat`, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' ') as [string, string]),
+    );
+    const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+      status?: string;
+      images?: number;
+      written?: number;
+      wallMs?: number;
+      cpuMs?: number;
+    };
+    if (code !== 0 || result.images === undefined)
+      throw new Error(`lambda-sized child exited ${code}: ${out}`);
+    const wallS = (result.wallMs ?? 0) / 1000;
+    section(
+      '6. Lambda-sized CPU (0.58 of a core)',
+      [
+        `Full engine in a child process under a cgroup v1 CPU quota of ${LAMBDA_QUOTA_US} µs per ${LAMBDA_PERIOD_US} µs period (0.58 of a core, a 1024 MB Lambda), ` +
+          `against the simulator unthrottled (child process, heavyFraction 0, ${images} images) and DynamoDB Local, both outside the quota; the client's own pacing lifted. ` +
+          `The run has a ${seconds(budgetMs)} s budget (engine deadline); wall and CPU are the sync's own (module loading excluded). ` +
+          "Throttled periods are the cgroup's own count (cpu.stat). Target: more than 100 images/s, twice the console's 50/s.",
+      ],
+      [
+        {
+          rows: [
+            {
+              images: result.images,
+              of: images,
+              status: result.status,
+              'wall (s)': Number(wallS.toFixed(1)),
+              'images/s': Math.round((result.images ?? 0) / Math.max(0.001, wallS)),
+              target: '> 100',
+              'CPU ms / image': ((result.cpuMs ?? 0) / Math.max(1, result.images ?? 0)).toFixed(2),
+              'CPU used (cores)': ((result.cpuMs ?? 0) / Math.max(1, result.wallMs ?? 0)).toFixed(2),
+              'throttled periods': `${stat.nr_throttled} of ${stat.nr_periods}`,
+              'items / image': ((result.written ?? 0) / Math.max(1, result.images ?? 0)).toFixed(1),
+            },
+          ],
+        },
+      ],
+    );
+  } finally {
+    await sim.stop();
+    await rmdir(group).catch(() => undefined);
+  }
+}
+
 if (only.has('3')) await withDynamoDbLocal(heavyReports);
 if (only.has('1')) await withDynamoDbLocal(floorRatio);
 if (only.has('2')) await withDynamoDbLocal(throughput);
 if (only.has('4')) await withDynamoDbLocal(writeCost);
 if (only.has('5')) await sideBySide();
+if (only.has('6')) await withDynamoDbLocal(lambdaSized);
 
 const totalS = seconds(performance.now() - benchStarted);
 const loadAtEnd = loadavg();
@@ -563,13 +645,13 @@ const header = [
   `- Date: ${new Date().toISOString()}`,
   `- Machine: nproc ${nproc} (${cpus()[0]?.model ?? 'unknown CPU'}), ${memory}, Node ${process.version}`,
   `- Load average (1/5/15 min): ${loadAtStart.map((l) => l.toFixed(2)).join(' / ')} at the start, ${loadAtEnd.map((l) => l.toFixed(2)).join(' / ')} at the end — other work ran on the machine meanwhile, so wall times are pessimistic; CPU times are this process's own.`,
-  `- Total bench time: ${totalS} s; scenarios run in the order 3, 1, 2, 4, 5 (3 first so its peak RSS is not inflated by the others); each scenario with its own fresh DynamoDB Local.`,
+  `- Total bench time: ${totalS} s; scenarios run in the order 3, 1, 2, 4, 5, 6 (3 first so its peak RSS is not inflated by the others); each scenario with its own fresh DynamoDB Local.`,
   '',
 ].join('\n');
 say(`total ${totalS} s`);
 if (!values['no-write']) {
   const path = fileURLToPath(new URL('./results.md', import.meta.url));
-  const all = ['1', '2', '3', '4', '5'].every((n) => only.has(n));
+  const all = ['1', '2', '3', '4', '5', '6'].every((n) => only.has(n));
   if (all) await writeFile(path, `${header}\n${sections.join('\n')}`);
   else {
     // A partial run replaces its own sections and keeps the others, with a line saying so.

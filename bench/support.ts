@@ -5,11 +5,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../lambda/common/errors.js';
 import { ConsoleClient } from '../lambda/prisma/index.js';
-import { createStores, createTables, type Stores } from '../lambda/store/index.js';
+import { createStoreClient, createStores, createTables, type Stores } from '../lambda/store/index.js';
 import type { EngineLogger } from '../lambda/sync/engine.js';
 import type { SimulatorOptions } from '../simulator/index.js';
 
@@ -186,16 +186,13 @@ export interface BenchStore {
  * does, with a write meter on the client.
  */
 export async function benchStore(endpoint: string, prefix: string, consoleId: string): Promise<BenchStore> {
-  const client = new DynamoDBClient({
+  const { client, documentClient } = createStoreClient({
     endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 5,
   });
   const meter = attachWriteMeter(client);
-  const documentClient = DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
   // DynamoDB stands in for the AWS service here; its emulated stream (which slows every later write
   // in DynamoDB Local, unlike the service's) would make the store look slower than it is.
   await createTables(documentClient, prefix, { streams: false });

@@ -6,14 +6,14 @@
 import { mkdir } from 'node:fs/promises';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
+import type { CsvOptions } from './encode.js';
+import { EXPORT_TABLES, type ExportTableName } from './schema.js';
 import {
   type ExportReadStats,
   estimateItemCount,
   newExportReadStats,
   readExportRecords,
-} from '../store/export-reader.js';
-import type { CsvOptions } from './encode.js';
-import { EXPORT_TABLES, type ExportTableName } from './schema.js';
+} from './store-reader.js';
 import {
   createRowWriter,
   EXPORT_FORMATS,

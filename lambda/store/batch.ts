@@ -3,22 +3,30 @@
  * above it builds plain request objects; only this module talks to DynamoDB in bulk.
  */
 import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
-  type BatchGetCommandOutput,
-  BatchWriteCommand,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  BatchWriteItemCommand,
+  type KeysAndAttributes,
+  QueryCommand as LowQueryCommand,
+  type QueryCommandInput as LowQueryInput,
+  type WriteRequest as LowWriteRequest,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
   type DynamoDBDocumentClient,
   QueryCommand,
   type QueryCommandInput,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
+import type { LowLevelClient } from './client.js';
+import { type AttributeMap, fromAttributeMap } from './model/attribute-value.js';
 
-/** One item of a BatchWriteItem call, with the table it goes to. */
-export type WriteRequest =
-  | { table: string; put: Record<string, unknown> }
-  | { table: string; delete: Record<string, unknown> };
+/** One item of a BatchWriteItem call (already marshalled), with the table it goes to. */
+export type WriteRequest = { table: string; put: AttributeMap } | { table: string; delete: AttributeMap };
 
+/** An item as read back (unmarshalled): what the model's decoders take. */
 export type StoredItem = Record<string, unknown>;
 
 /** Retry behaviour of batched calls; injectable so tests run fast and deterministically. */
@@ -117,10 +125,7 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
-type RequestItems = Record<
-  string,
-  Array<{ PutRequest?: { Item: StoredItem }; DeleteRequest?: { Key: StoredItem } }>
->;
+type RequestItems = Record<string, LowWriteRequest[]>;
 
 function toRequestItems(requests: readonly WriteRequest[]): RequestItems {
   const byTable: RequestItems = {};
@@ -135,20 +140,30 @@ function toRequestItems(requests: readonly WriteRequest[]): RequestItems {
 }
 
 function countRequests(items: RequestItems | undefined): number {
-  return Object.values(items ?? {}).reduce((sum, list) => sum + (list?.length ?? 0), 0);
+  let count = 0;
+  for (const table in items) count += items[table]?.length ?? 0;
+  return count;
 }
 
-/** Sends batched writes: 25 per call, several calls in flight (bounded), unprocessed items retried with backoff. */
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Sends batched writes of marshalled items: 25 per call, several calls in flight (bounded),
+ * unprocessed items retried with backoff.
+ */
 export class BatchWriter {
   constructor(
-    private readonly client: DynamoDBDocumentClient,
+    private readonly client: LowLevelClient,
     private readonly limiter: Limiter,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {}
 
   /**
    * Writes every request; resolves with the number of items written. Throws `store.unprocessed`
-   * when DynamoDB keeps refusing items after the retry budget, `store.writeFailed` on other errors.
+   * when DynamoDB keeps refusing items after the retry budget, `store.writeFailed` on other errors
+   * (the SDK's error, e.g. a ValidationException, is its `cause`).
    */
   async write(requests: readonly WriteRequest[]): Promise<number> {
     if (requests.length === 0) return 0;
@@ -163,7 +178,7 @@ export class BatchWriter {
     let pending: RequestItems = initial;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const response = await this.client.send(new BatchWriteCommand({ RequestItems: pending }));
+        const response = await this.client.send(new BatchWriteItemCommand({ RequestItems: pending }));
         const unprocessed = response.UnprocessedItems as RequestItems | undefined;
         if (countRequests(unprocessed) === 0) return total;
         pending = unprocessed as RequestItems;
@@ -171,7 +186,7 @@ export class BatchWriter {
         if (!isThrottling(error)) {
           throw new SyncError(
             'store.writeFailed',
-            `BatchWriteItem failed: ${error instanceof Error ? error.message : String(error)}`,
+            `BatchWriteItem failed: ${errorText(error)}`,
             { tables: Object.keys(pending) },
             error,
           );
@@ -187,29 +202,93 @@ export class BatchWriter {
       await this.retry.sleep(retryDelayMs(attempt, this.retry, this.retry.random));
     }
   }
+
+  /**
+   * One TransactWriteItems call (≤ 100 operations), retried on throttling and transaction
+   * conflicts. A cancellation for a condition or a validation error of an item is the caller's to
+   * read (`TransactionCanceledException` with its `CancellationReasons`, rethrown as is); other
+   * errors become `store.writeFailed`.
+   */
+  async transact(items: readonly TransactWriteItem[]): Promise<number> {
+    if (items.length === 0) return 0;
+    return await this.limiter.run(async () => {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await this.client.send(new TransactWriteItemsCommand({ TransactItems: [...items] }));
+          return items.length;
+        } catch (error) {
+          if (isCancellation(error) && !retryableCancellation(error)) throw error;
+          if (!isCancellation(error) && !isThrottling(error)) {
+            if (error instanceof Error && error.name === 'ValidationException') throw error;
+            throw new SyncError(
+              'store.writeFailed',
+              `TransactWriteItems failed: ${errorText(error)}`,
+              { operations: items.length },
+              error,
+            );
+          }
+        }
+        if (attempt >= this.retry.maxAttempts) {
+          throw new SyncError(
+            'store.unprocessed',
+            `a transaction of ${items.length} writes still throttled or in conflict after ${attempt} attempts`,
+            { total: items.length, attempts: attempt },
+          );
+        }
+        await this.retry.sleep(retryDelayMs(attempt, this.retry, this.retry.random));
+      }
+    });
+  }
+}
+
+/** One reason per operation of a cancelled transaction (`None` for the ones that were fine). */
+export interface CancellationReason {
+  Code?: string;
+  Message?: string;
+}
+
+export function isCancellation(
+  error: unknown,
+): error is Error & { CancellationReasons?: CancellationReason[] } {
+  return error instanceof Error && error.name === 'TransactionCanceledException';
+}
+
+/** A cancellation only by throttling or a conflicting transaction: the whole transaction may be retried. */
+function retryableCancellation(error: Error & { CancellationReasons?: CancellationReason[] }): boolean {
+  const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+  return (
+    codes.some((code) => code !== 'None') &&
+    codes.every(
+      (code) =>
+        code === 'None' ||
+        code === 'TransactionConflict' ||
+        code === 'ThrottlingError' ||
+        code === 'ProvisionedThroughputExceeded',
+    )
+  );
 }
 
 /**
  * Reads items by key (BatchGetItem, 100 per call, ConsistentRead), retrying unprocessed keys.
- * Returns the items found, in no particular order.
+ * Returns the items found (unmarshalled), in no particular order.
  */
 export async function batchGet(
-  client: DynamoDBDocumentClient,
+  client: LowLevelClient,
   table: string,
-  keys: readonly StoredItem[],
+  keys: readonly AttributeMap[],
   retry: RetryPolicy = DEFAULT_RETRY,
 ): Promise<StoredItem[]> {
   const found: StoredItem[] = [];
   for (const batch of chunk(keys, 100)) {
-    let pending: BatchGetCommandInput['RequestItems'] = { [table]: { Keys: batch, ConsistentRead: true } };
+    let pending: Record<string, KeysAndAttributes> = { [table]: { Keys: batch, ConsistentRead: true } };
     for (let attempt = 1; ; attempt += 1) {
       let unprocessedCount = 0;
       try {
-        const response: BatchGetCommandOutput = await client.send(
-          new BatchGetCommand({ RequestItems: pending }),
+        const response: BatchGetItemCommandOutput = await client.send(
+          new BatchGetItemCommand({ RequestItems: pending }),
         );
-        found.push(...((response.Responses?.[table] as StoredItem[] | undefined) ?? []));
-        const unprocessed: { Keys?: StoredItem[] } | undefined = response.UnprocessedKeys?.[table];
+        for (const item of response.Responses?.[table] ?? []) found.push(fromAttributeMap(item));
+        const unprocessed = response.UnprocessedKeys?.[table];
         unprocessedCount = unprocessed?.Keys?.length ?? 0;
         if (unprocessedCount === 0) break;
         pending = { [table]: { Keys: unprocessed?.Keys ?? [], ConsistentRead: true } };
@@ -223,16 +302,46 @@ export async function batchGet(
         throw new SyncError(
           'store.unprocessed',
           `${unprocessedCount} keys still unprocessed after ${attempt} BatchGetItem attempts`,
-          {
-            table,
-            unprocessed: unprocessedCount,
-          },
+          { table, unprocessed: unprocessedCount },
         );
       }
       await retry.sleep(retryDelayMs(attempt, retry, retry.random));
     }
   }
   return found;
+}
+
+/** Every page of a Query through the low-level client (unmarshalled): the write path's reads. */
+export async function* queryItemPages(
+  client: LowLevelClient,
+  input: LowQueryInput,
+): AsyncGenerator<StoredItem[]> {
+  let startKey: AttributeMap | undefined;
+  do {
+    let page: StoredItem[];
+    try {
+      const response = await client.send(
+        new LowQueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+      );
+      page = (response.Items ?? []).map(fromAttributeMap);
+      startKey = response.LastEvaluatedKey;
+    } catch (error) {
+      throw new SyncError(
+        'store.queryFailed',
+        `Query on ${input.TableName}${input.IndexName ? `/${input.IndexName}` : ''} failed`,
+        { table: input.TableName, index: input.IndexName },
+        error,
+      );
+    }
+    yield page;
+  } while (startKey);
+}
+
+/** Every item of a low-level Query, all pages. */
+export async function queryItems(client: LowLevelClient, input: LowQueryInput): Promise<StoredItem[]> {
+  const items: StoredItem[] = [];
+  for await (const page of queryItemPages(client, input)) items.push(...page);
+  return items;
 }
 
 /** Every page of a Query, as one stream of items (bounded memory for large partitions). */

@@ -1,53 +1,66 @@
 /**
- * Writes normalized reports with change detection, keeps the findings lifecycle and the change
- * feed, stores the raw report in full, and sweeps images a complete run did not see.
+ * Executes write plans (planner.ts): reads what is stored for a page, plans each report, and writes
+ * the plans in as few requests as it can; also the sweep of images a complete run did not see.
+ *
+ * A plan of up to 100 writes is one atomic unit: several images' plans are packed into one
+ * TransactWriteItems (≤ 100 operations), image items with their freshness condition, so an image's
+ * findings, change items, history, raw chunks and image item land together or not at all. A plan
+ * too large for one transaction is written in phases (a `PENDING` marker for a first write, then
+ * findings/history/raw, then change items, then the image item with the marker's removal), and
+ * the planner announces again any change an interrupted phase left unannounced.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { SyncError } from '../common/errors.js';
-import type { FindingRecord, NormalizedReport } from '../common/records.js';
+import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isSyncError, SyncError } from '../common/errors.js';
+import type { NormalizedReport } from '../common/records.js';
 import {
   type BatchWriter,
   batchGet,
+  type CancellationReason,
+  isCancellation,
   type Limiter,
   mapLimit,
-  queryAll,
-  queryPages,
+  queryItemPages,
+  queryItems,
   type RetryPolicy,
   type StoredItem,
   type WriteRequest,
 } from './batch.js';
+import { type LowLevelClient, lowLevel } from './client.js';
+import { identityPk, imageKeyOf, imageKeyString, imagePk, keyPart } from './identity.js';
+import { consolePk, FINDING_PREFIX, IMAGE_SK, PENDING_SK, runSeenPk, runSk } from './keys.js';
 import {
-  canonicalTime,
-  type FindingLifecycle,
-  findingFromItem,
-  firstChangeMarker,
-  type Item,
-  type RawPointer,
-  scanTimeKey,
-  toChangeItem,
-  toFindingItem,
-  toHistoryItem,
-  toImageItem,
-  toRawItems,
-  toResolvedFindingItem,
-} from './items.js';
+  type AttributeMap,
+  attributeMapSize,
+  fromAttributeMap,
+  toAttributeMap,
+} from './model/attribute-value.js';
+import { canonicalTime, DYNAMODB_ITEM_LIMIT_BYTES } from './model/common.js';
+import { firstChangeMarker } from './model/console.js';
+import { decodeFinding, type FindingItem } from './model/finding.js';
+import { decodeImage, type StoredImage } from './model/image.js';
+import { decodeRunSweepGuard, decodeSeen } from './model/run.js';
 import {
-  consolePk,
-  FINDING_PREFIX,
-  findingSk,
-  IMAGE_SK,
-  type ImageKey,
-  identityPk,
-  imageKeyString,
-  imagePk,
-  keyPart,
-  runSeenPk,
-  runSk,
-} from './keys.js';
-import { compressRaw } from './raw.js';
+  classify,
+  type Decision,
+  newestPerImage,
+  type PlanContext,
+  planRemoval,
+  planTouch,
+  planWrite,
+  type RemovalPlan,
+  type TouchPlan,
+  type WritePlan,
+} from './planner.js';
 import { INDEX_NAMES, type TableNames } from './tables.js';
-import type { StoreLogger, WriteOutcome, WriteReportsResult } from './types.js';
+import type {
+  QuarantineCode,
+  QuarantinedReport,
+  StoreLogger,
+  WriteOutcome,
+  WriteReportsResult,
+} from './types.js';
 
 export interface ImageStoreDeps {
   client: DynamoDBDocumentClient;
@@ -56,12 +69,28 @@ export interface ImageStoreDeps {
   now: () => Date;
   logger: StoreLogger | undefined;
   writer: BatchWriter;
-  /** Bounds BatchWriteItem calls in flight across everything this store does. */
+  /** Bounds write calls in flight across everything this store does. */
   limiter: Limiter;
   retry: RetryPolicy;
-  /** Images of one page processed at once. */
+  /** Images of one page read or removed at once. */
   imageConcurrency: number;
+  /** A scan time later than now by more than this is not trusted for ordering. */
+  scanTimeSkewMs: number;
 }
+
+/** DynamoDB's limits on key attributes (table and index keys), in UTF-8 bytes. */
+const PARTITION_KEY_LIMIT = 2048;
+const SORT_KEY_LIMIT = 1024;
+const PARTITION_KEYS = ['pk', 'curPk', 'repoPk', 'vulnPk'];
+const SORT_KEYS = ['sk', 'curSk', 'repoSk', 'vulnSk'];
+/** One transaction: DynamoDB takes 100 operations and 4 MB; the margin covers request overhead. */
+const MAX_TRANSACTION_OPERATIONS = 100;
+const MAX_TRANSACTION_BYTES = 3_500_000;
+
+/** The run statuses under which a run that paged completely may sweep. */
+const SWEEPABLE_STATUSES = new Set(['running', 'completed']);
+
+const IMAGE_CONDITION = 'attribute_not_exists(pk) OR scanTimeKey <= :scanTimeKey';
 
 interface Entry {
   index: number;
@@ -71,19 +100,34 @@ interface Entry {
   pk: string;
 }
 
-interface ImageResult {
+/** A report's writes as DynamoDB operations, ready to send. */
+interface Prepared {
+  entry: Entry;
   outcome: WriteOutcome;
-  itemsWritten: number;
+  /** Atomic path: the whole plan (image item last). */
+  operations: TransactWriteItem[];
+  bytes: number;
+  /** Phased path (plan too large for one transaction). */
+  phased?: { marker: boolean; bulk: WriteRequest[]; changes: WriteRequest[]; final: TransactWriteItem[] };
 }
 
-/** The run statuses under which a run that paged completely may sweep. */
-const SWEEPABLE_STATUSES = new Set(['running', 'completed']);
+/** A report that cannot be stored for reasons of its own data. */
+class QuarantineError extends Error {
+  constructor(
+    readonly code: QuarantineCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error instanceof Error && error.name === 'ConditionalCheckFailedException')
-  );
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+function isValidation(error: unknown): boolean {
+  const cause = isSyncError(error) ? (error as { cause?: unknown }).cause : error;
+  return cause instanceof Error && cause.name === 'ValidationException';
 }
 
 /**
@@ -91,19 +135,24 @@ function isConditionFailure(error: unknown): boolean {
  * removal sweep.
  *
  * @example
- * const { images } = await stores.images.writeReports(page.map((r) => ({ normalized: r.report, rawJson: r.text })), { runId, seenAt: new Date().toISOString() });
+ * const { images, quarantined } = await stores.images.writeReports(page.map((r) => ({ normalized: r.report, rawJson: r.text })), { runId, seenAt: new Date().toISOString() });
  */
 export class ImageStore {
   /** The earliest change time this instance made sure the console's `firstChangeAt` marker covers. */
   #changeTimeNoted: string | undefined;
+  readonly #client: LowLevelClient;
 
-  constructor(private readonly deps: ImageStoreDeps) {}
+  constructor(private readonly deps: ImageStoreDeps) {
+    this.#client = lowLevel(deps.client);
+  }
 
   /**
    * Writes one page of reports (≤ 50 in practice). Per image: unchanged content hash → no write (one
-   * small UpdateItem when only the scan time moved forward); an older scan than stored → `stale`;
-   * otherwise findings are diffed against the stored ones, change-feed items, findings, a history item
-   * and the raw chunks are written, and the image item last, conditionally.
+   * small update when only the scan time moved forward); an older scan than stored → `stale`;
+   * otherwise the plan of the finding diff, change items, history, raw chunks and the image item.
+   * A report whose own data cannot be stored (an item over 400 KB, a key over DynamoDB's limit, a
+   * number DynamoDB cannot hold, a ValidationException for its items) is listed in `quarantined`
+   * and nothing of it is written; the other reports are stored. Throttling and other errors throw.
    */
   async writeReports(
     reports: ReadonlyArray<{ normalized: NormalizedReport; rawJson: string }>,
@@ -114,57 +163,316 @@ export class ImageStore {
         seenAt: context.seenAt,
       });
     }
-    const entries: Entry[] = reports.map(({ normalized, rawJson }, index) => {
-      const identity = normalized.image.identity;
-      if (identity.consoleId !== this.deps.consoleId) {
-        throw new SyncError(
-          'store.consoleMismatch',
-          `report ${index} belongs to console ${identity.consoleId}, this store writes console ${this.deps.consoleId}`,
-          { index, reportConsole: identity.consoleId, storeConsole: this.deps.consoleId },
-        );
-      }
-      return { index, report: normalized, rawJson, key: imageKeyString(identity), pk: identityPk(identity) };
-    });
-    context = { ...context, seenAt: canonicalTime(context.seenAt) };
+    const entries = reports.map(({ normalized, rawJson }, index) => this.#entry(normalized, rawJson, index));
+    const ctx: PlanContext = {
+      runId: context.runId,
+      seenAt: canonicalTime(context.seenAt),
+      nowMs: this.deps.now().getTime(),
+      scanTimeSkewMs: this.deps.scanTimeSkewMs,
+    };
+    const winners = newestPerImage(entries, ctx);
+    const { images, pending } = await this.#readImages(winners);
+    const decisions = winners.map((entry) => classify(entry.report, images.get(entry.pk), ctx));
+    const outcomes = new Map<number, WriteOutcome>();
+    const quarantined: QuarantinedReport[] = [];
+    const quarantine = (entry: Entry, code: QuarantineCode, reason: string) => {
+      quarantined.push(quarantineOf(entry, code, reason));
+      this.deps.logger?.warn('report quarantined: it cannot be stored', { image: entry.key, code, reason });
+    };
+    let itemsWritten = decisions.includes('write') ? await this.#noteChangeTime(ctx.seenAt) : 0;
 
-    // The same image twice in one call: the newer scan wins, the other is stale by definition.
-    const winners = new Map<string, Entry>();
-    for (const entry of entries) {
-      const current = winners.get(entry.pk);
-      if (
-        !current ||
-        scanTimeKey(entry.report.image.scanTime) >= scanTimeKey(current.report.image.scanTime)
-      ) {
-        winners.set(entry.pk, entry);
+    const prepared: Prepared[] = [];
+    const touches: Array<{ entry: Entry; plan: TouchPlan; healing: string | undefined }> = [];
+    await mapLimit(winners, this.deps.imageConcurrency, async (entry, i) => {
+      const decision = decisions[i] as Decision;
+      const stored = images.get(entry.pk);
+      if (decision === 'stale' || decision === 'unchanged') outcomes.set(entry.index, decision);
+      if (decision === 'touch') {
+        touches.push({
+          entry,
+          plan: planTouch(entry.report, entry.pk, ctx),
+          healing: healingKey(stored, ctx),
+        });
       }
+      if (decision !== 'write') return;
+      // Findings exist only where an image item or a first write's marker does.
+      const storedFindings = stored || pending.has(entry.pk) ? await this.#findings(entry.pk) : [];
+      try {
+        const plan = planWrite({ report: entry.report, rawJson: entry.rawJson, stored, storedFindings, ctx });
+        if (plan.duplicateFindings.length > 0) {
+          this.deps.logger?.warn('duplicate finding key in one report; keeping the first', {
+            image: entry.key,
+            findings: plan.duplicateFindings.slice(0, 10),
+          });
+        }
+        prepared.push(this.#prepare(entry, plan, stored, pending.has(entry.pk), healingKey(stored, ctx)));
+      } catch (error) {
+        if (error instanceof QuarantineError) return quarantine(entry, error.code, error.message);
+        if (isSyncError(error, 'store.unsafeNumber'))
+          return quarantine(entry, 'store.unsafeNumber', error.message);
+        throw error;
+      }
+    });
+
+    itemsWritten += await this.#executeAtomic(
+      [
+        ...prepared.filter((p) => !p.phased),
+        ...touches.map((t) => this.#prepareTouch(t.entry, t.plan, t.healing)),
+      ],
+      outcomes,
+      quarantine,
+    );
+    for (const plan of prepared.filter((p) => p.phased)) {
+      itemsWritten += await this.#executePhased(plan, outcomes, quarantine);
     }
-    const stored = await batchGet(
-      this.deps.client,
-      this.deps.tables.images,
-      [...winners.keys()].map((pk) => ({ pk, sk: IMAGE_SK })),
-      this.deps.retry,
-    );
-    const storedByPk = new Map(stored.map((item) => [String(item.pk), item]));
-    const results = new Map<number, ImageResult>();
-    const winnerList = [...winners.values()];
-    // Before any change-feed item of this call exists, make sure the console's marker covers its time.
-    const writes = winnerList.some((entry) => classify(entry.report, storedByPk.get(entry.pk)) === 'write');
-    const marker = writes ? await this.#noteChangeTime(context.seenAt) : 0;
-    const written = await mapLimit(winnerList, this.deps.imageConcurrency, (entry) =>
-      this.#writeImage(entry, storedByPk.get(entry.pk), context),
-    );
-    winnerList.forEach((entry, i) => {
-      results.set(entry.index, written[i] as ImageResult);
-    });
-
-    const itemsWritten = [...results.values()].reduce((sum, r) => sum + r.itemsWritten, 0) + marker;
+    const quarantinedIndexes = new Set(quarantined.map((q) => q.index));
     return {
       itemsWritten,
-      images: entries.map((entry) => ({
-        key: entry.key,
-        outcome: results.get(entry.index)?.outcome ?? 'stale',
-      })),
+      images: entries
+        .filter((entry) => !quarantinedIndexes.has(entry.index))
+        .map((entry) => ({ key: entry.key, outcome: outcomes.get(entry.index) ?? 'stale' })),
+      quarantined: quarantined.sort((a, b) => a.index - b.index),
     };
+  }
+
+  #entry(normalized: NormalizedReport, rawJson: string, index: number): Entry {
+    const identity = normalized.image.identity;
+    if (identity.consoleId !== this.deps.consoleId) {
+      throw new SyncError(
+        'store.consoleMismatch',
+        `report ${index} belongs to console ${identity.consoleId}, this store writes console ${this.deps.consoleId}`,
+        { index, reportConsole: identity.consoleId, storeConsole: this.deps.consoleId },
+      );
+    }
+    return { index, report: normalized, rawJson, key: imageKeyString(identity), pk: identityPk(identity) };
+  }
+
+  /** One consistent BatchGetItem: the image items of the page and any first-write markers. */
+  async #readImages(
+    entries: readonly Entry[],
+  ): Promise<{ images: Map<string, StoredImage>; pending: Set<string> }> {
+    const keys: AttributeMap[] = [];
+    for (const entry of entries) {
+      keys.push({ pk: { S: entry.pk }, sk: { S: IMAGE_SK } }, { pk: { S: entry.pk }, sk: { S: PENDING_SK } });
+    }
+    const found = await batchGet(this.#client, this.deps.tables.images, keys, this.deps.retry);
+    const images = new Map<string, StoredImage>();
+    const pending = new Set<string>();
+    for (const item of found) {
+      if (item.sk === IMAGE_SK) images.set(String(item.pk), decodeImage(item));
+      else pending.add(String(item.pk));
+    }
+    return { images, pending };
+  }
+
+  async #findings(pk: string): Promise<FindingItem[]> {
+    const items = await queryItems(this.#client, {
+      TableName: this.deps.tables.images,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: FINDING_PREFIX } },
+      ConsistentRead: true,
+    });
+    return items.map(decodeFinding);
+  }
+
+  /** A plan as DynamoDB operations, each item checked against DynamoDB's limits on the way. */
+  #prepare(
+    entry: Entry,
+    plan: WritePlan,
+    stored: StoredImage | undefined,
+    hadMarker: boolean,
+    healing: string | undefined,
+  ): Prepared {
+    const { images, rawReports } = this.deps.tables;
+    let bytes = 0;
+    const put = (_table: string, item: object, kind: string): AttributeMap => {
+      const map = checked(toAttributeMap(item), kind);
+      bytes += attributeMapSize(map);
+      return map;
+    };
+    const bulk: WriteRequest[] = [
+      ...plan.findings.map((f) => ({ table: images, put: put(images, f, 'finding') })),
+      { table: images, put: put(images, plan.history, 'history') },
+      ...plan.raw.map((r) => ({ table: rawReports, put: put(rawReports, r, 'raw chunk') })),
+    ];
+    const changes: WriteRequest[] = plan.changes.map((c) => ({
+      table: images,
+      put: put(images, c, 'change'),
+    }));
+    const imagePut: TransactWriteItem = {
+      Put: {
+        TableName: images,
+        Item: put(images, plan.image, 'image'),
+        ...imageCondition(plan.condition.scanTimeKey, healing),
+      },
+    };
+    const operations = [...bulk, ...changes].map(toTransactPut);
+    operations.push(imagePut);
+    const outcome = plan.outcome;
+    if (operations.length <= MAX_TRANSACTION_OPERATIONS && bytes <= MAX_TRANSACTION_BYTES && !hadMarker) {
+      return { entry, outcome, operations, bytes };
+    }
+    const marker = !stored || hadMarker;
+    const final: TransactWriteItem[] = [imagePut];
+    if (marker) {
+      final.push({ Delete: { TableName: images, Key: { pk: { S: entry.pk }, sk: { S: PENDING_SK } } } });
+    }
+    return {
+      entry,
+      outcome,
+      operations: [],
+      bytes,
+      phased: { marker: marker && !hadMarker, bulk, changes, final },
+    };
+  }
+
+  #prepareTouch(entry: Entry, plan: TouchPlan, healing: string | undefined): Prepared {
+    const values: AttributeMap = {
+      ':scanTime': plan.scanTime === null ? { NULL: true } : { S: plan.scanTime },
+      ':scanTimeKey': { S: plan.scanTimeKey },
+      ':lastScannedAt': { S: plan.lastScannedAt },
+      ':seenAt': { S: plan.updatedAt },
+      ':hash': { S: plan.contentHash },
+    };
+    if (healing !== undefined) values[':readKey'] = { S: healing };
+    const operation: TransactWriteItem = {
+      Update: {
+        TableName: this.deps.tables.images,
+        Key: { pk: { S: plan.pk }, sk: { S: IMAGE_SK } },
+        UpdateExpression:
+          'SET scanTime = :scanTime, scanTimeKey = :scanTimeKey, lastScannedAt = :lastScannedAt, updatedAt = :seenAt',
+        ConditionExpression:
+          healing === undefined
+            ? 'attribute_exists(pk) AND scanTimeKey < :scanTimeKey AND contentHash = :hash'
+            : 'attribute_exists(pk) AND scanTimeKey = :readKey AND contentHash = :hash',
+        ExpressionAttributeValues: values,
+      },
+    };
+    return { entry, outcome: 'unchanged', operations: [operation], bytes: 200 };
+  }
+
+  /**
+   * Sends atomic plans packed into transactions. A cancelled transaction names the operation that
+   * failed: its image is `stale` (freshness condition) or quarantined (validation error), and the
+   * others are sent again without it.
+   */
+  async #executeAtomic(
+    plans: Prepared[],
+    outcomes: Map<number, WriteOutcome>,
+    quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
+  ): Promise<number> {
+    const groups = packTransactions(plans);
+    const written = await Promise.all(groups.map((group) => this.#sendGroup(group, outcomes, quarantine)));
+    return written.reduce((a, b) => a + b, 0);
+  }
+
+  async #sendGroup(
+    initial: Prepared[],
+    outcomes: Map<number, WriteOutcome>,
+    quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
+  ): Promise<number> {
+    let group = initial;
+    while (group.length > 0) {
+      try {
+        const written = await this.deps.writer.transact(group.flatMap((plan) => plan.operations));
+        for (const plan of group) outcomes.set(plan.entry.index, plan.outcome);
+        return written;
+      } catch (error) {
+        if (isCancellation(error)) {
+          group = this.#dropFailed(group, error.CancellationReasons ?? [], outcomes, quarantine);
+          continue;
+        }
+        if (!isValidation(error)) throw error;
+        if (group.length === 1) {
+          const only = group[0] as Prepared;
+          quarantine(
+            only.entry,
+            'store.itemRejected',
+            `DynamoDB refused an item: ${(error as Error).message.slice(0, 200)}`,
+          );
+          return 0;
+        }
+        // Which image's items DynamoDB refused is not said: send each image alone.
+        const alone = await Promise.all(group.map((plan) => this.#sendGroup([plan], outcomes, quarantine)));
+        return alone.reduce((a, b) => a + b, 0);
+      }
+    }
+    return 0;
+  }
+
+  #dropFailed(
+    group: Prepared[],
+    reasons: readonly CancellationReason[],
+    outcomes: Map<number, WriteOutcome>,
+    quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
+  ): Prepared[] {
+    const failed = new Set<Prepared>();
+    let offset = 0;
+    for (const plan of group) {
+      const own = reasons.slice(offset, offset + plan.operations.length);
+      offset += plan.operations.length;
+      const code = own.find((reason) => reason.Code && reason.Code !== 'None');
+      if (!code) continue;
+      failed.add(plan);
+      if (code.Code === 'ConditionalCheckFailed') {
+        this.deps.logger?.info('a newer scan was stored meanwhile; skipped', { image: plan.entry.key });
+        outcomes.set(plan.entry.index, 'stale');
+      } else if (code.Code === 'ValidationError') {
+        quarantine(
+          plan.entry,
+          'store.itemRejected',
+          `DynamoDB refused an item: ${(code.Message ?? '').slice(0, 200)}`,
+        );
+      } else {
+        throw new SyncError('store.writeFailed', `transaction cancelled: ${code.Code}`, {
+          image: plan.entry.key,
+        });
+      }
+    }
+    if (failed.size === 0) {
+      throw new SyncError('store.writeFailed', 'transaction cancelled without a reason', {
+        images: group.length,
+      });
+    }
+    return group.filter((plan) => !failed.has(plan));
+  }
+
+  /** A plan too large for one transaction: marker, findings/history/raw, change items, image item. */
+  async #executePhased(
+    plan: Prepared,
+    outcomes: Map<number, WriteOutcome>,
+    quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
+  ): Promise<number> {
+    const phased = plan.phased;
+    if (!phased) return 0;
+    const { images } = this.deps.tables;
+    let written = 0;
+    try {
+      if (phased.marker) {
+        const marker = { pk: plan.entry.pk, sk: PENDING_SK, type: 'pending', imageKey: plan.entry.key };
+        written += await this.deps.writer.write([{ table: images, put: toAttributeMap(marker) }]);
+      }
+      written += await this.deps.writer.write(phased.bulk);
+      written += await this.deps.writer.write(phased.changes);
+      written += await this.deps.writer.transact(phased.final);
+      outcomes.set(plan.entry.index, plan.outcome);
+    } catch (error) {
+      if (isCancellation(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
+        this.deps.logger?.info('a newer scan was stored meanwhile; skipped', { image: plan.entry.key });
+        outcomes.set(plan.entry.index, 'stale');
+        return written;
+      }
+      if (isValidation(error) || isCancellation(error)) {
+        quarantine(
+          plan.entry,
+          'store.itemRejected',
+          `DynamoDB refused an item: ${(error as Error).message.slice(0, 200)}`,
+        );
+        return written;
+      }
+      throw error;
+    }
+    return written;
   }
 
   /**
@@ -197,180 +505,6 @@ export class ImageStore {
     }
   }
 
-  async #writeImage(
-    entry: Entry,
-    stored: StoredItem | undefined,
-    context: { runId: string; seenAt: string },
-  ): Promise<ImageResult> {
-    const { report } = entry;
-    const image = report.image;
-    const newScanKey = scanTimeKey(image.scanTime);
-    const wasRemoved = stored?.removed === true;
-
-    const decision = classify(report, stored);
-    if (decision === 'stale') return { outcome: 'stale', itemsWritten: 0 };
-    if (decision === 'unchanged') return { outcome: 'unchanged', itemsWritten: 0 };
-    if (decision === 'touch')
-      return await this.#touchScanTime(entry, image.contentHash, newScanKey, context.seenAt);
-
-    const observedAt = image.scanTime ? canonicalTime(image.scanTime) : context.seenAt;
-    const identity = image.identity;
-    const key: ImageKey = { registry: identity.registry, repo: identity.repo, tag: identity.tag };
-
-    // Always read the stored findings, even for an image item that does not exist yet: a crash after
-    // the findings but before the image item must not produce a second "new" for each finding.
-    const storedFindings = await queryAll(this.deps.client, {
-      TableName: this.deps.tables.images,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': entry.pk, ':prefix': FINDING_PREFIX },
-      ConsistentRead: true,
-    });
-    const storedBySk = new Map(storedFindings.map((item) => [String(item.sk), item]));
-
-    const changes: Item[] = [];
-    const findingItems: Item[] = [];
-    const seenSks = new Set<string>();
-    for (const finding of report.findings) {
-      const sk = findingSk(finding.key);
-      if (seenSks.has(sk)) {
-        this.deps.logger?.warn('duplicate finding key in one report; keeping the first', {
-          image: entry.key,
-          finding: finding.key,
-        });
-        continue;
-      }
-      seenSks.add(sk);
-      const previous = storedBySk.get(sk);
-      const previouslyResolved = typeof previous?.resolvedAt === 'string';
-      if (!previous || previouslyResolved) {
-        const lifecycle: FindingLifecycle = {
-          firstSeen: observedAt,
-          occurrences: (typeof previous?.occurrences === 'number' ? previous.occurrences : 0) + 1,
-          ...(previouslyResolved ? { lastResolvedAt: previous?.resolvedAt as string } : {}),
-        };
-        findingItems.push(toFindingItem(identity, finding, lifecycle, context.seenAt));
-        changes.push(this.#change(key, finding, 'new', context, observedAt));
-      } else if (previous.contentHash !== finding.contentHash) {
-        findingItems.push(toFindingItem(identity, finding, lifecycleOf(previous), context.seenAt));
-      }
-    }
-    // A compact or trimmed report has no vulnerability list although its counters say there are
-    // vulnerabilities: absence from it proves nothing, so no finding is resolved from it.
-    for (const previous of image.findingsIncomplete === true ? [] : storedFindings) {
-      if (typeof previous.resolvedAt === 'string' || seenSks.has(String(previous.sk))) continue;
-      findingItems.push(toResolvedFindingItem(previous, observedAt, 'goneFromReport', context.seenAt));
-      changes.push(this.#change(key, findingFromItem(previous), 'resolved', context, observedAt));
-    }
-
-    // The raw report: stored once per (image, content hash, raw bytes); a revived image with the
-    // same content already has it.
-    const rawNeeded = !stored || stored.contentHash !== image.contentHash || typeof stored.raw !== 'object';
-    const compressed = rawNeeded ? compressRaw(entry.rawJson) : undefined;
-    const raw: RawPointer = compressed
-      ? {
-          contentHash: image.contentHash,
-          sha256: compressed.sha256,
-          chunks: compressed.chunks.length,
-          byteLength: compressed.byteLength,
-        }
-      : (stored?.raw as RawPointer);
-    const rawItems = compressed ? toRawItems(identity, image.contentHash, compressed) : [];
-    const history = toHistoryItem(report, { observedAt, seenAt: context.seenAt, runId: context.runId, raw });
-
-    // Change-feed items first: after a crash between the two batches a change may repeat, never vanish.
-    let itemsWritten = await this.deps.writer.write(
-      changes.map((put) => ({ table: this.deps.tables.images, put })),
-    );
-    const bulk: WriteRequest[] = [
-      ...findingItems.map((put) => ({ table: this.deps.tables.images, put })),
-      { table: this.deps.tables.images, put: history },
-      ...rawItems.map((put) => ({ table: this.deps.tables.rawReports, put })),
-    ];
-    itemsWritten += await this.deps.writer.write(bulk);
-
-    const imageItem = toImageItem(report, {
-      observedAt,
-      seenAt: context.seenAt,
-      runId: context.runId,
-      firstSeenAt: typeof stored?.firstSeenAt === 'string' ? stored.firstSeenAt : observedAt,
-      raw,
-    });
-    if (wasRemoved && typeof stored?.removedAt === 'string') imageItem.lastRemovedAt = stored.removedAt;
-    try {
-      await this.deps.client.send(
-        new PutCommand({
-          TableName: this.deps.tables.images,
-          Item: imageItem,
-          // The freshness rule: an older scan never overwrites a newer one, even in a race.
-          ConditionExpression: 'attribute_not_exists(pk) OR scanTimeKey <= :scanTimeKey',
-          ExpressionAttributeValues: { ':scanTimeKey': newScanKey },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        this.deps.logger?.info('a newer scan was stored meanwhile; skipped', { image: entry.key });
-        return { outcome: 'stale', itemsWritten };
-      }
-      throw new SyncError(
-        'store.writeFailed',
-        `PutItem of image ${entry.key} failed`,
-        { image: entry.key },
-        error,
-      );
-    }
-    return { outcome: stored && !wasRemoved ? 'changed' : 'new', itemsWritten: itemsWritten + 1 };
-  }
-
-  /** Same content, newer scan: one small update so `lastSeen` of open findings moves with it. */
-  async #touchScanTime(
-    entry: Entry,
-    contentHash: string,
-    newScanKey: string,
-    seenAt: string,
-  ): Promise<ImageResult> {
-    try {
-      await this.deps.client.send(
-        new UpdateCommand({
-          TableName: this.deps.tables.images,
-          Key: { pk: entry.pk, sk: IMAGE_SK },
-          UpdateExpression:
-            'SET scanTime = :scanTime, scanTimeKey = :scanTime, lastScannedAt = :scanTime, updatedAt = :seenAt',
-          ConditionExpression: 'attribute_exists(pk) AND scanTimeKey < :scanTime AND contentHash = :hash',
-          ExpressionAttributeValues: { ':scanTime': newScanKey, ':seenAt': seenAt, ':hash': contentHash },
-        }),
-      );
-      return { outcome: 'unchanged', itemsWritten: 1 };
-    } catch (error) {
-      if (isConditionFailure(error)) return { outcome: 'stale', itemsWritten: 0 };
-      throw new SyncError(
-        'store.writeFailed',
-        `UpdateItem of image ${entry.key} failed`,
-        { image: entry.key },
-        error,
-      );
-    }
-  }
-
-  #change(
-    key: ImageKey,
-    finding: FindingRecord,
-    change: 'new' | 'resolved',
-    context: { runId: string; seenAt: string },
-    observedAt: string,
-    reason?: string,
-  ): Item {
-    return toChangeItem({
-      consoleId: this.deps.consoleId,
-      image: key,
-      finding,
-      change,
-      at: context.seenAt,
-      observedAt,
-      runId: context.runId,
-      ...(reason ? { reason } : {}),
-    });
-  }
-
   /**
    * Marks every current image of this console that run `runId` did not see as removed: `removed: true`,
    * `removedAt`, out of the current-image indexes, its open findings resolved (reason `imageRemoved`,
@@ -379,57 +513,54 @@ export class ImageStore {
    * its status is `running` or `completed`.
    */
   async sweepRemoved(runId: string): Promise<{ removed: number; itemsWritten: number }> {
-    const { client, tables, consoleId } = this.deps;
-    const { Item: run } = await client.send(
-      new GetCommand({
+    const { tables, consoleId } = this.deps;
+    const { Item: runItem } = await this.#client.send(
+      new GetItemCommand({
         TableName: tables.runs,
-        Key: { pk: consolePk(consoleId), sk: runSk(runId) },
+        Key: { pk: { S: consolePk(consoleId) }, sk: { S: runSk(runId) } },
         ConsistentRead: true,
       }),
     );
-    if (!run) {
+    if (!runItem) {
       throw new SyncError('store.sweepRefused', `no run record for run ${runId}; nothing may be removed`, {
         runId,
       });
     }
-    if (run.pagingComplete !== true || !SWEEPABLE_STATUSES.has(String(run.status))) {
+    const run = decodeRunSweepGuard(fromAttributeMap(runItem));
+    if (!run.pagingComplete || !SWEEPABLE_STATUSES.has(run.status)) {
       throw new SyncError(
         'store.sweepRefused',
-        `run ${runId} did not see the complete result set (status ${String(run.status)}, pagingComplete ${String(run.pagingComplete === true)}); removal refused`,
-        { runId, status: run.status, pagingComplete: run.pagingComplete === true },
+        `run ${runId} did not see the complete result set (status ${run.status}, pagingComplete ${String(run.pagingComplete)}); removal refused`,
+        { runId, status: run.status, pagingComplete: run.pagingComplete },
       );
     }
     const seen = new Set<string>();
-    for await (const page of queryPages(client, {
+    for await (const page of queryItemPages(this.#client, {
       TableName: tables.runs,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': runSeenPk(consoleId, runId), ':prefix': 'SEEN#' },
+      ExpressionAttributeValues: { ':pk': { S: runSeenPk(consoleId, runId) }, ':prefix': { S: 'SEEN#' } },
       ConsistentRead: true,
     })) {
-      for (const item of page) for (const key of (item.keys as string[] | undefined) ?? []) seen.add(key);
+      for (const item of page) for (const key of decodeSeen(item).keys) seen.add(key);
     }
 
     const removedAt = this.deps.now().toISOString();
     let removed = 0;
     let itemsWritten = 0;
-    for await (const page of queryPages(client, {
+    for await (const page of queryItemPages(this.#client, {
       TableName: tables.images,
       IndexName: INDEX_NAMES.currentImages,
       KeyConditionExpression: 'curPk = :console',
-      ExpressionAttributeValues: { ':console': keyPart(consoleId) },
+      ExpressionAttributeValues: { ':console': { S: keyPart(consoleId) } },
     })) {
-      const gone = page.filter((item) => !seen.has(String(item.imageKey)));
+      const gone = page.map(decodeImage).filter((image) => !seen.has(image.imageKey));
       if (gone.length > 0) itemsWritten += await this.#noteChangeTime(removedAt);
-      const outcomes = await mapLimit(gone, this.deps.imageConcurrency, (item) =>
-        this.#removeImage(
-          { registry: String(item.registry), repo: String(item.repo), tag: String(item.tag) },
-          runId,
-          removedAt,
-        ),
+      const results = await mapLimit(gone, this.deps.imageConcurrency, (image) =>
+        this.#removeImage(image, runId, removedAt),
       );
-      for (const outcome of outcomes) {
-        removed += outcome.removed ? 1 : 0;
-        itemsWritten += outcome.itemsWritten;
+      for (const result of results) {
+        removed += result.removed ? 1 : 0;
+        itemsWritten += result.itemsWritten;
       }
     }
     this.deps.logger?.info('removal sweep done', { runId, seen: seen.size, removed, itemsWritten });
@@ -437,85 +568,161 @@ export class ImageStore {
   }
 
   async #removeImage(
-    key: ImageKey,
+    summary: StoredImage,
     runId: string,
     removedAt: string,
   ): Promise<{ removed: boolean; itemsWritten: number }> {
-    const { client, tables, consoleId } = this.deps;
-    const pk = imagePk(consoleId, key);
-    const { Item: image } = await client.send(
-      new GetCommand({ TableName: tables.images, Key: { pk, sk: IMAGE_SK }, ConsistentRead: true }),
+    const { tables, consoleId } = this.deps;
+    const pk = imagePk(consoleId, imageKeyOf(summary));
+    const { Item } = await this.#client.send(
+      new GetItemCommand({
+        TableName: tables.images,
+        Key: { pk: { S: pk }, sk: { S: IMAGE_SK } },
+        ConsistentRead: true,
+      }),
     );
+    const item = Item ? fromAttributeMap(Item) : undefined;
     // Gone meanwhile, already removed (index lag), or written by this very run: not removable.
-    if (!image || image.removed === true || image.lastRunId === runId)
-      return { removed: false, itemsWritten: 0 };
+    if (!item) return { removed: false, itemsWritten: 0 };
+    const image = decodeImage(item);
+    if (image.removed || image.lastRunId === runId) return { removed: false, itemsWritten: 0 };
+    const plan = planRemoval(image, await this.#findings(pk), consoleId, runId, removedAt);
+    return await this.#executeRemoval(plan);
+  }
 
-    const open = await queryAll(client, {
-      TableName: tables.images,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      FilterExpression: 'attribute_not_exists(resolvedAt)',
-      ExpressionAttributeValues: { ':pk': pk, ':prefix': FINDING_PREFIX },
-      ConsistentRead: true,
-    });
-    const context = { runId, seenAt: removedAt };
-    const changes = open.map((item) =>
-      this.#change(key, findingFromItem(item), 'resolved', context, removedAt, 'imageRemoved'),
-    );
-    const resolved = open.map((item) => toResolvedFindingItem(item, removedAt, 'imageRemoved', removedAt));
-    let itemsWritten = await this.deps.writer.write(changes.map((put) => ({ table: tables.images, put })));
-    itemsWritten += await this.deps.writer.write(resolved.map((put) => ({ table: tables.images, put })));
+  async #executeRemoval(plan: RemovalPlan): Promise<{ removed: boolean; itemsWritten: number }> {
+    const { images } = this.deps.tables;
+    const findings = plan.findings.map((f) => ({ table: images, put: toAttributeMap(f) }));
+    const changes = plan.changes.map((c) => ({ table: images, put: toAttributeMap(c) }));
+    const update: TransactWriteItem = {
+      Update: {
+        TableName: images,
+        Key: { pk: { S: plan.pk }, sk: { S: IMAGE_SK } },
+        UpdateExpression:
+          'SET removed = :true, removedAt = :at, updatedAt = :at, removedByRun = :run REMOVE curPk, curSk, repoPk, repoSk',
+        // Only if nothing wrote the image since we read it.
+        ConditionExpression: 'attribute_exists(pk) AND contentHash = :hash AND scanTimeKey = :scan',
+        ExpressionAttributeValues: {
+          ':true': { BOOL: true },
+          ':at': { S: plan.removedAt },
+          ':run': { S: plan.runId },
+          ':hash': { S: plan.condition.contentHash },
+          ':scan': { S: plan.condition.scanTimeKey },
+        },
+      },
+    };
+    let written = 0;
     try {
-      await client.send(
-        new UpdateCommand({
-          TableName: tables.images,
-          Key: { pk, sk: IMAGE_SK },
-          UpdateExpression:
-            'SET removed = :true, removedAt = :at, updatedAt = :at, removedByRun = :run REMOVE curPk, curSk, repoPk, repoSk',
-          // Only if nothing wrote the image since we read it.
-          ConditionExpression: 'attribute_exists(pk) AND contentHash = :hash AND scanTimeKey = :scan',
-          ExpressionAttributeValues: {
-            ':true': true,
-            ':at': removedAt,
-            ':run': runId,
-            ':hash': image.contentHash,
-            ':scan': image.scanTimeKey,
-          },
-        }),
-      );
+      if (findings.length + changes.length + 1 <= MAX_TRANSACTION_OPERATIONS) {
+        written = await this.deps.writer.transact(
+          [...findings, ...changes].map(toTransactPut).concat(update),
+        );
+      } else {
+        // Findings first: an interrupted removal leaves them stamped, and the next sweep announces their changes.
+        written += await this.deps.writer.write(findings);
+        written += await this.deps.writer.write(changes);
+        written += await this.deps.writer.transact([update]);
+      }
     } catch (error) {
-      if (isConditionFailure(error)) return { removed: false, itemsWritten };
+      if (
+        isCancellation(error) &&
+        (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed')
+      ) {
+        return { removed: false, itemsWritten: written };
+      }
       throw new SyncError(
         'store.writeFailed',
-        `marking image ${imageKeyString(key)} removed failed`,
-        { image: imageKeyString(key) },
+        `marking image ${plan.imageKey} removed failed`,
+        { image: plan.imageKey },
         error,
       );
     }
-    return { removed: true, itemsWritten: itemsWritten + 1 };
+    return { removed: true, itemsWritten: written };
   }
 }
 
-function lifecycleOf(item: StoredItem): FindingLifecycle {
+/** The stored ordering key when it was distrusted (beyond now + skew): writes may replace exactly it. */
+function healingKey(stored: StoredImage | undefined, ctx: PlanContext): string | undefined {
+  if (!stored) return undefined;
+  const ms = Date.parse(stored.scanTimeKey);
+  return !Number.isNaN(ms) && ms > ctx.nowMs + ctx.scanTimeSkewMs ? stored.scanTimeKey : undefined;
+}
+
+function imageCondition(scanTimeKey: string, healing: string | undefined) {
   return {
-    firstSeen: String(item.firstSeen ?? ''),
-    occurrences: typeof item.occurrences === 'number' ? item.occurrences : 1,
-    ...(typeof item.lastResolvedAt === 'string' ? { lastResolvedAt: item.lastResolvedAt } : {}),
+    // The freshness rule: an older scan never overwrites a newer one, even in a race.
+    ConditionExpression:
+      healing === undefined ? IMAGE_CONDITION : `${IMAGE_CONDITION} OR scanTimeKey = :readKey`,
+    ExpressionAttributeValues: {
+      ':scanTimeKey': { S: scanTimeKey },
+      ...(healing === undefined ? {} : { ':readKey': { S: healing } }),
+    },
   };
 }
 
-/**
- * What a report means against the stored image item (pure): an older scan is `stale`; the same
- * content at the same scan time `unchanged`; the same content scanned again later `touch` (one small
- * update); anything else (new, changed, or a removed image back) `write`.
- */
-export function classify(
-  report: NormalizedReport,
-  stored: StoredItem | undefined,
-): 'stale' | 'unchanged' | 'touch' | 'write' {
-  if (!stored) return 'write';
-  const newScanKey = scanTimeKey(report.image.scanTime);
-  const storedScanKey = typeof stored.scanTimeKey === 'string' ? stored.scanTimeKey : '';
-  if (storedScanKey > newScanKey) return 'stale';
-  if (stored.contentHash !== report.image.contentHash || stored.removed === true) return 'write';
-  return newScanKey === storedScanKey ? 'unchanged' : 'touch';
+function toTransactPut(request: WriteRequest): TransactWriteItem {
+  return 'put' in request
+    ? { Put: { TableName: request.table, Item: request.put } }
+    : { Delete: { TableName: request.table, Key: request.delete } };
 }
+
+/** Packs plans into transactions of at most 100 operations and about 3.5 MB. */
+function packTransactions(plans: readonly Prepared[]): Prepared[][] {
+  const groups: Prepared[][] = [];
+  let current: Prepared[] = [];
+  let operations = 0;
+  let bytes = 0;
+  for (const plan of plans) {
+    if (
+      current.length > 0 &&
+      (operations + plan.operations.length > MAX_TRANSACTION_OPERATIONS ||
+        bytes + plan.bytes > MAX_TRANSACTION_BYTES)
+    ) {
+      groups.push(current);
+      current = [];
+      operations = 0;
+      bytes = 0;
+    }
+    current.push(plan);
+    operations += plan.operations.length;
+    bytes += plan.bytes;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** Refuses an item DynamoDB would refuse: over 400 KB, or a key over its limit. */
+function checked(map: AttributeMap, kind: string): AttributeMap {
+  const size = attributeMapSize(map);
+  if (size > DYNAMODB_ITEM_LIMIT_BYTES) {
+    throw new QuarantineError(
+      'store.itemTooLarge',
+      `the ${kind} item is ${size} bytes, over DynamoDB's 400 KB`,
+    );
+  }
+  for (const [names, limit] of [
+    [PARTITION_KEYS, PARTITION_KEY_LIMIT],
+    [SORT_KEYS, SORT_KEY_LIMIT],
+  ] as const) {
+    for (const name of names) {
+      const value = map[name]?.S;
+      if (
+        value !== undefined &&
+        (value.length * 3 > limit ? Buffer.byteLength(value, 'utf8') > limit : false)
+      ) {
+        throw new QuarantineError(
+          'store.keyTooLong',
+          `the ${kind} item's key ${name} is over DynamoDB's ${limit} bytes`,
+        );
+      }
+    }
+  }
+  return map;
+}
+
+function quarantineOf(entry: Entry, code: QuarantineCode, reason: string): QuarantinedReport {
+  const { consoleId, registry, repo, tag } = entry.report.image.identity;
+  return { index: entry.index, key: entry.key, identity: { consoleId, registry, repo, tag }, code, reason };
+}
+
+export type { StoredItem };

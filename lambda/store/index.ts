@@ -4,14 +4,17 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
 import { BatchWriter, DEFAULT_RETRY, Limiter, type RetryPolicy } from './batch.js';
+import { lowLevel } from './client.js';
 import { ImageStore } from './image-store.js';
+import { DEFAULT_SCAN_TIME_SKEW_MS } from './planner.js';
 import { QueryStore } from './query-store.js';
 import { RunStore } from './run-store.js';
 import { tableNames } from './tables.js';
 import type { StoreLogger } from './types.js';
 
+export { createStoreClient } from './client.js';
+export { imageKeyString, imagePk } from './identity.js';
 export { ImageStore } from './image-store.js';
-export { imageKeyString } from './keys.js';
 export { QueryStore } from './query-store.js';
 export { RunStore } from './run-store.js';
 export { createTables, TABLE_DEFINITIONS, type TableNames, tableNames } from './tables.js';
@@ -33,8 +36,10 @@ export interface StoresOptions {
   retry?: Partial<RetryPolicy>;
   /** BatchWriteItem calls in flight at once across the store (default 8). */
   maxConcurrentBatches?: number;
-  /** Images of one page written at once (default 4). */
+  /** Images of one page read at once (default 4). */
   imageConcurrency?: number;
+  /** A report's scan time later than now by more than this is not trusted for ordering (default 10 min). */
+  scanTimeSkewMs?: number;
 }
 
 /**
@@ -56,10 +61,11 @@ export function createStores(options: StoresOptions): Stores {
     images: new ImageStore({
       ...common,
       logger: options.logger,
-      writer: new BatchWriter(options.client, limiter, retry),
+      writer: new BatchWriter(lowLevel(options.client), limiter, retry),
       limiter,
       retry,
       imageConcurrency: options.imageConcurrency ?? 4,
+      scanTimeSkewMs: options.scanTimeSkewMs ?? DEFAULT_SCAN_TIME_SKEW_MS,
     }),
     runs: new RunStore({ ...common, logger: options.logger }),
     queries: new QueryStore({ ...common, retry }),

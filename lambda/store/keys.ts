@@ -6,61 +6,25 @@
  * query side applies the same function, so lookups still match.
  */
 import { createHash } from 'node:crypto';
-import type { ImageIdentity } from '../common/records.js';
+import { type ImageKey, keyPart } from './identity.js';
 
-/** Longest component kept verbatim in a key, in UTF-8 bytes. */
-export const MAX_KEY_PART = 256;
+export { type ImageKey, identityPk, imageKeyString, imagePk, keyPart, MAX_KEY_PART } from './identity.js';
 
 /** Sort key of the image item in its partition. */
 export const IMAGE_SK = 'IMAGE';
+/**
+ * Sort key of the marker a first write too large for one transaction leaves until its image item is
+ * committed: the next write of that image then reads what the interrupted one left.
+ */
+export const PENDING_SK = 'PENDING';
 export const FINDING_PREFIX = 'F#';
 export const HISTORY_PREFIX = 'H#';
 
 /** The change feed of a console is spread over this many partitions per month (write headroom on a first sync). */
 export const CHANGE_FEED_SHARDS = 4;
 
-/** What a caller names an image by (console implied by the store). */
-export interface ImageKey {
-  registry: string;
-  repo: string;
-  tag: string;
-}
-
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-/**
- * One key component: escaped, and hashed when too long.
- *
- * @example
- * keyPart('a#b') // 'a%23b'
- */
-export function keyPart(value: string): string {
-  const escaped = value.replace(/%/g, '%25').replace(/#/g, '%23');
-  if (Buffer.byteLength(escaped, 'utf8') <= MAX_KEY_PART) return escaped;
-  return `~sha256:${sha256(value)}`;
-}
-
-/**
- * The image key string the engine records as seen and the sweep compares: `${registry}/${repo}:${tag}`
- * (the same format as the normalizer's `imageKeyString`).
- *
- * @example
- * imageKeyString({ registry: 'docker.io', repo: 'library/alpine', tag: '3.19' }) // 'docker.io/library/alpine:3.19'
- */
-export function imageKeyString(key: ImageKey): string {
-  return `${key.registry}/${key.repo}:${key.tag}`;
-}
-
-/** Partition key of an image: its image item, findings and history live here (and its raw chunks, in their table). */
-export function imagePk(consoleId: string, key: ImageKey): string {
-  return `I#${keyPart(consoleId)}#${keyPart(key.registry)}#${keyPart(key.repo)}#${keyPart(key.tag)}`;
-}
-
-/** Partition key of an identity (console included). */
-export function identityPk(identity: ImageIdentity): string {
-  return imagePk(identity.consoleId, identity);
 }
 
 /** Sort key of a finding item. */

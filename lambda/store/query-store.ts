@@ -6,6 +6,7 @@ import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
 import type { Severity } from '../common/records.js';
 import { batchGet, mapLimit, queryAll, queryPages, type RetryPolicy, type StoredItem } from './batch.js';
+import { lowLevel } from './client.js';
 import { countsOf } from './items.js';
 import {
   CHANGE_FEED_SHARDS,
@@ -206,9 +207,9 @@ export class QueryStore {
       ),
     ];
     const images = await batchGet(
-      client,
+      lowLevel(client),
       tables.images,
-      pks.map((pk) => ({ pk, sk: IMAGE_SK })),
+      pks.map((pk) => ({ pk: { S: pk }, sk: { S: IMAGE_SK } })),
       this.deps.retry,
     );
     const imageByPk = new Map(images.map((image) => [String(image.pk), image]));

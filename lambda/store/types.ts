@@ -143,7 +143,33 @@ export interface ChangeView {
 
 export type WriteOutcome = 'new' | 'changed' | 'unchanged' | 'stale';
 
+/** Why a report's own data cannot be stored (SPEC §4.7 quarantine). */
+export type QuarantineCode =
+  /** An item of the report is over DynamoDB's 400 KB even after fitting and chunking. */
+  | 'store.itemTooLarge'
+  /** A table or index key attribute over DynamoDB's limit (2,048 / 1,024 bytes). */
+  | 'store.keyTooLong'
+  /** A non-finite number, or one DynamoDB cannot hold exactly (|x| ≥ 1e126, an unsafe integer). */
+  | 'store.unsafeNumber'
+  /** DynamoDB answered ValidationException for an item of this report. */
+  | 'store.itemRejected';
+
+/** A report `writeReports` did not store, and why. Nothing of it was written; its stored state is kept. */
+export interface QuarantinedReport {
+  /** Position of the report in the `writeReports` call. */
+  index: number;
+  /** `imageKeyString` of its identity: `${registry}/${repo}:${tag}` (the seen-key format). */
+  key: string;
+  identity: { consoleId: string; registry: string; repo: string; tag: string };
+  code: QuarantineCode;
+  /** One line naming the item kind and the attribute; no report text beyond the identity. */
+  reason: string;
+}
+
 export interface WriteReportsResult {
   itemsWritten: number;
+  /** Every report that was not quarantined, in call order. */
   images: Array<{ key: string; outcome: WriteOutcome }>;
+  /** Reports not stored for reasons of their own data ([] when none). */
+  quarantined: QuarantinedReport[];
 }

@@ -1,22 +1,18 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from '../common/errors.js';
 import type { AppConfig } from '../config.js';
 import { ConsoleClient } from '../prisma/index.js';
-import { createStores, type Stores } from '../store/index.js';
+import { createStoreClient, createStores, type Stores } from '../store/index.js';
 import { resolveCredentials } from './credentials.js';
 import type { EngineLogger } from './engine.js';
 
 /** One DynamoDB client per process: the SDK pools connections per client. */
 export function createDocumentClient(config: AppConfig): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({
+  return createStoreClient({
     region: config.aws.region,
     ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
     maxAttempts: 5,
-  });
-  return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
+  }).documentClient;
 }
 
 export function requireConsoleId(config: AppConfig, explicit?: string): string {

@@ -11,7 +11,7 @@ import {
   readExportRecords,
   scanRow,
   toUtcIso,
-} from '../../lambda/store/export-reader.js';
+} from '../../lambda/export/store-reader.js';
 import { tableNames } from '../../lambda/store/index.js';
 import {
   createTestTables,

@@ -189,7 +189,9 @@ describe('DynamoDB faults', () => {
         }),
         { marshallOptions: { removeUndefinedValues: true } },
       );
-    const sim = await startSimulator({ images: 100, seed: 17, rateLimit: false, heavyFraction: 0 });
+    // 8 pages: the store writes a page of new images in a few transactions, so with 2 pages the run
+    // could finish before the probe saw the first checkpoint.
+    const sim = await startSimulator({ images: 400, seed: 17, rateLimit: false, heavyFraction: 0 });
     const prefix = 'restart';
     try {
       await start();

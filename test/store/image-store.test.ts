@@ -62,6 +62,7 @@ describe('ImageStore.writeReports', () => {
     expect(result).toEqual({
       itemsWritten: 1,
       images: [{ key: 'registry.example.com/rescanned/app:latest', outcome: 'unchanged' }],
+      quarantined: [],
     });
     const view = await h.stores.queries.image(key);
     expect(view?.scanTime).toBe('2024-05-08T10:00:00.000Z');
@@ -110,6 +111,7 @@ describe('ImageStore.writeReports', () => {
     expect(result).toEqual({
       itemsWritten: 0,
       images: [{ key: 'registry.example.com/race/app:latest', outcome: 'stale' }],
+      quarantined: [],
     });
     const view = await h.stores.queries.image(key);
     expect(view?.digest).toBe('sha256:new');
@@ -212,17 +214,19 @@ describe('ImageStore.writeReports', () => {
 
   it('redoes a write that crashed before its image item without a second change-feed entry', async () => {
     const key = { registry: 'registry.example.com', repo: 'crash/app', tag: 'latest' };
-    let failImagePut = true;
+    let failImageWrite = true;
     h.client.middlewareStack.add(
       (next, context) => async (args) => {
-        const item = (args.input as { Item?: { sk?: string; repo?: string } }).Item;
+        // Low-level input: attribute values as DynamoDB's wire maps ({ S: '...' }).
+        type Put = { Put?: { Item?: { sk?: { S?: string }; repo?: { S?: string } } } };
+        const operations = (args.input as { TransactItems?: Put[] }).TransactItems ?? [];
+        const image = operations.find((op) => op.Put?.Item?.sk?.S === 'IMAGE')?.Put?.Item;
         if (
-          failImagePut &&
-          context.commandName === 'PutItemCommand' &&
-          item?.sk === 'IMAGE' &&
-          item.repo === key.repo
+          failImageWrite &&
+          context.commandName === 'TransactWriteItemsCommand' &&
+          image?.repo?.S === key.repo
         ) {
-          failImagePut = false;
+          failImageWrite = false;
           throw Object.assign(new Error('connection reset'), { name: 'TimeoutError' });
         }
         return next(args);
@@ -334,8 +338,9 @@ describe('a 5 MB report with a thousand findings', () => {
     });
     expect(chunks.length).toBeGreaterThan(1);
     for (const chunk of chunks) expect(itemSize(chunk)).toBeLessThan(ITEM_BUDGET_BYTES);
-    // findings + as many change-feed items + history + raw chunks + image + console registry.
-    expect(result.itemsWritten).toBe(1000 * 2 + 1 + chunks.length + 1 + 1);
+    // findings + as many change-feed items + history + raw chunks + image + console registry, and the
+    // first-write marker put and deleted (the plan is too large for one transaction).
+    expect(result.itemsWritten).toBe(1000 * 2 + 1 + chunks.length + 1 + 1 + 2);
 
     const again = await h.stores.images.writeReports(
       [{ normalized: r, rawJson }],

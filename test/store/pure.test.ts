@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isSyncError } from '../../lambda/common/errors.js';
-import { classify } from '../../lambda/store/image-store.js';
-import {
-  canonicalTime,
-  ITEM_BUDGET_BYTES,
-  itemSize,
-  toFindingItem,
-  toImageItem,
-} from '../../lambda/store/items.js';
+import { ITEM_BUDGET_BYTES, itemSize, toFindingItem, toImageItem } from '../../lambda/store/items.js';
 import { imageKeyString, keyPart, MAX_KEY_PART, monthsBetween } from '../../lambda/store/keys.js';
 import { compressRaw, decompressRaw } from '../../lambda/store/raw.js';
 import { finding, report } from './support.js';
@@ -134,6 +127,7 @@ describe('item builders', () => {
       type: 'image',
     }));
     const item = toImageItem(r, {
+      scanTimeKey: 'x',
       observedAt: 'x',
       seenAt: 'y',
       runId: 'z',
@@ -143,25 +137,5 @@ describe('item builders', () => {
     expect(itemSize(item)).toBeLessThan(ITEM_BUDGET_BYTES);
     expect(item.complianceInRawOnly).toBe(true);
     expect(item.tagCount).toBe(20_000);
-  });
-});
-
-describe('classify', () => {
-  const stored = (r: ReturnType<typeof report>, extra: Record<string, unknown> = {}) => ({
-    contentHash: r.image.contentHash,
-    scanTimeKey: canonicalTime(r.image.scanTime ?? ''),
-    ...extra,
-  });
-
-  it('tells new, unchanged, rescanned, stale and changed apart, whatever the time format', () => {
-    const r = report({ scanTime: '2024-05-01T10:00:00.000Z' });
-    expect(classify(r, undefined)).toBe('write');
-    expect(classify(r, stored(r))).toBe('unchanged');
-    expect(classify(report({ scanTime: '2024-05-01T12:00:00+02:00' }), stored(r))).toBe('unchanged');
-    expect(classify(report({ scanTime: '2024-05-02T10:00:00Z' }), stored(r))).toBe('touch');
-    expect(classify(report({ scanTime: '2024-04-30T10:00:00Z' }), stored(r))).toBe('stale');
-    expect(classify(report({ findings: [] }), stored(r))).toBe('write');
-    expect(classify(r, stored(r, { removed: true }))).toBe('write');
-    expect(classify(report({ scanTime: null }), stored(r))).toBe('stale');
   });
 });

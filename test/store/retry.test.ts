@@ -34,17 +34,17 @@ function injectUnprocessed(h: Harness, times: number): { injected: () => number 
   return { injected: () => injected };
 }
 
-function injectThrottling(h: Harness, commandName: string, times: number): { thrown: () => number } {
+function injectThrottling(h: Harness, commandNames: string[], times: number): { thrown: () => number } {
   let thrown = 0;
   h.client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (context.commandName === commandName && thrown < times) {
+      if (commandNames.includes(String(context.commandName)) && thrown < times) {
         thrown += 1;
         throw new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} });
       }
       return next(args);
     },
-    { step: 'initialize', name: `throttle${commandName}` },
+    { step: 'initialize', name: `throttle${commandNames.join('')}` },
   );
   return { thrown: () => thrown };
 }
@@ -72,10 +72,10 @@ describe('batched writes under pressure', () => {
     expect(await h.stores.queries.changes('2024-01-01T00:00:00Z')).toHaveLength(60);
   });
 
-  it('retries throttled batch writes and batch reads', async () => {
+  it('retries throttled batch and transactional writes and batch reads', async () => {
     const h = await harness('throttle');
-    const writes = injectThrottling(h, 'BatchWriteItemCommand', 3);
-    const reads = injectThrottling(h, 'BatchGetItemCommand', 2);
+    const writes = injectThrottling(h, ['BatchWriteItemCommand', 'TransactWriteItemsCommand'], 3);
+    const reads = injectThrottling(h, ['BatchGetItemCommand'], 2);
     const result = await h.stores.images.writeReports(
       [input(report({ repo: 'retry/throttled', findings: many(30) }))],
       seen,
@@ -96,8 +96,9 @@ describe('batched writes under pressure', () => {
   it('gives up with store.unprocessed after its bounded retries, leaving the image item unwritten', async () => {
     const h = await harness('giveup', { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
     injectUnprocessed(h, Number.POSITIVE_INFINITY);
+    // 60 findings: more writes than one transaction takes, so they go through BatchWriteItem.
     await expect(
-      h.stores.images.writeReports([input(report({ repo: 'retry/never', findings: many(10) }))], seen),
+      h.stores.images.writeReports([input(report({ repo: 'retry/never', findings: many(60) }))], seen),
     ).rejects.toSatisfy((e) => isSyncError(e, 'store.unprocessed'));
     expect(
       await h.stores.queries.image({ registry: 'registry.example.com', repo: 'retry/never', tag: 'latest' }),

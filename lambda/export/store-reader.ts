@@ -1,7 +1,7 @@
 /**
- * Reads the store's items as rows of the flat analytics schema (`lambda/export/schema.ts`), page by
- * page, in bounded memory. It lives in the store because it knows the item layout; it never imports
- * the client or the normalizer.
+ * Reads the store's items as rows of the flat analytics schema (`schema.ts`), page by page, in
+ * bounded memory. The item layout comes from the store's item model (`lambda/store/model`); the
+ * export depends on the store, never the other way round, and never on the client or the normalizer.
  *
  * Three ways in, chosen by the options:
  * - **full** (no console, no since): a parallel Scan of the `images` table (Segment/TotalSegments).
@@ -28,8 +28,7 @@ import {
   type ScanCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
-import type { CellValue, ExportRow, ExportTableName } from '../export/schema.js';
-import { queryAll, queryPages, type StoredItem } from './batch.js';
+import { queryAll, queryPages, type StoredItem } from '../store/batch.js';
 import {
   CHANGE_FEED_SHARDS,
   CONSOLES_PK,
@@ -38,8 +37,9 @@ import {
   imagePk,
   keyPart,
   monthsBetween,
-} from './keys.js';
-import { INDEX_NAMES, tableNames } from './tables.js';
+} from '../store/keys.js';
+import { INDEX_NAMES, tableNames } from '../store/tables.js';
+import type { CellValue, ExportRow, ExportTableName } from './schema.js';
 
 /** Items per page of an export read: keeps each response (and its parsed copies) small. */
 export const DEFAULT_EXPORT_PAGE_SIZE = 100;
