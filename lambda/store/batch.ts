@@ -2,6 +2,8 @@
  * The thin I/O layer: batched writes and reads with retries, and paginated queries. Everything
  * above it builds plain request objects; only this module talks to DynamoDB in bulk.
  */
+
+import { randomUUID } from 'node:crypto';
 import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
@@ -73,6 +75,14 @@ const THROTTLING_ERRORS = new Set([
 /** True for an error the batch layer retries itself (an allow-list, not "anything"). */
 export function isThrottling(error: unknown): boolean {
   return error instanceof Error && THROTTLING_ERRORS.has(error.name);
+}
+
+/**
+ * A 500 from DynamoDB after the SDK's own retries. Retried for transactions only (they carry an
+ * idempotency token): DynamoDB Local answers transactions that wait for its table lock this way.
+ */
+function isServerError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'InternalServerError';
 }
 
 /** A counting semaphore: at most `limit` tasks run at once. */
@@ -211,14 +221,18 @@ export class BatchWriter {
    */
   async transact(items: readonly TransactWriteItem[]): Promise<number> {
     if (items.length === 0) return 0;
+    // One token for every attempt: a retry of a transaction that did apply is a no-op, not a second write.
+    const token = randomUUID();
     return await this.limiter.run(async () => {
       for (let attempt = 1; ; attempt += 1) {
         try {
-          await this.client.send(new TransactWriteItemsCommand({ TransactItems: [...items] }));
+          await this.client.send(
+            new TransactWriteItemsCommand({ TransactItems: [...items], ClientRequestToken: token }),
+          );
           return items.length;
         } catch (error) {
           if (isCancellation(error) && !retryableCancellation(error)) throw error;
-          if (!isCancellation(error) && !isThrottling(error)) {
+          if (!isCancellation(error) && !isThrottling(error) && !isServerError(error)) {
             if (error instanceof Error && error.name === 'ValidationException') throw error;
             throw new SyncError(
               'store.writeFailed',
