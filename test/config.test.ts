@@ -129,4 +129,42 @@ describe('parseConfig', () => {
       ).message,
     ).toMatch(/^PRISMA_CA_BUNDLE: cannot read/);
   });
+
+  it('sizes the page limit to the Lambda and reads the hostile-console limits', () => {
+    const limits = (input: Record<string, string>) =>
+      parseConfig({ ...base, ...input }, { needConsole: true }).console?.limits;
+    expect(limits({})).toEqual({
+      maxPageBytes: 64 * 1024 ** 2,
+      requestTimeoutMs: 90_000,
+      maxRetryAfterMs: 120_000,
+    });
+    expect(limits({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512' })?.maxPageBytes).toBe(32 * 1024 ** 2);
+    expect(limits({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '10240' })?.maxPageBytes).toBe(256 * 1024 ** 2);
+    expect(
+      limits({ PRISMA_MAX_PAGE_BYTES: '8MiB', PRISMA_REQUEST_TIMEOUT: '30s', PRISMA_MAX_RETRY_AFTER: '0' }),
+    ).toEqual({ maxPageBytes: 8 * 1024 ** 2, requestTimeoutMs: 30_000, maxRetryAfterMs: 0 });
+    expect(configError(() => limits({ PRISMA_MAX_PAGE_BYTES: 'lots' })).message).toMatch(
+      /^PRISMA_MAX_PAGE_BYTES: /,
+    );
+    expect(configError(() => limits({ PRISMA_REQUEST_TIMEOUT: '0' })).message).toMatch(
+      /^PRISMA_REQUEST_TIMEOUT: /,
+    );
+  });
+
+  it('refuses credentials over plain http:// to a host that is not loopback unless PRISMA_ALLOW_HTTP=1', () => {
+    const http = { ...base, PRISMA_CONSOLE_URL: 'http://console.example.com' };
+    const refused = configError(() => parseConfig(http, { needConsole: true }));
+    expect(refused.code).toBe('config.invalid');
+    expect(refused.message).toMatch(/^PRISMA_CONSOLE_URL: plain http:\/\/ .*PRISMA_ALLOW_HTTP=1/);
+    expect(refused.message).not.toContain(base.PRISMA_PASSWORD);
+    expect(parseConfig({ ...http, PRISMA_ALLOW_HTTP: '1' }, { needConsole: true }).console?.allowHttp).toBe(
+      true,
+    );
+    for (const host of ['127.0.0.1:8080', 'localhost', '[::1]:9000']) {
+      expect(
+        parseConfig({ ...base, PRISMA_CONSOLE_URL: `http://${host}` }, { needConsole: true }).console
+          ?.allowHttp,
+      ).toBe(false);
+    }
+  });
 });

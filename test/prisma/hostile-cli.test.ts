@@ -286,6 +286,12 @@ describe('the CLI against a hostile console (child process)', () => {
     expect(run.stderr).toContain('[REDACTED]');
     expect(run.stderr).toContain('\\u001b]0;pwned');
     await expectFirstPageStored('echo');
+    // The run record in DynamoDB carries the redacted text too.
+    const [record] = await storesOf(doc, prefix, 'echo').queries.runs(1);
+    const stored = JSON.stringify(record);
+    expect(record?.status).toBe('failed');
+    expect(stored).toContain('[REDACTED]');
+    for (const secret of [PASSWORD, TOKEN, BASIC]) expect(stored).not.toContain(secret);
   });
 
   it('ignores a Total-Count of 1e400 and 2^53 and completes', async () => {
