@@ -442,10 +442,12 @@ function addLocalCommands(program: Command, context: Context): void {
     .command('demo')
     .description('the `npm start` demo: simulator + embedded DynamoDB Local, a full sync, and a report')
     .option('--images <n>', 'how many simulated images', '300')
-    .action(async (opts: { images: string }) => {
+    .option('--report <file>', 'where to write the posture report', 'demo-report.html')
+    .action(async (opts: { images: string; report: string }) => {
       const { runDemo } = await import('./cli/demo.js');
       tuneProcessForSync(context.hooks.setV8Flags);
-      context.exitCode = await runDemo({ out: context.out, images: Number.parseInt(opts.images, 10) });
+      const images = Number.parseInt(opts.images, 10);
+      context.exitCode = await runDemo({ out: context.out, images, report: opts.report });
     });
 }
 

@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { startSimulator } from '../../simulator/index.js';
 import { parseConfig } from '../config.js';
+import { writeReport } from '../report/index.js';
 import { createTables } from '../store/index.js';
 import { runSync, type SyncResult } from '../sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from '../sync/wiring.js';
@@ -17,17 +19,31 @@ function summary(result: SyncResult): string {
   );
 }
 
+/** Where the demo writes its report unless told otherwise (`demo --report FILE`). */
+export const DEMO_REPORT = 'demo-report.html';
+
+/** Six weeks of console history, one rescan round a week: the demo syncs after each. */
+const HISTORY = { days: 42, steps: 7 } as const;
+
 /**
- * `npm start`: the whole product on this machine. A console simulator (real rate limit) and an
- * embedded DynamoDB Local, a first full sync, a report of what landed, then a second sync after the
- * console changed (rescans, removals, new images) to show change detection and history.
+ * `npm start`: the whole product on this machine. A console simulator (real rate limit) playing back
+ * six weeks of registry rescans and an embedded DynamoDB Local: a first full sync, a summary of what
+ * landed, one sync per week of history (change detection: findings appear, get fixed, images come and
+ * go), an unchanged re-sync, and the posture report of it all as one HTML page.
  */
-export async function runDemo(options: { out: Output; images: number }): Promise<number> {
+export async function runDemo(options: { out: Output; images: number; report?: string }): Promise<number> {
   const { out } = options;
   const say = (s = '') => out.stdout.write(`${s}\n`);
   say('Starting DynamoDB Local (embedded) and the console simulator ...');
   const ddb = await startDynamoDbLocal();
-  const sim = await startSimulator({ images: options.images, seed: 7, username: 'demo', password: 'demo' });
+  const sim = await startSimulator({
+    images: options.images,
+    seed: 7,
+    username: 'demo',
+    password: 'demo',
+    history: HISTORY,
+  });
+  const history = sim.history;
   try {
     const env = {
       PRISMA_CONSOLE_URL: sim.url,
@@ -69,7 +85,9 @@ export async function runDemo(options: { out: Output; images: number }): Promise
       }
     };
 
-    await sync('First sync: every report into DynamoDB');
+    await sync(
+      `First sync: every report into DynamoDB (the console as of ${history?.at.slice(0, 10) ?? 'now'})`,
+    );
     const images = [];
     for await (const image of await stores.queries.images({})) images.push(image);
     const bySeverity = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
@@ -105,25 +123,27 @@ export async function runDemo(options: { out: Output; images: number }): Promise
     out.stdout.write(table(top, ['vulnerability', 'severity', 'images']));
 
     const since = new Date().toISOString();
-    const rescanned = sim.mutate.rescan(Math.max(1, Math.round(options.images * 0.05)), {
-      changeFindings: true,
-    });
-    const removed = sim.mutate.remove(2);
-    const added = sim.mutate.add(3);
-    say(
-      `\nThe console changes: ${rescanned.length} images rescanned with new findings, ${removed.length} removed, ${added.length} added.`,
-    );
-    await sync('Second sync: only what changed is written');
+    const rescanned = new Set<string>();
+    if (history) {
+      say(
+        `\nThe console's next ${HISTORY.steps - 1} weeks: images rescanned (findings appear and get fixed), added and removed; one sync each.`,
+      );
+      while (history.step < history.steps - 1) {
+        const step = history.advance();
+        for (const key of step.rescanned) rescanned.add(key);
+        await sync(
+          `Week ${step.step} (${step.at.slice(0, 10)}): ${step.rescanned.length} rescanned, ${step.added.length} added, ${step.removed.length} removed`,
+        );
+      }
+    }
 
     const changes = await stores.queries.changes(since);
     const newCount = changes.filter((c) => c.change === 'new').length;
     say(`\nFinding changes since the first sync: ${newCount} new, ${changes.length - newCount} resolved`);
-    const example = rescanned[0];
-    const exampleImage = example
-      ? images.find((i) => `${i.registry}/${i.repo}:${i.tag}` === example)
-      : undefined;
+    const exampleImage = images.find((i) => rescanned.has(`${i.registry}/${i.repo}:${i.tag}`));
+    const example = exampleImage && `${exampleImage.registry}/${exampleImage.repo}:${exampleImage.tag}`;
     if (exampleImage) {
-      const history = await stores.queries.history({
+      const scans = await stores.queries.history({
         registry: exampleImage.registry,
         repo: exampleImage.repo,
         tag: exampleImage.tag,
@@ -131,12 +151,22 @@ export async function runDemo(options: { out: Output; images: number }): Promise
       say(`\nHistory of ${example}:`);
       out.stdout.write(
         table(
-          history.map((h) => ({ scanTime: h.scanTime, digest: h.digest, ...h.vulnerabilityCounts })),
+          scans.map((h) => ({ scanTime: h.scanTime, digest: h.digest, ...h.vulnerabilityCounts })),
           ['scanTime', 'digest', 'critical', 'high', 'medium', 'low', 'total'],
         ),
       );
     }
-    await sync('Third sync: nothing changed, next to nothing written');
+    await sync('Once more: nothing changed, next to nothing written');
+
+    const report = await writeReport({
+      source: { kind: 'store', client: documentClient, tablePrefix: config.tablePrefix, consoleId },
+      out: options.report ?? DEMO_REPORT,
+      days: HISTORY.days,
+    });
+    const t = report.data.tiles;
+    say(
+      `\nPosture report (${t.openFindings} open findings, ${t.critical} critical, ${t.slaBreaches} past their SLA, trend over ${HISTORY.days} days): ${resolve(report.path)}`,
+    );
     say(
       '\nTry it yourself: `npx prisma-registry-sync --help` (point PRISMA_CONSOLE_URL at a console or `simulate`).',
     );

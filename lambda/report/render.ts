@@ -149,6 +149,21 @@ function htmlTable(grid: Grid, caption?: string): string {
   return `<table>${cap}<thead><tr>${th}</tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
 
+/** Rows of the SLA breach table shown open; the rest (up to `breachRows`) sit in a collapsed section. */
+const BREACHES_SHOWN = 20;
+
+function breachTables(grid: Grid): string {
+  const [head = [], ...rows] = grid;
+  if (rows.length === 0) return '<p>None.</p>';
+  const first = htmlTable([head, ...rows.slice(0, BREACHES_SHOWN)]);
+  const rest = rows.slice(BREACHES_SHOWN);
+  const more =
+    rest.length > 0
+      ? `<details><summary>${int(rest.length)} more</summary>${htmlTable([head, ...rest])}</details>`
+      : '';
+  return `<div class="breaches">${first}${more}</div>`;
+}
+
 const STYLE = `
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1d2430; --muted: #5b6474; --card: #f4f6f9; --rule: #d9dee6; }
 @media (prefers-color-scheme: dark) {
@@ -254,7 +269,7 @@ ${figure('open-age')}
 </div>
 <h2>SLA breaches</h2>
 <p class="note">Open findings whose age (time since first seen, by console scan time) is past their severity's limit, oldest first. A finding exactly at its limit is not yet a breach. ${breachNote}</p>
-${breaches.rows.length > 0 ? `<div class="breaches">${htmlTable(breachGrid(data))}</div>` : '<p>None.</p>'}
+${breachTables(breachGrid(data))}
 <h2>Where the risk is</h2>
 ${figure('top-vulnerabilities')}
 ${figure('riskiest-repositories')}

@@ -130,16 +130,17 @@ const INTERVALS = `scan_times AS (
 ),
 events AS (
   SELECT c.console_id, c.image_key, c.finding_key, c.change, c.severity, c.reason,
-         coalesce(s.observed_at, c.at) AS t
+         coalesce(s.observed_at, c."at") AS t
   FROM changes c
   LEFT JOIN scan_times s
     ON c.reason IS NULL AND s.console_id = c.console_id AND s.image_key = c.image_key AND s.run_id = c.run_id
 ),
 ordered AS (
   SELECT *,
-         lead(change) OVER w AS next_change, lead(t) OVER w AS next_t, lead(reason) OVER w AS next_reason
+         lead(change) OVER (PARTITION BY console_id, image_key, finding_key ORDER BY t, change) AS next_change,
+         lead(t) OVER (PARTITION BY console_id, image_key, finding_key ORDER BY t, change) AS next_t,
+         lead(reason) OVER (PARTITION BY console_id, image_key, finding_key ORDER BY t, change) AS next_reason
   FROM events
-  WINDOW w AS (PARTITION BY console_id, image_key, finding_key ORDER BY t, change)
 ),
 intervals AS (
   SELECT console_id, image_key, finding_key, severity, t AS opened_at,
@@ -164,8 +165,8 @@ export function reportQueries(dialect: SqlDialect, params: ReportParams): Record
   const periodStart = `TIMESTAMP '${firstDay} 00:00:00'`;
   const periodEnd = `(TIMESTAMP '${lastDay} 00:00:00' + INTERVAL '1' DAY)`;
   const slaCase = `CASE severity ${SEVERITIES.map((s) => `WHEN '${s}' THEN ${params.sla[s]}`).join(' ')} END`;
-  const severityCounts = (source: string) =>
-    SEVERITIES.map((s) => `count(*) FILTER (WHERE ${source}severity = '${s}') AS ${s}`).join(',\n       ');
+  const severityCounts = (indent: string) =>
+    SEVERITIES.map((s) => `count(*) FILTER (WHERE severity = '${s}') AS ${s}`).join(`,\n${indent}`);
 
   return {
     tiles: `WITH ${OPEN_FINDINGS}
@@ -174,7 +175,7 @@ SELECT
   (SELECT count(*) FROM images
     WHERE NOT removed AND (last_scanned_at IS NULL OR last_scanned_at < ${asOf} - INTERVAL '${params.staleDays}' DAY)) AS stale_images,
   count(*) AS open_findings,
-  ${severityCounts('')},
+  ${severityCounts('  ')},
   count(*) FILTER (WHERE fixable) AS fixable,
   count(DISTINCT CASE WHEN severity = 'critical' THEN console_id || '|' || image_key END) AS images_with_critical,
   count(*) FILTER (WHERE ${ageDays('first_seen', asOf)} > ${slaCase}) AS sla_breaches
@@ -256,7 +257,7 @@ LIMIT ${params.top}`,
     riskiestRepositories: `WITH ${OPEN_FINDINGS}
 SELECT console_id, registry, repo,
        count(DISTINCT image_key) AS images,
-       ${severityCounts('')},
+       ${severityCounts('       ')},
        count(*) AS total
 FROM open_findings
 GROUP BY console_id, registry, repo
