@@ -35,7 +35,8 @@ export async function runDemo(options: { out: Output; images: number; report?: s
   const { out } = options;
   const say = (s = '') => out.stdout.write(`${s}\n`);
   say('Starting DynamoDB Local (embedded) and the console simulator ...');
-  const ddb = await startDynamoDbLocal();
+  // The JVM can take well over the harness's default 30 s to listen on a busy or slow machine.
+  const ddb = await startDynamoDbLocal({ timeoutMs: 180_000 });
   const sim = await startSimulator({
     images: options.images,
     seed: 7,
