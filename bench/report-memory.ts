@@ -121,7 +121,11 @@ async function main(): Promise<void> {
   try {
     process.stdout.write(`images=${images} format=${format} source=fake-dynamodb-http\n`);
     const out = join(work, `report.${format}`);
-    const full = await measure('report (tables → export → SQL → page)', ['report', '--out', out, '--format', format, '--json'], env);
+    const full = await measure(
+      'report (tables → export → SQL → page)',
+      ['report', '--out', out, '--format', format, '--json'],
+      env,
+    );
     const summary = JSON.parse(full.stdout) as { bytes: number; tiles: Record<string, number> };
     process.stdout.write(
       `${JSON.stringify({ run: full.run, peakRssMb: full.peakRssMb, cpuSeconds: full.cpuSeconds, wallSeconds: full.wallSeconds, bytes: summary.bytes, tiles: summary.tiles })}\n`,
