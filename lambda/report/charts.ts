@@ -168,6 +168,7 @@ export function chartSpecs(data: ReportData): Array<Omit<RenderedChart, 'svg'> &
             type: 'nominal',
             sort: [...SEVERITIES],
             scale: { domain: [...SEVERITIES] },
+            axis: { labelAngle: 0 },
           },
           xOffset: { field: 'statistic', type: 'nominal', sort: ['median', '90th percentile'] },
           y: { field: 'days', type: 'quantitative', title: 'days' },
