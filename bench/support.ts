@@ -82,6 +82,17 @@ export interface WriteMeter {
   deletes: number;
   /** Largest item put, in DynamoDB bytes (attribute names + values). */
   maxItemBytes: number;
+  /** Write requests sent (BatchWriteItem, PutItem, UpdateItem, DeleteItem, TransactWriteItems). */
+  requests: number;
+  /**
+   * Table write request units as DynamoDB bills them: 1 per started KB of each item put, 2 in a
+   * transaction; updates and deletes counted as 1 KB items (the image item they touch is 1-3 KB).
+   */
+  writeUnits: number;
+  /** The same items, each written outside a transaction (what the item-per-request path paid). */
+  plainWriteUnits: number;
+  /** Index entries the puts create (2 per current image item, 1 per open finding), ~1 unit each. */
+  indexWrites: number;
   reset(): void;
 }
 
@@ -114,17 +125,35 @@ function attachWriteMeter(client: DynamoDBClient): WriteMeter {
     updates: 0,
     deletes: 0,
     maxItemBytes: 0,
+    requests: 0,
+    writeUnits: 0,
+    plainWriteUnits: 0,
+    indexWrites: 0,
     reset() {
       meter.puts = 0;
       meter.updates = 0;
       meter.deletes = 0;
       meter.maxItemBytes = 0;
+      meter.requests = 0;
+      meter.writeUnits = 0;
+      meter.plainWriteUnits = 0;
+      meter.indexWrites = 0;
     },
   };
-  const put = (item: Record<string, AttributeValue> | undefined) => {
+  const put = (item: Record<string, AttributeValue> | undefined, transactional = false) => {
     if (!item) return;
     meter.puts += 1;
-    meter.maxItemBytes = Math.max(meter.maxItemBytes, itemBytes(item));
+    const bytes = itemBytes(item);
+    meter.maxItemBytes = Math.max(meter.maxItemBytes, bytes);
+    const units = Math.max(1, Math.ceil(bytes / 1024));
+    meter.plainWriteUnits += units;
+    meter.writeUnits += transactional ? 2 * units : units;
+    if ('curPk' in item) meter.indexWrites += 2;
+    if ('vulnPk' in item) meter.indexWrites += 1;
+  };
+  const small = (transactional: boolean) => {
+    meter.plainWriteUnits += 1;
+    meter.writeUnits += transactional ? 2 : 1;
   };
   type WriteInput = {
     RequestItems?: Record<
@@ -143,27 +172,43 @@ function attachWriteMeter(client: DynamoDBClient): WriteMeter {
       const input = args.input as WriteInput;
       switch (context.commandName) {
         case 'BatchWriteItemCommand':
+          meter.requests += 1;
           for (const requests of Object.values(input.RequestItems ?? {})) {
             for (const request of requests) {
               if (request.PutRequest) put(request.PutRequest.Item);
-              if (request.DeleteRequest) meter.deletes += 1;
+              if (request.DeleteRequest) {
+                meter.deletes += 1;
+                small(false);
+              }
             }
           }
           break;
         case 'PutItemCommand':
+          meter.requests += 1;
           put(input.Item);
           break;
         case 'UpdateItemCommand':
+          meter.requests += 1;
           meter.updates += 1;
+          small(false);
           break;
         case 'DeleteItemCommand':
+          meter.requests += 1;
           meter.deletes += 1;
+          small(false);
           break;
         case 'TransactWriteItemsCommand':
+          meter.requests += 1;
           for (const entry of input.TransactItems ?? []) {
-            if (entry.Put) put(entry.Put.Item);
-            if (entry.Update) meter.updates += 1;
-            if (entry.Delete) meter.deletes += 1;
+            if (entry.Put) put(entry.Put.Item, true);
+            if (entry.Update) {
+              meter.updates += 1;
+              small(true);
+            }
+            if (entry.Delete) {
+              meter.deletes += 1;
+              small(true);
+            }
           }
           break;
       }

@@ -10,7 +10,7 @@
  * the planner announces again any change an interrupted phase left unannounced.
  */
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isSyncError, SyncError } from '../common/errors.js';
 import type { NormalizedReport } from '../common/records.js';
@@ -104,11 +104,15 @@ interface Entry {
 interface Prepared {
   entry: Entry;
   outcome: WriteOutcome;
-  /** Atomic path: the whole plan (image item last). */
+  /** A first write: the `PENDING` marker goes before anything else of it. */
+  marker: boolean;
+  /** Findings, history, raw chunks (BatchWriteItem). */
+  bulk: WriteRequest[];
+  /** Change items (BatchWriteItem, after the bulk). */
+  changes: WriteRequest[];
+  /** Last, in a transaction: the image item with its freshness condition (and the marker's deletion). */
   operations: TransactWriteItem[];
   bytes: number;
-  /** Phased path (plan too large for one transaction). */
-  phased?: { marker: boolean; bulk: WriteRequest[]; changes: WriteRequest[]; final: TransactWriteItem[] };
 }
 
 /** A report that cannot be stored for reasons of its own data. */
@@ -214,17 +218,12 @@ export class ImageStore {
       }
     });
 
-    itemsWritten += await this.#executeAtomic(
-      [
-        ...prepared.filter((p) => !p.phased),
-        ...touches.map((t) => this.#prepareTouch(t.entry, t.plan, t.healing)),
-      ],
+    itemsWritten += await this.#execute(
+      prepared,
+      touches.map((t) => this.#prepareTouch(t.entry, t.plan, t.healing)),
       outcomes,
       quarantine,
     );
-    for (const plan of prepared.filter((p) => p.phased)) {
-      itemsWritten += await this.#executePhased(plan, outcomes, quarantine);
-    }
     const quarantinedIndexes = new Set(quarantined.map((q) => q.index));
     return {
       itemsWritten,
@@ -284,12 +283,8 @@ export class ImageStore {
     healing: string | undefined,
   ): Prepared {
     const { images, rawReports } = this.deps.tables;
-    let bytes = 0;
-    const put = (_table: string, item: object, kind: string): AttributeMap => {
-      const map = checked(toAttributeMap(item), kind);
-      bytes += attributeMapSize(map);
-      return map;
-    };
+    const put = (_table: string, item: object, kind: string): AttributeMap =>
+      checked(toAttributeMap(item), kind);
     const bulk: WriteRequest[] = [
       ...plan.findings.map((f) => ({ table: images, put: put(images, f, 'finding') })),
       { table: images, put: put(images, plan.history, 'history') },
@@ -306,23 +301,19 @@ export class ImageStore {
         ...imageCondition(plan.condition.scanTimeKey, healing),
       },
     };
-    const operations = [...bulk, ...changes].map(toTransactPut);
-    operations.push(imagePut);
-    const outcome = plan.outcome;
-    if (operations.length <= MAX_TRANSACTION_OPERATIONS && bytes <= MAX_TRANSACTION_BYTES && !hadMarker) {
-      return { entry, outcome, operations, bytes };
-    }
-    const marker = !stored || hadMarker;
-    const final: TransactWriteItem[] = [imagePut];
-    if (marker) {
-      final.push({ Delete: { TableName: images, Key: { pk: { S: entry.pk }, sk: { S: PENDING_SK } } } });
+    const marker = !stored && !hadMarker;
+    const operations: TransactWriteItem[] = [imagePut];
+    if (!stored || hadMarker) {
+      operations.push({ Delete: { TableName: images, Key: { pk: { S: entry.pk }, sk: { S: PENDING_SK } } } });
     }
     return {
       entry,
-      outcome,
-      operations: [],
-      bytes,
-      phased: { marker: marker && !hadMarker, bulk, changes, final },
+      outcome: plan.outcome,
+      marker,
+      bulk,
+      changes,
+      operations,
+      bytes: attributeMapSize(imagePut.Put?.Item ?? {}),
     };
   }
 
@@ -348,22 +339,94 @@ export class ImageStore {
         ExpressionAttributeValues: values,
       },
     };
-    return { entry, outcome: 'unchanged', operations: [operation], bytes: 200 };
+    return {
+      entry,
+      outcome: 'unchanged',
+      marker: false,
+      bulk: [],
+      changes: [],
+      operations: [operation],
+      bytes: 200,
+    };
   }
 
   /**
-   * Sends atomic plans packed into transactions. A cancelled transaction names the operation that
-   * failed: its image is `stale` (freshness condition) or quarantined (validation error), and the
-   * others are sent again without it.
+   * Sends the plans of a page in phases, each phase batched across the page's images: (1) the
+   * `PENDING` markers of first writes, (2) findings, history and raw chunks, (3) change items,
+   * (4) image items (freshness condition), marker deletions and scan-time touches in transactions of
+   * up to 100 operations, sent one after another. A cancelled transaction names the operation that
+   * failed: its image is `stale` (condition) or quarantined (validation), and the rest is sent again.
    */
-  async #executeAtomic(
+  async #execute(
     plans: Prepared[],
+    touches: Prepared[],
     outcomes: Map<number, WriteOutcome>,
     quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
   ): Promise<number> {
-    const groups = packTransactions(plans);
-    const written = await Promise.all(groups.map((group) => this.#sendGroup(group, outcomes, quarantine)));
-    return written.reduce((a, b) => a + b, 0);
+    const { images } = this.deps.tables;
+    let written = 0;
+    const markers = plans.filter((plan) => plan.marker);
+    const marked = await this.#writeEach(
+      markers,
+      (plan) => [
+        {
+          table: images,
+          put: toAttributeMap({
+            pk: plan.entry.pk,
+            sk: PENDING_SK,
+            type: 'pending',
+            imageKey: plan.entry.key,
+          }),
+        },
+      ],
+      quarantine,
+    );
+    written += marked.written;
+    let alive = plans.filter((plan) => !marked.failed.has(plan));
+    const bulk = await this.#writeEach(alive, (plan) => plan.bulk, quarantine);
+    written += bulk.written;
+    alive = alive.filter((plan) => !bulk.failed.has(plan));
+    const changes = await this.#writeEach(alive, (plan) => plan.changes, quarantine);
+    written += changes.written;
+    alive = alive.filter((plan) => !changes.failed.has(plan));
+    // One transaction at a time: DynamoDB Local serializes transactions behind one lock, and
+    // concurrent ones wait for it until they fail.
+    for (const group of packTransactions([...alive, ...touches])) {
+      written += await this.#sendGroup(group, outcomes, quarantine);
+    }
+    return written;
+  }
+
+  /**
+   * Writes the requests of every plan in one batched stream; if DynamoDB refuses the stream with a
+   * ValidationException, each plan's requests are sent alone and the plans refused are quarantined.
+   */
+  async #writeEach(
+    plans: readonly Prepared[],
+    requestsOf: (plan: Prepared) => WriteRequest[],
+    quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
+  ): Promise<{ written: number; failed: Set<Prepared> }> {
+    const failed = new Set<Prepared>();
+    try {
+      return { written: await this.deps.writer.write(plans.flatMap(requestsOf)), failed };
+    } catch (error) {
+      if (!isValidation(error)) throw error;
+    }
+    let written = 0;
+    for (const plan of plans) {
+      try {
+        written += await this.deps.writer.write(requestsOf(plan));
+      } catch (error) {
+        if (!isValidation(error)) throw error;
+        failed.add(plan);
+        quarantine(
+          plan.entry,
+          'store.itemRejected',
+          `DynamoDB refused an item: ${(error as Error).message.slice(0, 200)}`,
+        );
+      }
+    }
+    return { written, failed };
   }
 
   async #sendGroup(
@@ -435,44 +498,6 @@ export class ImageStore {
       });
     }
     return group.filter((plan) => !failed.has(plan));
-  }
-
-  /** A plan too large for one transaction: marker, findings/history/raw, change items, image item. */
-  async #executePhased(
-    plan: Prepared,
-    outcomes: Map<number, WriteOutcome>,
-    quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
-  ): Promise<number> {
-    const phased = plan.phased;
-    if (!phased) return 0;
-    const { images } = this.deps.tables;
-    let written = 0;
-    try {
-      if (phased.marker) {
-        const marker = { pk: plan.entry.pk, sk: PENDING_SK, type: 'pending', imageKey: plan.entry.key };
-        written += await this.deps.writer.write([{ table: images, put: toAttributeMap(marker) }]);
-      }
-      written += await this.deps.writer.write(phased.bulk);
-      written += await this.deps.writer.write(phased.changes);
-      written += await this.deps.writer.transact(phased.final);
-      outcomes.set(plan.entry.index, plan.outcome);
-    } catch (error) {
-      if (isCancellation(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
-        this.deps.logger?.info('a newer scan was stored meanwhile; skipped', { image: plan.entry.key });
-        outcomes.set(plan.entry.index, 'stale');
-        return written;
-      }
-      if (isValidation(error) || isCancellation(error)) {
-        quarantine(
-          plan.entry,
-          'store.itemRejected',
-          `DynamoDB refused an item: ${(error as Error).message.slice(0, 200)}`,
-        );
-        return written;
-      }
-      throw error;
-    }
-    return written;
   }
 
   /**
@@ -611,25 +636,19 @@ export class ImageStore {
         },
       },
     };
-    let written = 0;
+    // Findings first: an interrupted removal leaves them stamped, and the next sweep announces their changes.
+    let written = await this.deps.writer.write(findings);
+    written += await this.deps.writer.write(changes);
     try {
-      if (findings.length + changes.length + 1 <= MAX_TRANSACTION_OPERATIONS) {
-        written = await this.deps.writer.transact(
-          [...findings, ...changes].map(toTransactPut).concat(update),
-        );
-      } else {
-        // Findings first: an interrupted removal leaves them stamped, and the next sweep announces their changes.
-        written += await this.deps.writer.write(findings);
-        written += await this.deps.writer.write(changes);
-        written += await this.deps.writer.transact([update]);
-      }
+      await this.#client.send(
+        new UpdateItemCommand({
+          ...update.Update,
+          ReturnValuesOnConditionCheckFailure: 'NONE',
+        } as UpdateItemCommandInput),
+      );
+      written += 1;
     } catch (error) {
-      if (
-        isCancellation(error) &&
-        (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed')
-      ) {
-        return { removed: false, itemsWritten: written };
-      }
+      if (isConditionFailure(error)) return { removed: false, itemsWritten: written };
       throw new SyncError(
         'store.writeFailed',
         `marking image ${plan.imageKey} removed failed`,
@@ -658,12 +677,6 @@ function imageCondition(scanTimeKey: string, healing: string | undefined) {
       ...(healing === undefined ? {} : { ':readKey': { S: healing } }),
     },
   };
-}
-
-function toTransactPut(request: WriteRequest): TransactWriteItem {
-  return 'put' in request
-    ? { Put: { TableName: request.table, Item: request.put } }
-    : { Delete: { TableName: request.table, Key: request.delete } };
 }
 
 /** Packs plans into transactions of at most 100 operations and about 3.5 MB. */

@@ -19,8 +19,9 @@ describe('ImageStore.writeReports', () => {
     const r = report({ repo: 'new/one' });
     const result = await h.stores.images.writeReports([input(r)], seen('2024-06-01T00:00:00.000Z'));
     expect(result.images).toEqual([{ key: 'registry.example.com/new/one:latest', outcome: 'new' }]);
-    // 2 findings + 2 change-feed items + 1 history + 1 raw chunk + 1 image + 1 console registry item.
-    expect(result.itemsWritten).toBe(8);
+    // 2 findings + 2 change-feed items + 1 history + 1 raw chunk + 1 image + 1 console registry item,
+    // and the first-write marker put before them and deleted with the image item.
+    expect(result.itemsWritten).toBe(10);
     const view = await h.stores.queries.image({
       registry: 'registry.example.com',
       repo: 'new/one',
@@ -339,7 +340,7 @@ describe('a 5 MB report with a thousand findings', () => {
     expect(chunks.length).toBeGreaterThan(1);
     for (const chunk of chunks) expect(itemSize(chunk)).toBeLessThan(ITEM_BUDGET_BYTES);
     // findings + as many change-feed items + history + raw chunks + image + console registry, and the
-    // first-write marker put and deleted (the plan is too large for one transaction).
+    // first-write marker put and deleted.
     expect(result.itemsWritten).toBe(1000 * 2 + 1 + chunks.length + 1 + 1 + 2);
 
     const again = await h.stores.images.writeReports(
@@ -354,7 +355,7 @@ describe('a 5 MB report with a thousand findings', () => {
 });
 
 describe('write cost per image', () => {
-  it('costs 2F+3 items per new image (findings, changes, history, raw, image) and 0 on an unchanged re-sync', async () => {
+  it('costs 2F+5 writes per new image (findings, changes, history, raw, image, marker put and delete) and 0 on an unchanged re-sync', async () => {
     const h = await harness('cost');
     const page = Array.from({ length: 50 }, (_, i) =>
       report({
@@ -363,8 +364,9 @@ describe('write cost per image', () => {
       }),
     );
     const first = await h.stores.images.writeReports(page.map(input), seen('2024-06-01T00:00:00.000Z'));
-    // Per image: 20 findings + 20 change-feed items + 1 history + 1 raw chunk + 1 image = 43; plus the console registry once.
-    expect(first.itemsWritten).toBe(50 * 43 + 1);
+    // Per image: 20 findings + 20 change-feed items + 1 history + 1 raw chunk + 1 image = 43 items, plus
+    // the first-write marker's put and delete = 45 writes; plus the console registry once.
+    expect(first.itemsWritten).toBe(50 * 45 + 1);
     h.calls.reset();
     const unchanged = await h.stores.images.writeReports(
       page.map(input),
