@@ -2,11 +2,13 @@ import type { ScanOngoingPolicy } from '../config.js';
 import type { ConsoleClient } from '../prisma/index.js';
 import type { Stores } from '../store/index.js';
 import type { InvocationFigures, RunFigures } from './figures.js';
+import type { QuarantineEntry } from './quarantine.js';
 import { SyncRun } from './run.js';
 
 export type { InvocationFigures, RunFigures } from './figures.js';
 export { holderIsDeadLocalProcess, localOwnerId } from './lease.js';
 export { SYNC_V8_FLAGS, tuneProcessForSync } from './process-tuning.js';
+export type { QuarantineEntry } from './quarantine.js';
 export { newRunId } from './run.js';
 
 /** Final state of one invocation of a run. `partial` means a checkpoint is saved and the next invocation resumes. */
@@ -22,6 +24,11 @@ export interface SyncResult extends Omit<RunFigures, 'oldestScanTimeMs'> {
   totalCount: number | undefined;
   reason?: string;
   error?: { code: string; message: string };
+  /**
+   * Reports skipped because they could not be normalized or stored (SPEC §4.7), the first
+   * `MAX_QUARANTINE_LISTED` of the run; `quarantined` counts them all.
+   */
+  quarantine: QuarantineEntry[];
   /**
    * What this invocation alone did (the figures above are the run's totals, restored from the
    * checkpoint when it resumed): publish these as per-invocation metrics.

@@ -10,9 +10,10 @@
  * a page needs is bounded by the group, not by the page. Pages of ordinary reports (about 1 MB)
  * stay one group, written exactly as before.
  */
-import { SyncError } from '../common/errors.js';
-import type { NormalizedReport } from '../common/records.js';
+import { isSyncError } from '../common/errors.js';
+import type { ImageIdentity, NormalizedReport } from '../common/records.js';
 import { imageKeyString, normalizeReport, resolveIdentity } from '../normalize/index.js';
+import { rawDigest } from './quarantine.js';
 
 /** Default group size: a few heavy reports, or a whole page of ordinary ones. */
 export const DEFAULT_GROUP_BYTES = 4 * 1024 * 1024;
@@ -22,6 +23,20 @@ export interface NormalizedEntry {
   report: NormalizedReport;
   /** The raw report as JSON text: the store keeps it in full. */
   rawJson: string;
+  /** Its position on the page. */
+  index: number;
+}
+
+/** A report of the page that cannot be normalized (or serialized): skipped, not fatal. */
+export interface RejectedReport {
+  offset: number;
+  index: number;
+  /** The image it names, when its identity can be read at all. */
+  identity: ImageIdentity | null;
+  code: string;
+  reason: string;
+  /** SHA-256 of its raw JSON; null when it cannot be serialized. */
+  sha256: string | null;
 }
 
 export interface PageGroupsOptions {
@@ -34,6 +49,8 @@ export interface PageGroupsOptions {
     debug(message: string, data?: Record<string, unknown>): void;
     warn(message: string, data?: Record<string, unknown>): void;
   };
+  /** Told of each report the normalizer rejects (or that is nested too deeply to serialize). */
+  onRejected: (report: RejectedReport) => void;
 }
 
 /**
@@ -45,11 +62,12 @@ export interface PageGroupsOptions {
  * equal ones): such twins are found before anything is yielded and held back to the last group,
  * so an older twin is never written ahead of a newer one.
  *
- * @throws SyncError `sync.invalidReport` naming the page offset and the report index, for a report
- *   the normalizer rejects or one nested too deeply to serialize. Groups before it were already
- *   yielded (and may be stored); the page is not committed.
+ * A report the normalizer rejects, or one nested too deeply to serialize, is left out of the groups
+ * and handed to `onRejected` with its page offset, index, identity (when readable), reason and
+ * digest: one bad report never blocks the rest of the page (SPEC §4.7).
+ *
  * @example
- * for (const group of normalizedGroups(page.reports.splice(0), { consoleId, offset: page.offset, logger })) {
+ * for (const group of normalizedGroups(page.reports.splice(0), { consoleId, offset: page.offset, logger, onRejected })) {
  *   await stores.images.writeReports(group.map(({ report, rawJson }) => ({ normalized: report, rawJson })), context);
  * }
  */
@@ -65,6 +83,11 @@ export function* normalizedGroups(
   let bytes = 0;
   for (let index = 0; index < raws.length; index++) {
     const entry = normalizeOne(raws[index], consoleId, offset, index);
+    if ('code' in entry) {
+      options.onRejected(entry);
+      raws[index] = undefined;
+      continue;
+    }
     raws[index] = undefined;
     for (const warning of entry.report.warnings) logger.debug('report warning', { offset, index, warning });
     const key = imageKeyString(entry.report.image.identity);
@@ -88,31 +111,47 @@ export function* normalizedGroups(
   if (group.length > 0) yield group;
 }
 
-function normalizeOne(raw: unknown, consoleId: string, offset: number, index: number): NormalizedEntry {
+function normalizeOne(
+  raw: unknown,
+  consoleId: string,
+  offset: number,
+  index: number,
+): NormalizedEntry | RejectedReport {
+  let report: NormalizedReport;
   try {
-    const report = normalizeReport(raw, { consoleId });
-    // JSON.parse takes any depth but JSON.stringify overflows the stack past a few thousand
-    // levels: name the page and report instead of failing with a bare RangeError.
-    return { report, rawJson: JSON.stringify(raw) };
+    report = normalizeReport(raw, { consoleId });
   } catch (cause) {
-    const detail =
-      cause instanceof RangeError
-        ? `the report is nested too deeply to store (${cause.message})`
-        : cause instanceof Error
-          ? cause.message
-          : String(cause);
-    throw new SyncError(
-      'sync.invalidReport',
-      `page offset=${offset} report[${index}]: ${detail}`,
-      { offset, index },
-      cause,
-    );
+    const code = isSyncError(cause) ? cause.code : 'sync.invalidReport';
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return rejected(raw, consoleId, { offset, index, code, reason, sha256: rawDigest({ raw }) });
+  }
+  try {
+    return { report, rawJson: JSON.stringify(raw), index };
+  } catch (cause) {
+    // JSON.parse takes any depth but JSON.stringify overflows the stack past a few thousand levels.
+    const reason = `the report is nested too deeply to store (${cause instanceof Error ? cause.message : String(cause)})`;
+    return rejected(raw, consoleId, { offset, index, code: 'sync.invalidReport', reason, sha256: null });
+  }
+}
+
+function rejected(raw: unknown, consoleId: string, what: Omit<RejectedReport, 'identity'>): RejectedReport {
+  return { ...what, identity: identityOf(raw, consoleId) };
+}
+
+/** The identity a raw report names, by the normalizer's own rule; null when it names none. */
+function identityOf(raw: unknown, consoleId: string): ImageIdentity | null {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  try {
+    return resolveIdentity(raw as Readonly<Record<string, unknown>>, consoleId).identity;
+  } catch {
+    // No identity: the rejection says so by its null identity.
+    return null;
   }
 }
 
 /**
  * Image keys that more than one report of the page names, by the normalizer's own identity rule.
- * A report without an identity is left to `normalizeOne`, which fails it with its index.
+ * A report without an identity is left to `normalizeOne`, which rejects it with its index.
  */
 function listedTwice(raws: readonly unknown[], consoleId: string): Set<string> {
   const seen = new Set<string>();
@@ -123,7 +162,7 @@ function listedTwice(raws: readonly unknown[], consoleId: string): Set<string> {
     try {
       key = imageKeyString(resolveIdentity(raw as Readonly<Record<string, unknown>>, consoleId).identity);
     } catch {
-      // No identity: normalizeOne fails this report with its page and index.
+      // No identity: normalizeOne rejects this report with its page and index.
       continue;
     }
     if (seen.has(key)) twice.add(key);

@@ -8,7 +8,14 @@ import { isSyncError } from '../common/errors.js';
 import { imageKeyString } from '../normalize/index.js';
 import { fetchScanProgress, type RegistryPage, RegistryPager } from '../prisma/index.js';
 import type { Checkpoint, RunRecord } from '../store/index.js';
-import { DEFAULT_MAX_CHECKPOINT_AGE_MS, resumeDecision, scanGateStep, stopForBudget } from './decisions.js';
+import {
+  type CheckpointFailure,
+  DEFAULT_MAX_CHECKPOINT_AGE_MS,
+  nextFailure,
+  resumeDecision,
+  scanGateStep,
+  stopForBudget,
+} from './decisions.js';
 import type { RunStatus, SyncDependencies, SyncOptions, SyncResult } from './engine.js';
 import {
   type ClientCounters,
@@ -25,9 +32,36 @@ import {
   scanTimeText,
 } from './figures.js';
 import { localOwnerId, RunLease } from './lease.js';
-import { normalizedGroups } from './page-groups.js';
+import { type NormalizedEntry, normalizedGroups, type RejectedReport } from './page-groups.js';
+import {
+  countsAsSeen,
+  mergeQuarantine,
+  type QuarantineEntry,
+  quarantineEntry,
+  quarantineFrom,
+  rawDigest,
+  type TextCleaner,
+  textCleaner,
+} from './quarantine.js';
 
 export const DEFAULT_LEASE_TTL_MS = 120_000;
+
+/**
+ * A report the store could not write (the store's `WriteReportsResult.quarantined`, announced in
+ * /work/coord/NOTES.md): the engine reads only these fields of it.
+ */
+interface StoreRejection {
+  index: number;
+  key: string;
+  identity: { registry: string; repo: string; tag: string };
+  code: string;
+  reason: string;
+}
+
+function storeRejections(written: object): readonly StoreRejection[] {
+  const listed = (written as { quarantined?: readonly StoreRejection[] }).quarantined;
+  return Array.isArray(listed) ? listed : [];
+}
 export const DEFAULT_SCAN_WAIT_POLL_MS = 30_000;
 
 /** A new run id that sorts by start time, so `query runs` reads naturally. */
@@ -63,6 +97,11 @@ export class SyncRun {
   /** Index of the next page to commit: the checkpoint's page + 1 when resuming. */
   #pageIndex = 0;
   #slowestPageMs = 0;
+  /** Quarantined reports listed on the run record (capped; `quarantined` counts them all). */
+  #quarantine: QuarantineEntry[] = [];
+  /** The failure the run record held when this invocation resumed it. */
+  #failureBefore: CheckpointFailure | undefined;
+  readonly #clean: TextCleaner;
 
   constructor(deps: SyncDependencies, options: SyncOptions) {
     this.#deps = deps;
@@ -71,6 +110,7 @@ export class SyncRun {
     this.#invocationStart = this.#now();
     this.#clientAtStart = { ...deps.client.counters };
     this.#runStartedAt = new Date(this.#invocationStart).toISOString();
+    this.#clean = textCleaner((text) => deps.client.redact(text));
   }
 
   get runId(): string {
@@ -110,14 +150,16 @@ export class SyncRun {
   async resume(): Promise<void> {
     const { stores, logger } = this.#deps;
     const checkpoint = await stores.runs.loadCheckpoint();
+    const run = checkpoint ? await stores.runs.getRun(checkpoint.runId) : undefined;
     const decision = resumeDecision({
       checkpoint,
       fresh: this.#options.fresh === true,
       now: this.#now(),
       maxAgeMs: this.#options.maxCheckpointAgeMs ?? DEFAULT_MAX_CHECKPOINT_AGE_MS,
+      failure: failureFrom(run?.lastFailure),
     });
     if (decision.kind === 'resume') {
-      this.#resumeFrom(decision.checkpoint);
+      this.#resumeFrom(decision.checkpoint, run);
       logger.info('resuming unfinished run', { runId: this.#runId, pageIndex: this.#pageIndex });
       return;
     }
@@ -143,7 +185,9 @@ export class SyncRun {
     });
   }
 
-  #resumeFrom(checkpoint: Checkpoint): void {
+  #resumeFrom(checkpoint: Checkpoint, run: RunRecord | undefined): void {
+    this.#quarantine = quarantineFrom(run?.quarantine);
+    this.#failureBefore = failureFrom(run?.lastFailure);
     this.#runId = checkpoint.runId;
     this.#runStartedAt = checkpoint.startedAt;
     this.#resumed = true;
@@ -231,18 +275,29 @@ export class SyncRun {
     return undefined;
   }
 
-  /** One page: its reports normalized and stored group by group, then committed with its seen keys. */
+  /**
+   * One page: its reports normalized and stored group by group, then committed with its seen keys.
+   * A report that cannot be normalized or stored is quarantined; its image, if stored before,
+   * counts as seen, so the sweep leaves it as it was.
+   */
   async writePage(page: RegistryPage): Promise<void> {
     const { stores, consoleId, logger } = this.#deps;
     this.#totalCount = page.totalCount ?? this.#totalCount;
     const seenAt = this.#iso();
     const seen: string[] = [];
+    const rejected: QuarantineEntry[] = [];
+    const reject = (identity: StoreRejection['identity'] | null, entry: Omit<RejectedReport, 'identity'>) => {
+      const key = identity ? imageKeyString({ consoleId, ...identity }) : undefined;
+      if (key !== undefined && countsAsSeen(key)) seen.push(key);
+      rejected.push(quarantineEntry({ ...entry, identity, at: seenAt }, this.#clean));
+    };
     // Taken out of the page (the pager's generator holds the page while this loop runs), so each
     // raw report is freed once serialized; the store gets the page in groups bounded by bytes.
     const groups = normalizedGroups(page.reports.splice(0), {
       consoleId,
       offset: page.offset,
       logger,
+      onRejected: ({ identity, ...entry }) => reject(identity, entry),
       ...(this.#options.groupBytes === undefined ? {} : { groupBytes: this.#options.groupBytes }),
     });
     for (const group of groups) {
@@ -250,17 +305,55 @@ export class SyncRun {
         group.map(({ report, rawJson }) => ({ normalized: report, rawJson })),
         { runId: this.#runId, seenAt },
       );
-      this.#own.images += group.length;
       this.#own.written += written.itemsWritten;
       for (const image of written.images) countOutcome(this.#own, image.outcome);
-      for (const { report } of group) {
-        seen.push(imageKeyString(report.image.identity));
-        noteScanTime(this.#own, report.image.scanTime);
-      }
+      const failed = new Map(storeRejections(written).map((r) => [r.index, r]));
+      group.forEach((entry, i) => {
+        const failure = failed.get(i);
+        if (failure) reject(failure.identity, this.#storeRejection(entry, failure, page.offset));
+        else this.#countStored(entry, seen);
+      });
     }
     this.#own.pages += 1;
+    if (rejected.length > 0) await this.#recordQuarantine(rejected);
     await this.#commit(page.state, this.#pageIndex, seen);
     this.#pageIndex += 1;
+  }
+
+  #countStored({ report }: NormalizedEntry, seen: string[]): void {
+    this.#own.images += 1;
+    seen.push(imageKeyString(report.image.identity));
+    noteScanTime(this.#own, report.image.scanTime);
+  }
+
+  #storeRejection(
+    entry: NormalizedEntry,
+    failure: StoreRejection,
+    offset: number,
+  ): Omit<RejectedReport, 'identity'> {
+    return {
+      offset,
+      index: entry.index,
+      code: failure.code,
+      reason: failure.reason,
+      sha256: rawDigest({ rawJson: entry.rawJson }),
+    };
+  }
+
+  /**
+   * Counts, logs and lists quarantined reports; the run record gets the list before the page is
+   * committed, so a crash in between lists them still (a re-read page does not list them twice).
+   */
+  async #recordQuarantine(entries: readonly QuarantineEntry[]): Promise<void> {
+    this.#own.quarantined += entries.length;
+    for (const entry of entries) {
+      this.#deps.logger.warn('report quarantined', { runId: this.#runId, ...entry });
+    }
+    this.#quarantine = mergeQuarantine(this.#quarantine, entries);
+    await this.#deps.stores.runs.updateRun(this.#runId, {
+      quarantined: this.totals().quarantined,
+      quarantine: this.#quarantine,
+    });
   }
 
   /**
@@ -292,14 +385,20 @@ export class SyncRun {
     const runId = this.#runId;
     if (isSyncError(error, 'client.deadline') && runId) {
       await stores.runs.updateRun(runId, this.#runPatch('partial'));
-      return this.result('partial', { reason: 'time budget (a console wait would pass the deadline)' });
+      const reason = isSyncError(error, 'client.deadline.retryAfter')
+        ? this.#deps.client.redact(error.message)
+        : 'time budget (a console wait would pass the deadline)';
+      return this.result('partial', { reason });
     }
     const code = isSyncError(error) ? error.code : 'sync.unexpected';
-    const message = error instanceof Error ? error.message : String(error);
+    const message = this.#deps.client.redact(error instanceof Error ? error.message : String(error));
     logger.error('sync run failed', { runId, code, message });
     if (runId) {
+      // Remembered on the run, so an identical failure on every resume ends (see resumeDecision).
+      const lastFailure = nextFailure(this.#failureBefore, { code, pageIndex: this.#pageIndex });
+      const failed = { error: `${code}: ${message}`, finishedAt: this.#iso(), lastFailure };
       await stores.runs
-        .updateRun(runId, this.#runPatch('failed', { error: `${code}: ${message}`, finishedAt: this.#iso() }))
+        .updateRun(runId, this.#runPatch('failed', failed))
         .catch((cause: unknown) =>
           logger.error('could not record the failed run', { runId, cause: String(cause) }),
         );
@@ -333,6 +432,7 @@ export class SyncRun {
       scanOngoing: this.#scanOngoing,
       totalCount: this.#totalCount,
       oldestScanTime: scanTimeText(oldestScanTimeMs),
+      quarantine: this.#quarantine,
       invocation: this.invocation(),
       ...extra,
     };
@@ -345,6 +445,7 @@ export class SyncRun {
       ...totals,
       oldestScanTime: scanTimeText(oldestScanTimeMs),
       scanOngoing: this.#scanOngoing,
+      quarantine: this.#quarantine,
       updatedAt: this.#iso(),
       ...extra,
     };
@@ -387,4 +488,13 @@ export class SyncRun {
   #iso(): string {
     return new Date(this.#now()).toISOString();
   }
+}
+
+/** The failure a run record holds, if it is one the engine wrote. */
+function failureFrom(value: unknown): CheckpointFailure | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { code, pageIndex, count } = value as Partial<CheckpointFailure>;
+  if (typeof code !== 'string' || typeof pageIndex !== 'number' || typeof count !== 'number')
+    return undefined;
+  return { code, pageIndex, count };
 }

@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isSyncError } from '../../lambda/common/errors.js';
-import { type NormalizedEntry, normalizedGroups } from '../../lambda/sync/page-groups.js';
+import {
+  type NormalizedEntry,
+  normalizedGroups,
+  type RejectedReport,
+} from '../../lambda/sync/page-groups.js';
 import { apiReport } from '../normalize/support.js';
 
 type Json = Record<string, unknown>;
@@ -22,13 +26,24 @@ function lines() {
   };
 }
 
+/** For pages where every report is valid. */
+function unexpected(report: RejectedReport): never {
+  throw new Error(`unexpected rejection: ${JSON.stringify(report)}`);
+}
+
 const tagsOf = (group: NormalizedEntry[]) => group.map((e) => e.report.image.identity.tag);
 
 describe('normalizedGroups', () => {
   it('hands a page out in groups of about groupBytes of raw JSON, in page order', () => {
     const raws: unknown[] = ['a', 'b', 'c', 'd', 'e'].map((tag) => report(tag, 1_000));
     const groups = [
-      ...normalizedGroups(raws, { consoleId: 'c1', offset: 0, groupBytes: 2_000, logger: lines() }),
+      ...normalizedGroups(raws, {
+        consoleId: 'c1',
+        offset: 0,
+        groupBytes: 2_000,
+        logger: lines(),
+        onRejected: unexpected,
+      }),
     ];
     expect(groups.map(tagsOf)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
     for (const entry of groups.flat()) expect(entry.rawJson.length).toBeGreaterThanOrEqual(1_000);
@@ -36,7 +51,9 @@ describe('normalizedGroups', () => {
 
   it('keeps a page of ordinary reports in one group by default', () => {
     const raws: unknown[] = Array.from({ length: 50 }, (_, i) => report(`t${i}`, 20_000));
-    const groups = [...normalizedGroups(raws, { consoleId: 'c1', offset: 0, logger: lines() })];
+    const groups = [
+      ...normalizedGroups(raws, { consoleId: 'c1', offset: 0, logger: lines(), onRejected: unexpected }),
+    ];
     expect(groups).toHaveLength(1);
     expect(groups[0]).toHaveLength(50);
   });
@@ -44,7 +61,13 @@ describe('normalizedGroups', () => {
   it('keeps the raw report as JSON text and lets go of each raw object once serialized', () => {
     const raws: unknown[] = [report('a', 800), report('b', 800), report('c', 800)];
     const originals = [...raws];
-    const groups = normalizedGroups(raws, { consoleId: 'c1', offset: 0, groupBytes: 800, logger: lines() });
+    const groups = normalizedGroups(raws, {
+      consoleId: 'c1',
+      offset: 0,
+      groupBytes: 800,
+      logger: lines(),
+      onRejected: unexpected,
+    });
     const first = groups.next();
     expect(first.done).toBe(false);
     expect(first.value && tagsOf(first.value)).toEqual(['a']);
@@ -64,7 +87,13 @@ describe('normalizedGroups', () => {
     ]) {
       log.logged.length = 0;
       const groups = [
-        ...normalizedGroups([...raws], { consoleId: 'c1', offset: 50, groupBytes: 1_000, logger: log }),
+        ...normalizedGroups([...raws], {
+          consoleId: 'c1',
+          offset: 50,
+          groupBytes: 1_000,
+          logger: log,
+          onRejected: unexpected,
+        }),
       ];
       const entries = groups.flat();
       expect(entries.map((e) => e.report.image.identity.tag).sort()).toEqual(['a', 'b', 'twin']);
@@ -81,16 +110,58 @@ describe('normalizedGroups', () => {
     }
   });
 
-  it('fails with sync.invalidReport naming the page offset and the report index', () => {
-    const raws: unknown[] = [report('a'), { _id: 'sha256:ab', repoTag: null, tags: [] }];
-    let error: unknown;
-    try {
-      [...normalizedGroups(raws, { consoleId: 'c1', offset: 49, logger: lines() })];
-    } catch (e) {
-      error = e;
-    }
-    expect(isSyncError(error, 'sync.invalidReport')).toBe(true);
-    expect((error as Error).message).toMatch(/^page offset=49 report\[1\]: /);
-    expect((error as { details?: unknown }).details).toEqual({ offset: 49, index: 1 });
+  it('leaves out a report the normalizer rejects, naming its offset, index, identity, reason and digest', () => {
+    const noName = { _id: 'sha256:ab', repoTag: null, tags: [] };
+    const longName = {
+      ...report('x'),
+      repoTag: { registry: 'r.example', repo: 'team/app', tag: 't'.repeat(5_000) },
+    };
+    const raws: unknown[] = [report('a'), noName, report('b'), longName];
+    const rejected: RejectedReport[] = [];
+    const groups = [
+      ...normalizedGroups([...raws], {
+        consoleId: 'c1',
+        offset: 49,
+        logger: lines(),
+        onRejected: (r) => rejected.push(r),
+      }),
+    ];
+    expect(groups.flat().map((e) => e.report.image.identity.tag)).toEqual(['a', 'b']);
+    expect(rejected.map((r) => r.index)).toEqual([1, 3]);
+    expect(rejected[0]).toMatchObject({ offset: 49, index: 1, identity: null, sha256: sha256(noName) });
+    expect(rejected[1]).toMatchObject({
+      offset: 49,
+      index: 3,
+      code: 'normalize.invalid',
+      sha256: sha256(longName),
+    });
+    expect(rejected[1]?.reason).toMatch(/longer than 768 bytes/);
+    for (const r of rejected) expect(r.code).toMatch(/^(normalize|sync)\./);
+    // Entries keep their position on the page.
+    for (const entry of groups.flat()) expect(raws[entry.index]).toBeDefined();
+  });
+
+  it('rejects a report nested too deeply to serialize, with no digest', () => {
+    let nested: unknown = 'leaf';
+    for (let i = 0; i < 20_000; i++) nested = { deeper: [nested] };
+    const deep = { ...report('deep'), nestedUnknownField: nested };
+    const rejected: RejectedReport[] = [];
+    const groups = [
+      ...normalizedGroups([report('a'), deep], {
+        consoleId: 'c1',
+        offset: 0,
+        logger: lines(),
+        onRejected: (r) => rejected.push(r),
+      }),
+    ];
+    expect(groups.flat().map((e) => e.report.image.identity.tag)).toEqual(['a']);
+    expect(rejected).toMatchObject([
+      { index: 1, code: 'sync.invalidReport', sha256: null, identity: { tag: 'deep' } },
+    ]);
+    expect(rejected[0]?.reason).toMatch(/nested too deeply/);
   });
 });
+
+function sha256(raw: unknown): string {
+  return createHash('sha256').update(JSON.stringify(raw)).digest('hex');
+}
