@@ -7,6 +7,7 @@ import {
   printJson,
   processOutput,
   progressReporter,
+  quarantineLines,
   stderrLogger,
   table,
 } from './cli/output.js';
@@ -17,8 +18,16 @@ import { addExportCommand } from './export/cli.js';
 import { fetchScanProgress } from './prisma/index.js';
 import { addReportCommand } from './report/cli.js';
 import { createTables } from './store/index.js';
-import { runSync, tuneProcessForSync } from './sync/engine.js';
+import { type QuarantineEntry, runSync, tuneProcessForSync } from './sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
+
+/**
+ * How long `sync` runs at most when `--max-duration` is not given: a console whose pages never end
+ * must not hold a run forever. An hour pages about 180,000 images at the console's own rate (50 a
+ * second); a larger console finishes over several `sync` calls, each resuming the checkpoint (exit 3
+ * until the pass completes; a checkpoint is resumed for 24 hours).
+ */
+export const DEFAULT_MAX_DURATION = '1h';
 
 /** Exit codes of SPEC §3. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
@@ -98,6 +107,8 @@ function parseDuration(value: string): number {
 export interface ShellHooks {
   /** Sets V8 flags of this process (default `v8.setFlagsFromString`); see `SYNC_V8_FLAGS`. */
   setV8Flags?: (flags: string) => void;
+  /** The `sync` ceiling without `--max-duration` (default `DEFAULT_MAX_DURATION`); tests shorten it. */
+  defaultMaxDuration?: string;
 }
 
 interface Context {
@@ -156,7 +167,10 @@ export function buildProgram(context: Context): Command {
   program
     .command('sync')
     .description('run one sync pass; resumes an unfinished run unless --fresh')
-    .option('--max-duration <duration>', 'stop cleanly with a checkpoint before this long (e.g. 10m); exit 3')
+    .option(
+      '--max-duration <duration>',
+      `stop cleanly with a checkpoint before this long (e.g. 10m; default ${DEFAULT_MAX_DURATION}); exit 3, the next sync resumes`,
+    )
     .option('--fresh', 'start a new pass even if an unfinished run has a checkpoint')
     .addOption(
       new Option('--when-scan-ongoing <policy>', 'what to do while the console scans its registries').choices(
@@ -173,10 +187,12 @@ export function buildProgram(context: Context): Command {
       }) => {
         const cfg = config(true);
         tuneProcessForSync(context.hooks.setV8Flags);
-        const maxDurationMs = opts.maxDuration !== undefined ? parseDuration(opts.maxDuration) : undefined;
+        const maxDurationMs = parseDuration(
+          opts.maxDuration ?? context.hooks.defaultMaxDuration ?? DEFAULT_MAX_DURATION,
+        );
         const consoleId = requireConsoleId(cfg);
         const log = logger();
-        const deadline = maxDurationMs !== undefined ? Date.now() + maxDurationMs : undefined;
+        const deadline = Date.now() + maxDurationMs;
         const client = await consoleClientFor(cfg, log, { deadline: () => deadline });
         const progress = opts.json ? undefined : progressReporter(out);
         try {
@@ -186,7 +202,7 @@ export function buildProgram(context: Context): Command {
               trigger: 'cli',
               fresh: opts.fresh === true,
               whenScanOngoing: opts.whenScanOngoing ?? cfg.whenScanOngoing,
-              ...(deadline !== undefined ? { deadline } : {}),
+              deadline,
               ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
             },
           );
@@ -197,8 +213,10 @@ export function buildProgram(context: Context): Command {
               `${result.status}: run ${result.runId}${result.resumed ? ' (resumed)' : ''}: ${result.images} images in ${result.pages} pages, ` +
                 `${result.requests} requests (${result.throttled} throttled, ${result.retries} retries), ` +
                 `${result.written} items written, ${result.unchanged} unchanged, ${result.removed} removed, ` +
-                `${(result.durationMs / 1000).toFixed(1)} s${result.reason ? ` — ${result.reason}` : ''}\n`,
+                `${result.quarantined} quarantined, ` +
+                `${(result.durationMs / 1000).toFixed(1)} s${result.reason ? ` — ${escapeControl(result.reason, { newlines: false })}` : ''}\n`,
             );
+            out.stdout.write(quarantineLines(result.quarantine, result.quarantined));
           }
           context.exitCode = result.status === 'partial' ? EXIT.partial : EXIT.ok;
         } finally {
@@ -411,9 +429,17 @@ function addQueryCommands(
           'requests',
           'throttled',
           'written',
+          'quarantined',
           'durationMs',
         ]),
       );
+      for (const run of rows) {
+        const listed = Array.isArray(run.quarantine) ? (run.quarantine as QuarantineEntry[]) : [];
+        if (listed.length === 0) continue;
+        out.stdout.write(
+          `\nrun ${run.runId}: ${quarantineLines(listed, Number(run.quarantined ?? listed.length))}`,
+        );
+      }
     });
 }
 

@@ -48,6 +48,8 @@ function publishMetrics(consoleId: string, result: SyncResult, now: number): voi
   metrics.addMetric('ItemsWritten', count, result.written);
   metrics.addMetric('Unchanged', count, result.unchanged);
   metrics.addMetric('Removed', count, result.removed);
+  // Reports skipped by quarantine in this invocation (SPEC §4.7); the run record lists them.
+  metrics.addMetric('Quarantined', count, result.invocation.quarantined);
   metrics.addMetric('DurationMs', MetricUnit.Milliseconds, result.durationMs);
   metrics.addMetric('RunCompleted', count, result.status === 'completed' ? 1 : 0);
   metrics.addMetric('RunPartial', count, result.status === 'partial' ? 1 : 0);

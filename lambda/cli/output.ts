@@ -1,5 +1,5 @@
 import { escapeControl } from '../common/redact.js';
-import type { EngineLogger, SyncProgress } from '../sync/engine.js';
+import type { EngineLogger, QuarantineEntry, SyncProgress } from '../sync/engine.js';
 
 /** Where the CLI writes: results on stdout, everything else on stderr (so `--json` stays parseable). */
 export interface Output {
@@ -87,4 +87,23 @@ export function table(rows: Array<Record<string, unknown>>, columns: string[]): 
       .join('  ')
       .trimEnd();
   return `${[line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n')}\n`;
+}
+
+/**
+ * Quarantined reports for a terminal, one line each ('' when none): what, where, why, and the
+ * digest of the raw report. Entries are console text: control characters are escaped again here.
+ *
+ * @example
+ * out.stdout.write(quarantineLines(result.quarantine, result.quarantined));
+ */
+export function quarantineLines(entries: readonly QuarantineEntry[], total = entries.length): string {
+  if (total === 0) return '';
+  const lines = entries.map((q) => {
+    const what = q.key ?? '(no image name)';
+    const digest = q.sha256 ? `sha256:${q.sha256}` : 'no digest';
+    return `  ${what} at offset ${q.offset} #${q.index}: ${q.code}: ${q.reason} (${digest})`;
+  });
+  const more = total > entries.length ? [`  ... and ${total - entries.length} more (not listed)`] : [];
+  const text = [`${total} quarantined report(s):`, ...lines, ...more];
+  return `${text.map((line) => escapeControl(line, { newlines: false })).join('\n')}\n`;
 }

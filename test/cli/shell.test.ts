@@ -4,9 +4,9 @@
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Output } from '../../lambda/cli/output.js';
+import { type Output, quarantineLines } from '../../lambda/cli/output.js';
 import { main } from '../../lambda/cli.js';
-import { SYNC_V8_FLAGS } from '../../lambda/sync/engine.js';
+import { type QuarantineEntry, SYNC_V8_FLAGS } from '../../lambda/sync/engine.js';
 import type { RunningSimulator } from '../../simulator/index.js';
 import { createTestTables, localDynamoClient, localDynamoEnv, uniqueTablePrefix } from '../support/dynamo.js';
 import { SIM_PASSWORD, SIM_USERNAME, startTestSimulator } from '../support/e2e.js';
@@ -71,5 +71,59 @@ describe('the CLI shell', () => {
     const code = await main(['query', 'runs', '--json'], out, env, { setV8Flags: (f) => flags.push(f) });
     expect(code, out.text().stderr).toBe(0);
     expect(flags).toEqual([]);
+  });
+
+  it('stops a sync without --max-duration at the default ceiling: partial, exit 3', async () => {
+    const slow = await startTestSimulator({
+      images: 200,
+      seed: 'cli-shell-ceiling',
+      rateLimit: { requests: 3, windowMs: 30_000 },
+    });
+    try {
+      const out = capture();
+      const code = await main(
+        ['sync', '--json'],
+        out,
+        { ...env, PRISMA_CONSOLE_URL: slow.url, PRISMA_CONSOLE_ID: 'ceiling' },
+        {
+          setV8Flags: () => {},
+          defaultMaxDuration: '4s',
+        },
+      );
+      expect(code, out.text().stderr).toBe(3);
+      expect(JSON.parse(out.text().stdout)).toMatchObject({ status: 'partial' });
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+describe('quarantineLines', () => {
+  const entry: QuarantineEntry = {
+    key: 'r.example/team/app:1.0',
+    identity: { registry: 'r.example', repo: 'team/app', tag: '1.0' },
+    offset: 49,
+    index: 3,
+    code: 'normalize.invalid',
+    reason: 'image name is longer than 768 bytes',
+    sha256: 'ab'.repeat(32),
+    at: '2026-12-03T00:00:00.000Z',
+  };
+
+  it('prints nothing without quarantined reports', () => {
+    expect(quarantineLines([], 0)).toBe('');
+  });
+
+  it('names each report, where it was, why and its digest, and how many more were not listed', () => {
+    const nameless = { ...entry, key: null, identity: null, sha256: null, reason: 'bell \u0007 here' };
+    expect(quarantineLines([entry, nameless], 5)).toBe(
+      [
+        '5 quarantined report(s):',
+        `  r.example/team/app:1.0 at offset 49 #3: normalize.invalid: image name is longer than 768 bytes (sha256:${'ab'.repeat(32)})`,
+        '  (no image name) at offset 49 #3: normalize.invalid: bell \\u0007 here (no digest)',
+        '  ... and 3 more (not listed)',
+        '',
+      ].join('\n'),
+    );
   });
 });

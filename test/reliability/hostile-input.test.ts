@@ -181,18 +181,6 @@ const FAILING: Array<{ name: string; arrange: () => void; code: RegExp; mentions
     code: /^client\.schema$/,
     mentions: ['offset=49', '_id'],
   },
-  {
-    name: 'a 10 MB tag (an image key no store can hold)',
-    arrange: () => {
-      const report = clone(3);
-      report._id = 'sha256:huge-tag';
-      report.repoTag = { registry: 'r.example', repo: 'huge', tag: 't'.repeat(10 * 1024 * 1024) };
-      report.tags = [];
-      withReports([...baseReports, report]);
-    },
-    code: /^(sync\.invalidReport|client\.schema|normalize\.)/,
-    mentions: ['offset=49'],
-  },
 ];
 
 describe('hostile input', () => {
@@ -273,7 +261,28 @@ describe('hostile input', () => {
     expectNoPollution();
   });
 
-  it('fails with an error naming the page and report on nesting too deep to store', async () => {
+  // SPEC §4.7: one bad report never blocks the rest (engine quarantine).
+  it('quarantines a report with a 10 MB tag (an image key no store can hold) and completes', async () => {
+    const report = clone(3);
+    report._id = 'sha256:huge-tag';
+    report.repoTag = { registry: 'r.example', repo: 'huge', tag: 't'.repeat(10 * 1024 * 1024) };
+    report.tags = [];
+    withReports([...baseReports, report]);
+    const outcome = await runAgainstHostile();
+    tried.push('a 10 MB tag');
+    expect(errorCode(outcome)).toBeUndefined();
+    expect(outcome.result).toMatchObject({ status: 'completed', quarantined: 1 });
+    const [entry] = outcome.result?.quarantine ?? [];
+    expect(entry).toMatchObject({ offset: 49, code: expect.stringMatching(/^normalize\./) });
+    // What the run record keeps of it is bounded: not the 10 MB tag.
+    expect(JSON.stringify(outcome.result?.quarantine).length).toBeLessThan(2_000);
+    const [run] = await stores.queries.runs(1);
+    expect(run).toMatchObject({ status: 'completed', quarantined: 1 });
+    await expectBaselineIntact();
+    expectNoPollution();
+  });
+
+  it('quarantines a report nested too deeply to store, naming its page, and completes', async () => {
     const reports = [...baseReports];
     const deep = clone(52);
     deep.nestedUnknownField = '@NESTED@';
@@ -281,10 +290,14 @@ describe('hostile input', () => {
     withNestedReports(reports, 20_000);
     const outcome = await runAgainstHostile();
     tried.push('nesting 40,000 levels deep');
-    expect(errorCode(outcome)).toBe('sync.invalidReport');
-    expect((outcome.error as Error).message).toMatch(
-      /page offset=49 report\[\d\]: the report is nested too deeply/,
-    );
+    expect(errorCode(outcome)).toBeUndefined();
+    expect(outcome.result).toMatchObject({ status: 'completed', quarantined: 1 });
+    expect(outcome.result?.quarantine[0]).toMatchObject({
+      offset: 49,
+      code: 'sync.invalidReport',
+      sha256: null,
+      reason: expect.stringMatching(/nested too deeply/),
+    });
     await expectBaselineIntact();
     expectNoPollution();
   });
