@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isSyncError } from '../common/errors.js';
-import { imageKeyString } from '../normalize/index.js';
+import type { ImageIdentity } from '../common/records.js';
 import { fetchScanProgress, type RegistryPage, RegistryPager } from '../prisma/index.js';
-import type { Checkpoint, RunRecord } from '../store/index.js';
+import { type Checkpoint, imageKeyString, type QuarantinedReport, type RunRecord } from '../store/index.js';
 import {
   type CheckpointFailure,
   DEFAULT_MAX_CHECKPOINT_AGE_MS,
@@ -46,22 +46,6 @@ import {
 
 export const DEFAULT_LEASE_TTL_MS = 120_000;
 
-/**
- * A report the store could not write (the store's `WriteReportsResult.quarantined`, announced in
- * /work/coord/NOTES.md): the engine reads only these fields of it.
- */
-interface StoreRejection {
-  index: number;
-  key: string;
-  identity: { registry: string; repo: string; tag: string };
-  code: string;
-  reason: string;
-}
-
-function storeRejections(written: object): readonly StoreRejection[] {
-  const listed = (written as { quarantined?: readonly StoreRejection[] }).quarantined;
-  return Array.isArray(listed) ? listed : [];
-}
 export const DEFAULT_SCAN_WAIT_POLL_MS = 30_000;
 
 /** A new run id that sorts by start time, so `query runs` reads naturally. */
@@ -286,8 +270,12 @@ export class SyncRun {
     const seenAt = this.#iso();
     const seen: string[] = [];
     const rejected: QuarantineEntry[] = [];
-    const reject = (identity: StoreRejection['identity'] | null, entry: Omit<RejectedReport, 'identity'>) => {
-      const key = identity ? imageKeyString({ consoleId, ...identity }) : undefined;
+    const reject = (
+      identity: Pick<ImageIdentity, 'registry' | 'repo' | 'tag'> | null,
+      entry: Omit<RejectedReport, 'identity'>,
+    ) => {
+      // The seen-key format is the store's (the sweep reads it back).
+      const key = identity ? imageKeyString(identity) : undefined;
       if (key !== undefined && countsAsSeen(key)) seen.push(key);
       rejected.push(quarantineEntry({ ...entry, identity, at: seenAt }, this.#clean));
     };
@@ -307,7 +295,7 @@ export class SyncRun {
       );
       this.#own.written += written.itemsWritten;
       for (const image of written.images) countOutcome(this.#own, image.outcome);
-      const failed = new Map(storeRejections(written).map((r) => [r.index, r]));
+      const failed = new Map(written.quarantined.map((r) => [r.index, r]));
       group.forEach((entry, i) => {
         const failure = failed.get(i);
         if (failure) reject(failure.identity, this.#storeRejection(entry, failure, page.offset));
@@ -328,7 +316,7 @@ export class SyncRun {
 
   #storeRejection(
     entry: NormalizedEntry,
-    failure: StoreRejection,
+    failure: QuarantinedReport,
     offset: number,
   ): Omit<RejectedReport, 'identity'> {
     return {

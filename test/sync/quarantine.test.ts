@@ -120,6 +120,7 @@ describe('a report the store cannot write', () => {
       const kept = reports.filter((_, i) => i !== index);
       const written = await write(kept, context);
       const identity = reports[index]?.normalized.image.identity;
+      if (!identity) throw new Error('no identity');
       return {
         ...written,
         quarantined: [
