@@ -92,7 +92,8 @@ const keyOf = (report: {
 /** Each scenario gets a fresh DynamoDB Local: a JVM holding an earlier scenario's items slows down many times over. */
 let endpoint = '';
 async function withDynamoDbLocal(scenario: () => Promise<void>): Promise<void> {
-  const ddb = await startDynamoDbLocal();
+  // A JVM takes long to start on a machine shared with other jobs.
+  const ddb = await startDynamoDbLocal({ timeoutMs: 180_000 });
   endpoint = ddb.endpoint;
   try {
     await scenario();
