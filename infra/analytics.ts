@@ -36,6 +36,7 @@ import {
   prestoViewText,
   RAW_TABLES,
 } from '../lambda/export/aws/athena-views.js';
+import { acknowledgeAutoDeleteProvider, XRAY_ACKNOWLEDGEMENT } from './nag.js';
 
 /** The exporter function's entry. */
 export const EXPORTER_ENTRY = fileURLToPath(new URL('../lambda/export/aws/handler.ts', import.meta.url));
@@ -52,11 +53,15 @@ export interface AnalyticsConstructProps {
   tables: ReadonlyMap<string, dynamodb.ITable>;
   /** The tables' customer-managed key, when they use one (`SyncTables.key`). */
   tableKey?: kms.IKey;
-  /** `retain` (default) keeps the bucket and the catalog on stack deletion. */
+  /**
+   * `retain` (default) keeps the buckets (exports, query results, access logs) on stack deletion;
+   * `destroy` empties and deletes them. The Glue catalog and the workgroup are always deleted: they
+   * hold no data, only what this construct (and the exporter, from its state) recreates.
+   */
   removalPolicy?: 'retain' | 'destroy';
-  /** Glue database name (default `prisma_registry_sync`). */
+  /** Glue database name (default `prisma_registry_sync`); the stack derives it from the table prefix. */
   databaseName?: string;
-  /** Athena workgroup name (default `prisma-registry-sync`). */
+  /** Athena workgroup name (default `prisma-registry-sync`); the stack derives it from the table prefix. */
   workGroupName?: string;
   /** Hours between full snapshots (default 168, weekly). */
   fullEveryHours?: number;
@@ -69,6 +74,8 @@ export interface AnalyticsConstructProps {
   /** Per-query scan limit in bytes (default 100 GB): a runaway query fails instead of billing. */
   bytesScannedCutoffPerQuery?: number;
   logRetentionDays?: logs.RetentionDays;
+  /** X-Ray active tracing of the exporter (default on). */
+  tracing?: boolean;
   alarmTopic?: sns.ITopic;
   /** Defaults to {@link EXPORTER_ENTRY}; tests may pass a stub. */
   handlerEntry?: string;
@@ -149,8 +156,10 @@ export class AnalyticsConstruct extends Construct {
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
-      // `destroy` deletes the bucket only once emptied: no auto-delete function with bucket-wide rights.
       removalPolicy,
+      // CloudFormation deletes only an empty bucket: under `destroy`, CDK's auto-delete function empties it
+      // (every object version) first. Under `retain` there is no such function.
+      autoDeleteObjects: !retain,
     });
     Validations.of(this.accessLogsBucket).acknowledge({
       id: 'AwsSolutions-S1',
@@ -181,6 +190,7 @@ export class AnalyticsConstruct extends Construct {
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
       removalPolicy,
+      autoDeleteObjects: !retain,
     });
 
     // Server access logs through a bucket policy scoped to this bucket (not the legacy log-delivery ACL,
@@ -210,15 +220,19 @@ export class AnalyticsConstruct extends Construct {
           'prisma-registry-sync: DynamoDB exports of the images table and the flat analytics views',
       },
     });
-    this.database.applyRemovalPolicy(removalPolicy);
-    const rawTables = this.createRawTables(removalPolicy);
-    this.createViews(rawTables, removalPolicy);
+    // Deleted with the stack whatever the policy: the catalog is metadata this construct recreates, and a
+    // retained database with its fixed name would make the next deploy fail with "already exists".
+    this.database.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    const rawTables = this.createRawTables();
+    this.createViews(rawTables);
 
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: props.workGroupName ?? 'prisma-registry-sync',
       description: 'Queries over the prisma-registry-sync analytics views',
       state: 'ENABLED',
-      recursiveDeleteOption: !retain,
+      // Deleted with the stack (saved queries with it) whatever the policy, for the same reason as the
+      // catalog; query results stay in the bucket under `retain`.
+      recursiveDeleteOption: true,
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,
@@ -236,6 +250,7 @@ export class AnalyticsConstruct extends Construct {
       retention: props.logRetentionDays ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy,
     });
+    const tracing = props.tracing ?? true;
     const role = new iam.Role(this, 'ExporterRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Starts DynamoDB exports of the images table and publishes them to the Glue catalog',
@@ -251,11 +266,14 @@ export class AnalyticsConstruct extends Construct {
       architecture: lambda.Architecture.ARM_64,
       timeout: Duration.minutes(2),
       memorySize: 256,
-      // The state object has a single writer.
-      reservedConcurrentExecutions: 1,
+      // No reserved concurrency: reserving any fails creation in accounts at the new-account quota of 10.
+      // Two overlapping runs are harmless instead: an export request carries a ClientToken (the same
+      // export is started once), and the state object is written conditionally on the version read.
       retryAttempts: 0,
       role,
       logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       environment: {
         EXPORT_TABLE_ARN: table.tableArn,
         EXPORT_BUCKET: this.bucket.bucketName,
@@ -266,6 +284,7 @@ export class AnalyticsConstruct extends Construct {
         GLUE_DATABASE: this.databaseName,
         GLUE_FULL_TABLE: RAW_TABLES.full,
         GLUE_INCREMENTAL_TABLE: RAW_TABLES.incremental,
+        POWERTOOLS_SERVICE_NAME: 'prisma-registry-sync-exporter',
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
@@ -312,12 +331,15 @@ export class AnalyticsConstruct extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    if (props.alarmTopic) this.alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    if (props.alarmTopic) {
+      this.alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+      this.alarm.addOkAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    }
 
-    this.acknowledgeReviewedFindings(role, table);
+    this.acknowledgeReviewedFindings(role, table, tracing, !retain);
   }
 
-  private createRawTables(removalPolicy: RemovalPolicy): { full: glue.CfnTable; incremental: glue.CfnTable } {
+  private createRawTables(): { full: glue.CfnTable; incremental: glue.CfnTable } {
     const table = (
       id: string,
       name: string,
@@ -347,8 +369,8 @@ export class AnalyticsConstruct extends Construct {
           },
         },
       });
-      cfn.addDependency(this.database);
-      cfn.applyRemovalPolicy(removalPolicy);
+      cfn.addResourceDependency(this.database);
+      cfn.applyRemovalPolicy(RemovalPolicy.DESTROY);
       return cfn;
     };
     return {
@@ -363,10 +385,7 @@ export class AnalyticsConstruct extends Construct {
   }
 
   /** The views (Presto views stored in the catalog, the form Athena's CREATE VIEW writes). */
-  private createViews(
-    raw: { full: glue.CfnTable; incremental: glue.CfnTable },
-    removalPolicy: RemovalPolicy,
-  ): void {
+  private createViews(raw: { full: glue.CfnTable; incremental: glue.CfnTable }): void {
     let previous: glue.CfnTable | undefined;
     for (const view of glueViews(this.databaseName)) {
       const cfn = new glue.CfnTable(
@@ -389,12 +408,12 @@ export class AnalyticsConstruct extends Construct {
           },
         },
       );
-      cfn.addDependency(raw.full);
-      cfn.addDependency(raw.incremental);
+      cfn.addResourceDependency(raw.full);
+      cfn.addResourceDependency(raw.incremental);
       // current_items first: the other views read it.
-      if (previous) cfn.addDependency(previous);
+      if (previous) cfn.addResourceDependency(previous);
       previous ??= cfn;
-      cfn.applyRemovalPolicy(removalPolicy);
+      cfn.applyRemovalPolicy(RemovalPolicy.DESTROY);
     }
   }
 
@@ -459,19 +478,25 @@ export class AnalyticsConstruct extends Construct {
       }),
     );
     if (tableKey) {
-      // Exporting a table encrypted with a customer-managed key reads through it.
+      // Exporting a table encrypted with a customer-managed key reads through it, and only DynamoDB does.
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'TableKey',
           actions: ['kms:Decrypt', 'kms:DescribeKey'],
           resources: [tableKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
         }),
       );
     }
   }
 
   /** cdk-nag findings reviewed for this construct, each acknowledged with its reason. */
-  private acknowledgeReviewedFindings(role: iam.Role, table: dynamodb.ITable): void {
+  private acknowledgeReviewedFindings(
+    role: iam.Role,
+    table: dynamodb.ITable,
+    tracing: boolean,
+    autoDelete: boolean,
+  ): void {
     const stack = Stack.of(this);
     const policy = role.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
     const bucketArn = `<${stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
@@ -494,8 +519,10 @@ export class AnalyticsConstruct extends Construct {
           reason:
             'Export ARNs are generated by DynamoDB; DescribeExport is scoped to the exports of this one table.',
         },
+        ...(tracing ? [XRAY_ACKNOWLEDGEMENT] : []),
       );
     }
+    if (autoDelete) acknowledgeAutoDeleteProvider(stack);
     Validations.of(this.exporter).acknowledge({
       id: 'AwsSolutions-L1',
       reason: 'Pinned to nodejs22.x like the sync function: the bundle targets node22 and is tested on it.',

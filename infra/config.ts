@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../lambda/common/errors.js';
 import { DEFAULT_TABLE_PREFIX } from '../lambda/config.js';
+import { FUNCTION_TIMEOUT_MINUTES, MAX_CONTINUATIONS } from '../lambda/handler-limits.js';
 
 /** Context keys the app reads. Anything else in context belongs to the CDK itself. */
 export const CONTEXT_KEYS = [
@@ -21,6 +22,9 @@ export const CONTEXT_KEYS = [
   'throttledAlarmThreshold',
   'scanAgeAlarmDays',
   'stuckRunAlarmHours',
+  'noCompletedRunAlarmHours',
+  'longestRunHours',
+  'tracing',
   'analytics',
   'consoles',
 ] as const;
@@ -43,6 +47,15 @@ const LOG_RETENTION_DAYS = [
 
 /** CloudWatch caps an alarm's evaluation range (period × periods) at 7 days; our stuck alarm uses 2 periods. */
 const MAX_STUCK_WINDOW_HOURS = 84;
+/** The dead-man's switch evaluates hourly periods, so its window is capped by the same 7 days. */
+export const MAX_NO_COMPLETED_RUN_HOURS = 168;
+/**
+ * The longest run the handler lets happen: it continues a partial run at most
+ * {@link MAX_CONTINUATIONS} times, each invocation at most {@link FUNCTION_TIMEOUT_MINUTES}.
+ */
+export const DEFAULT_LONGEST_RUN_HOURS = Math.ceil(((MAX_CONTINUATIONS + 1) * FUNCTION_TIMEOUT_MINUTES) / 60);
+/** A cron schedule has no fixed interval; the dead-man's switch assumes a daily one unless told. */
+const CRON_INTERVAL_HOURS = 24;
 /** Lambda function names: letters, digits, hyphens, underscores, at most 64 characters. */
 const MAX_FUNCTION_NAME = 64;
 
@@ -174,6 +187,12 @@ const contextSchema = z
       z.boolean({ message: 'must be true or false' }).default(true),
     ),
     stuckRunAlarmHours: z.coerce.number().int().min(1).max(MAX_STUCK_WINDOW_HOURS).optional(),
+    noCompletedRunAlarmHours: z.coerce.number().int().min(1).max(MAX_NO_COMPLETED_RUN_HOURS).optional(),
+    longestRunHours: z.coerce.number().int().min(1).max(MAX_NO_COMPLETED_RUN_HOURS).optional(),
+    tracing: z.preprocess(
+      (v) => (v === 'true' ? true : v === 'false' ? false : v),
+      z.boolean({ message: 'must be true or false' }).default(true),
+    ),
     consoles: z.preprocess(
       fromJsonString,
       z
@@ -205,6 +224,21 @@ export interface ConsoleDeployment {
   caBundle: string | undefined;
   /** Length of one window of the "runs not completing" alarm (it fires after two such windows). */
   stuckWindowHours: number;
+  /**
+   * The dead-man's switch: hours without a completed run after which the "no completed run" alarm
+   * fires (2 schedule intervals + the longest expected run, unless the context sets it).
+   */
+  noCompletedRunHours: number;
+  /** Set when the default had to be capped at {@link MAX_NO_COMPLETED_RUN_HOURS}: why, for a synth warning. */
+  noCompletedRunCapped: string | undefined;
+}
+
+/** Physical names of the stack's named resources, all derived from the table prefix (two stacks never share one). */
+export interface PhysicalNames {
+  /** Glue database of the analytics path (lowercase letters, digits, underscores). */
+  glueDatabase: string;
+  /** Athena workgroup of the analytics path. */
+  athenaWorkGroup: string;
 }
 
 export interface StackConfig {
@@ -220,7 +254,22 @@ export interface StackConfig {
   scanAgeAlarmDays: number;
   /** The S3 + Glue + Athena analytics path (docs/analytics.md); on by default. */
   analytics: boolean;
+  /** X-Ray active tracing of the functions; on by default. */
+  tracing: boolean;
+  names: PhysicalNames;
   consoles: ConsoleDeployment[];
+}
+
+/**
+ * The names of the stack's named resources besides tables and functions, derived from the prefix.
+ *
+ * @example physicalNames('prisma-registry') // { glueDatabase: 'prisma_registry_sync', athenaWorkGroup: 'prisma-registry-sync' }
+ */
+export function physicalNames(tablePrefix: string): PhysicalNames {
+  return {
+    glueDatabase: `${tablePrefix.toLowerCase().replace(/[^a-z0-9]+/g, '_')}_sync`,
+    athenaWorkGroup: `${tablePrefix}-sync`,
+  };
 }
 
 /**
@@ -243,6 +292,25 @@ function stuckWindowHours(schedule: ParsedSchedule, override: number | undefined
   if (override !== undefined) return override;
   if (schedule.intervalHours === undefined) return 12;
   return Math.min(MAX_STUCK_WINDOW_HOURS, Math.max(1, Math.ceil(schedule.intervalHours)));
+}
+
+/**
+ * The dead-man's switch window: two schedule intervals (one missed run is tolerated) plus the longest
+ * run the handler allows, capped at what an hourly CloudWatch alarm can evaluate.
+ */
+function noCompletedRunHours(
+  schedule: ParsedSchedule,
+  longestRunHours: number,
+  override: number | undefined,
+): { hours: number; capped: string | undefined } {
+  if (override !== undefined) return { hours: override, capped: undefined };
+  const interval = schedule.intervalHours ?? CRON_INTERVAL_HOURS;
+  const wanted = Math.ceil(2 * interval + longestRunHours);
+  if (wanted <= MAX_NO_COMPLETED_RUN_HOURS) return { hours: wanted, capped: undefined };
+  return {
+    hours: MAX_NO_COMPLETED_RUN_HOURS,
+    capped: `2 schedule intervals + ${longestRunHours} h is ${wanted} h, above CloudWatch's ${MAX_NO_COMPLETED_RUN_HOURS} h; set noCompletedRunAlarmHours or schedule more often`,
+  };
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -307,6 +375,11 @@ export function parseStackConfig(context: Partial<Record<ContextKey, unknown>>):
       );
     }
     const schedule = parseSchedule(entry.schedule ?? raw.schedule) as ParsedSchedule;
+    const deadMan = noCompletedRunHours(
+      schedule,
+      raw.longestRunHours ?? DEFAULT_LONGEST_RUN_HOURS,
+      raw.noCompletedRunAlarmHours,
+    );
     return {
       id: entry.id,
       url: entry.url.replace(/\/+$/, ''),
@@ -319,6 +392,8 @@ export function parseStackConfig(context: Partial<Record<ContextKey, unknown>>):
       whenScanOngoing: entry.whenScanOngoing,
       caBundle: entry.caBundle,
       stuckWindowHours: stuckWindowHours(schedule, raw.stuckRunAlarmHours),
+      noCompletedRunHours: deadMan.hours,
+      noCompletedRunCapped: deadMan.capped,
     };
   });
 
@@ -334,6 +409,8 @@ export function parseStackConfig(context: Partial<Record<ContextKey, unknown>>):
     throttledAlarmThreshold: raw.throttledAlarmThreshold,
     scanAgeAlarmDays: raw.scanAgeAlarmDays,
     analytics: raw.analytics,
+    tracing: raw.tracing,
+    names: physicalNames(raw.tablePrefix),
     consoles,
   };
 }

@@ -12,7 +12,9 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { FUNCTION_TIMEOUT_MINUTES } from '../lambda/handler-limits.js';
 import type { ConsoleDeployment } from './config.js';
+import { XRAY_ACKNOWLEDGEMENT } from './nag.js';
 import type { SyncTables } from './tables.js';
 
 /** Where the handler publishes its metrics (Powertools EMF). */
@@ -38,6 +40,8 @@ export interface ConsoleSyncProps {
   alarmTopic: sns.ITopic | undefined;
   throttledAlarmThreshold: number;
   scanAgeAlarmDays: number;
+  /** X-Ray active tracing. */
+  tracing: boolean;
 }
 
 /**
@@ -98,8 +102,9 @@ export class ConsoleSync extends Construct {
       retentionPeriod: Duration.days(14),
     });
 
+    // No fixed name: a log group retained by an earlier stack would make the next deploy fail with
+    // "already exists". The name is a stack output.
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      logGroupName: `/aws/lambda/${target.functionName}`,
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy,
     });
@@ -117,11 +122,13 @@ export class ConsoleSync extends Construct {
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      // One invocation pages until 60 s before this limit, checkpoints and continues itself.
-      timeout: Duration.minutes(15),
+      // One invocation pages until its safety margin before this limit, checkpoints and continues itself.
+      timeout: Duration.minutes(FUNCTION_TIMEOUT_MINUTES),
       memorySize: props.memoryMb,
       role,
       logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       environment: handlerEnvironment(target, props.tablePrefix, this.secret.secretArn),
       // The handler continues a partial run by invoking itself; it bounds the chain itself
       // (MAX_CONTINUATIONS) and the lease keeps it to one chain, so Lambda's 16-hop loop breaker must
@@ -233,19 +240,20 @@ export class ConsoleSync extends Construct {
       );
     }
     // Built from the fixed function name, not the function's ARN attribute: the role would otherwise
-    // depend on the function that depends on the role.
+    // depend on the function that depends on the role. The handler continues a run through the ARN it
+    // was invoked by (`invokedFunctionArn`), so that a run started through an alias or a version goes on
+    // with the same code: the unqualified ARN and its qualified forms (`:<alias>`, `:<version>`).
+    const functionArn = Stack.of(this).formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: target.functionName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ContinueRun',
         actions: ['lambda:InvokeFunction'],
-        resources: [
-          Stack.of(this).formatArn({
-            service: 'lambda',
-            resource: 'function',
-            resourceName: target.functionName,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
+        resources: [functionArn, `${functionArn}:*`],
       }),
     );
   }
@@ -303,6 +311,21 @@ export class ConsoleSync extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    // The dead-man's switch. Every other alarm reads missing data as fine; this one reads it as breaching,
+    // so a disabled schedule, a broken secret, invocations that are all skipped or a function that never
+    // starts all end here. Hourly maxima of RunCompleted (0 or 1 per invocation): the alarm fires after
+    // N hours in a row without a 1.
+    add('NoCompletedRunAlarm', {
+      alarmName: `${name}-no-completed-run`,
+      alarmDescription: `Console ${target.id}: no sync run completed in the last ${target.noCompletedRunHours} hours (2 schedule intervals + the longest expected run). The schedule may be disabled, the secret broken or every invocation skipped or failing.`,
+      metric: syncMetric(target.id, 'RunCompleted', cloudwatch.Stats.MAXIMUM, Duration.hours(1)),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: target.noCompletedRunHours,
+      datapointsToAlarm: target.noCompletedRunHours,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
     // The client paces itself below the console's 30 requests / 30 s: 429s mean someone else spends the
     // same budget (or the console's limit changed).
     add('ThrottledAlarm', {
@@ -331,13 +354,19 @@ export class ConsoleSync extends Construct {
   private acknowledgeReviewedFindings(role: iam.Role, props: ConsoleSyncProps): void {
     const stack = Stack.of(this);
     const policy = role.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
-    if (policy && props.tables.indexed.length > 0) {
+    if (policy) {
       Validations.of(policy).acknowledge(
         ...props.tables.indexed.map((table) => ({
           id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(table.node.defaultChild as CfnElement)}.Arn>/index/*]`,
           reason:
             'Scoped wildcard: the global secondary indexes of this one sync table (table ARN + /index/*), which the store queries.',
         })),
+        {
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${props.console.functionName}:*]`,
+          reason:
+            'The versions and aliases of this one function: a run continues through the ARN it was invoked by, so a run started through an alias or version keeps its code.',
+        },
+        ...(props.tracing ? [XRAY_ACKNOWLEDGEMENT] : []),
       );
     }
     Validations.of(this.function).acknowledge({

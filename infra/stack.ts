@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Annotations, type App, CfnOutput, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -67,8 +68,15 @@ export class PrismaRegistrySyncStack extends Stack {
         alarmTopic: this.alarmTopic,
         throttledAlarmThreshold: config.throttledAlarmThreshold,
         scanAgeAlarmDays: config.scanAgeAlarmDays,
+        tracing: config.tracing,
       });
       consoles.set(target.id, sync);
+      if (target.noCompletedRunCapped) {
+        Annotations.of(sync).addWarningV2(
+          'prisma-registry-sync:noCompletedRunCapped',
+          `console ${target.id}: the no-completed-run alarm is capped at ${target.noCompletedRunHours} h: ${target.noCompletedRunCapped}`,
+        );
+      }
       if (/(^|\.)example\.(com|org|net)$/.test(new URL(target.url).hostname)) {
         Annotations.of(sync).addWarningV2(
           'prisma-registry-sync:placeholderConsole',
@@ -82,6 +90,10 @@ export class PrismaRegistrySyncStack extends Stack {
           tables: this.tables.byName,
           ...(this.tables.key ? { tableKey: this.tables.key } : {}),
           removalPolicy: config.removalPolicy,
+          databaseName: config.names.glueDatabase,
+          workGroupName: config.names.athenaWorkGroup,
+          logRetentionDays: config.logRetentionDays as RetentionDays,
+          tracing: config.tracing,
           ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
         })
       : undefined;

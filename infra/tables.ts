@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -10,7 +10,10 @@ export interface SyncTablesProps {
   definitions: readonly TableDefinition[];
   /** `SYNC_TABLE_PREFIX`: every physical table name is `${prefix}-${name}`. */
   prefix: string;
-  /** `retain` keeps tables (and turns on deletion protection); `destroy` is for throwaway dev stacks. */
+  /**
+   * `retain` keeps tables and the customer-managed key (and turns on deletion protection); `destroy`
+   * deletes them, for throwaway dev stacks.
+   */
   removalPolicy: 'retain' | 'destroy';
   /**
    * `aws-managed` (default) encrypts with the `aws/dynamodb` KMS key: every use is in CloudTrail, no key
@@ -89,8 +92,11 @@ export class SyncTables extends Construct {
         ? new kms.Key(this, 'Key', {
             description: `Encrypts the ${props.prefix}-* sync tables`,
             enableKeyRotation: true,
-            // Always retained: a deleted key would make retained tables and their backups unreadable.
-            removalPolicy: RemovalPolicy.RETAIN,
+            // Retained with retained tables: a deleted key would make them and their backups unreadable.
+            // Under `destroy` the tables go, and the key is scheduled for deletion after 7 days (the
+            // shortest window KMS allows; `aws kms cancel-key-deletion` undoes it meanwhile).
+            removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+            ...(retain ? {} : { pendingWindow: Duration.days(7) }),
           })
         : undefined;
 

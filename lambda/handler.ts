@@ -1,10 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, type InvokeCommandInput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { isSyncError } from './common/errors.js';
 import { parseConfig } from './config.js';
-import { type EngineLogger, runSync, type SyncResult, tuneProcessForSync } from './sync/engine.js';
+import { MAX_CONTINUATIONS } from './handler-limits.js';
+import type { ConsoleClient } from './prisma/index.js';
+import type { Stores } from './store/index.js';
+import { type EngineLogger, type RunStatus, runSync, type SyncResult } from './sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
 
 /** What the schedule (or a continuation) sends. Everything else comes from the environment. */
@@ -15,9 +18,10 @@ export interface SyncEvent {
   fresh?: boolean;
 }
 
+export type HandlerResult = SyncResult | { status: 'skipped'; reason: string };
+
 /** Stop this long before Lambda's hard timeout: the last page must commit and the run record close. */
 const SAFETY_MARGIN_MS = 60_000;
-const MAX_CONTINUATIONS = 48;
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'prisma-registry-sync' });
 const metrics = new Metrics({
@@ -25,8 +29,20 @@ const metrics = new Metrics({
   serviceName: 'prisma-registry-sync',
 });
 let lambdaClient: LambdaClient | undefined;
-// The handler owns its process (one per Lambda container): it, not the engine, tunes V8 for syncs.
-tuneProcessForSync();
+
+/** The figures one invocation publishes: what it did itself, not the run's totals. */
+type InvocationMetrics = Pick<
+  SyncResult,
+  | 'images'
+  | 'pages'
+  | 'requests'
+  | 'throttled'
+  | 'retries'
+  | 'written'
+  | 'unchanged'
+  | 'removed'
+  | 'durationMs'
+>;
 
 function engineLogger(): EngineLogger {
   return {
@@ -37,23 +53,40 @@ function engineLogger(): EngineLogger {
   };
 }
 
-function publishMetrics(consoleId: string, result: SyncResult, now: number): void {
-  metrics.addDimension('ConsoleId', consoleId);
+/**
+ * What this invocation did. The run's figures in `result` are cumulative across its invocations
+ * (restored from the checkpoint), so publishing them would count a resumed run's work again.
+ */
+function invocationFigures(result: SyncResult): InvocationMetrics {
+  return (result as SyncResult & { invocation?: InvocationMetrics }).invocation ?? result;
+}
+
+/**
+ * RunCompleted/RunPartial/RunFailed, 0 or 1 each, from every invocation that ran (the alarms read their
+ * maxima), and RunSkipped when the engine skipped the run (a console scan under `skip`).
+ */
+function addOutcome(status: RunStatus): void {
+  metrics.addMetric('RunCompleted', MetricUnit.Count, status === 'completed' ? 1 : 0);
+  metrics.addMetric('RunPartial', MetricUnit.Count, status === 'partial' ? 1 : 0);
+  metrics.addMetric('RunFailed', MetricUnit.Count, status === 'failed' ? 1 : 0);
+  if (status === 'skipped') metrics.addMetric('RunSkipped', MetricUnit.Count, 1);
+}
+
+function addResultMetrics(result: SyncResult, now: number): void {
+  const figures = invocationFigures(result);
   const count = MetricUnit.Count;
-  metrics.addMetric('Images', count, result.images);
-  metrics.addMetric('Pages', count, result.pages);
-  metrics.addMetric('Requests', count, result.requests);
-  metrics.addMetric('Throttled', count, result.throttled);
-  metrics.addMetric('Retries', count, result.retries);
-  metrics.addMetric('ItemsWritten', count, result.written);
-  metrics.addMetric('Unchanged', count, result.unchanged);
-  metrics.addMetric('Removed', count, result.removed);
+  metrics.addMetric('Images', count, figures.images);
+  metrics.addMetric('Pages', count, figures.pages);
+  metrics.addMetric('Requests', count, figures.requests);
+  metrics.addMetric('Throttled', count, figures.throttled);
+  metrics.addMetric('Retries', count, figures.retries);
+  metrics.addMetric('ItemsWritten', count, figures.written);
+  metrics.addMetric('Unchanged', count, figures.unchanged);
+  metrics.addMetric('Removed', count, figures.removed);
   // Reports skipped by quarantine in this invocation (SPEC §4.7); the run record lists them.
-  metrics.addMetric('Quarantined', count, result.invocation.quarantined);
-  metrics.addMetric('DurationMs', MetricUnit.Milliseconds, result.durationMs);
-  metrics.addMetric('RunCompleted', count, result.status === 'completed' ? 1 : 0);
-  metrics.addMetric('RunPartial', count, result.status === 'partial' ? 1 : 0);
-  metrics.addMetric('RunFailed', count, result.status === 'failed' ? 1 : 0);
+  metrics.addMetric('Quarantined', count, figures.quarantined);
+  metrics.addMetric('DurationMs', MetricUnit.Milliseconds, figures.durationMs);
+  addOutcome(result.status);
   if (result.oldestScanTime) {
     metrics.addMetric(
       'OldestScanAgeSeconds',
@@ -64,71 +97,122 @@ function publishMetrics(consoleId: string, result: SyncResult, now: number): voi
 }
 
 /**
- * The scheduled entry point: one sync invocation within Lambda's time limit. A run cut by the
- * budget continues itself asynchronously, so 100,000 images finish in one pass of several invocations.
+ * The continuation's request: the same ARN this invocation was invoked by, so a run started through
+ * an alias or a version continues with the same code. The function's role may invoke the unqualified
+ * ARN and its qualified forms (infra/console-sync.ts, `ContinueRun`).
+ *
+ * @example continuationRequest('arn:aws:lambda:eu-west-1:123456789012:function:f:live', 1).FunctionName // '...:f:live'
  */
-export async function handler(
-  event: SyncEvent | undefined,
-  context: Context,
-): Promise<SyncResult | { status: 'skipped'; reason: string }> {
+export function continuationRequest(invokedFunctionArn: string, continuation: number): InvokeCommandInput {
+  return {
+    FunctionName: invokedFunctionArn,
+    InvocationType: 'Event',
+    Payload: new TextEncoder().encode(
+      JSON.stringify({ trigger: 'continuation', continuation } satisfies SyncEvent),
+    ),
+  };
+}
+
+async function continueRun(result: SyncResult, continuation: number, context: Context, region: string) {
+  if (continuation >= MAX_CONTINUATIONS) {
+    logger.error(
+      'run is still partial after the maximum number of continuations; waiting for the next schedule',
+      {
+        runId: result.runId,
+        continuation,
+      },
+    );
+    return;
+  }
+  lambdaClient ??= new LambdaClient({ region });
+  await lambdaClient.send(
+    new InvokeCommand(continuationRequest(context.invokedFunctionArn, continuation + 1)),
+  );
+  logger.info('continuing the run in a new invocation', {
+    runId: result.runId,
+    continuation: continuation + 1,
+  });
+}
+
+interface Invocation {
+  consoleId: string;
+  region: string;
+  client: ConsoleClient;
+  stores: Stores;
+  deadline: number;
+  whenScanOngoing: ReturnType<typeof parseConfig>['whenScanOngoing'];
+}
+
+/** Configuration, credentials and clients. A failure here is a failed run like any other. */
+async function prepare(context: Context, onClient: (client: ConsoleClient) => void): Promise<Invocation> {
   const config = parseConfig(process.env, { needConsole: true });
   const consoleId = requireConsoleId(config);
   logger.appendKeys({ consoleId });
-  const log = engineLogger();
   const deadline = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
-  const client = await consoleClientFor(config, log, { deadline: () => deadline });
+  const client = await consoleClientFor(config, engineLogger(), { deadline: () => deadline });
+  onClient(client);
   const stores = storesFor(config, consoleId, createDocumentClient(config));
-  const continuation = event?.continuation ?? 0;
+  return {
+    consoleId,
+    region: config.aws.region,
+    client,
+    stores,
+    deadline,
+    whenScanOngoing: config.whenScanOngoing,
+  };
+}
+
+/** One line naming what failed; never the error object, whose causes may carry request details. */
+function describeFailure(error: unknown): { code: string; message: string } {
+  if (isSyncError(error)) return { code: error.code, message: error.message };
+  if (error instanceof Error) return { code: error.name, message: error.message };
+  return { code: 'unknown', message: String(error) };
+}
+
+/**
+ * The scheduled entry point: one sync invocation within Lambda's time limit. A run cut by the
+ * budget continues itself asynchronously, so 100,000 images finish in one pass of several invocations.
+ */
+export async function handler(event: SyncEvent | undefined, context: Context): Promise<HandlerResult> {
+  // The stack always sets PRISMA_CONSOLE_ID: a failure before the configuration is parsed still
+  // lands on this console's metrics (and its dead-man's switch).
+  let consoleId = process.env.PRISMA_CONSOLE_ID || 'unknown';
+  let client: ConsoleClient | undefined;
   try {
+    const invocation = await prepare(context, (created) => {
+      client = created;
+    });
+    consoleId = invocation.consoleId;
+    metrics.addDimension('ConsoleId', consoleId);
+    const continuation = event?.continuation ?? 0;
     const result = await runSync(
-      { client, stores, consoleId, logger: log },
+      { client: invocation.client, stores: invocation.stores, consoleId, logger: engineLogger() },
       {
         trigger: event?.trigger ?? 'schedule',
         fresh: event?.fresh === true,
-        whenScanOngoing: config.whenScanOngoing,
-        deadline,
+        whenScanOngoing: invocation.whenScanOngoing,
+        deadline: invocation.deadline,
         owner: context.awsRequestId,
       },
     );
     logger.info('sync invocation finished', { ...result });
-    publishMetrics(consoleId, result, Date.now());
-    if (result.status === 'partial') {
-      if (continuation >= MAX_CONTINUATIONS) {
-        logger.error(
-          'run is still partial after the maximum number of continuations; waiting for the next schedule',
-          {
-            runId: result.runId,
-            continuation,
-          },
-        );
-      } else {
-        lambdaClient ??= new LambdaClient({ region: config.aws.region });
-        await lambdaClient.send(
-          new InvokeCommand({
-            FunctionName: context.invokedFunctionArn,
-            InvocationType: 'Event',
-            Payload: new TextEncoder().encode(
-              JSON.stringify({ trigger: 'continuation', continuation: continuation + 1 } satisfies SyncEvent),
-            ),
-          }),
-        );
-        logger.info('continuing the run in a new invocation', {
-          runId: result.runId,
-          continuation: continuation + 1,
-        });
-      }
-    }
+    addResultMetrics(result, Date.now());
+    if (result.status === 'partial') await continueRun(result, continuation, context, invocation.region);
     return result;
   } catch (error) {
     if (isSyncError(error, 'sync.leaseHeld')) {
       logger.info('another invocation holds the lease; nothing to do', { reason: error.message });
+      metrics.addDimension('ConsoleId', consoleId);
+      metrics.addMetric('RunSkipped', MetricUnit.Count, 1);
       return { status: 'skipped', reason: error.message };
     }
+    logger.error('sync invocation failed', describeFailure(error));
     metrics.addDimension('ConsoleId', consoleId);
-    metrics.addMetric('RunFailed', MetricUnit.Count, 1);
+    addOutcome('failed');
+    // Rethrown: Lambda counts the error, retries the event twice and then dead-letters it.
     throw error;
   } finally {
     metrics.publishStoredMetrics();
-    await client.close();
+    await (client as ConsoleClient | undefined)?.close();
   }
 }

@@ -2,6 +2,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AnalyticsConstruct, type AnalyticsConstructProps } from '../../infra/analytics.js';
@@ -33,6 +34,8 @@ function synth(props: Partial<AnalyticsConstructProps> = {}, options: { key?: bo
   const nagViolations = new AwsSolutionsChecks(app).validateScope(app).violations;
   return { stack, construct, template, resources, nagViolations, images };
 }
+
+const TOPIC_ARN = 'arn:aws:sns:eu-west-1:111111111111:alarms';
 
 describe('AnalyticsConstruct', () => {
   let synthesized: ReturnType<typeof synth>;
@@ -162,7 +165,7 @@ describe('AnalyticsConstruct', () => {
     expect(actions).not.toContain('kms:Decrypt');
   });
 
-  it('schedules the exporter hourly, one run at a time, and alarms when it keeps failing', () => {
+  it('schedules the exporter hourly, reserves no concurrency, and alarms when it keeps failing', () => {
     const { template } = synthesized;
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 hour)',
@@ -171,7 +174,9 @@ describe('AnalyticsConstruct', () => {
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
-      ReservedConcurrentExecutions: 1,
+      ReservedConcurrentExecutions: Match.absent(),
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
       Environment: {
         Variables: Match.objectLike({
           EXPORT_BASE_PREFIX: 'dynamodb/images',
@@ -192,12 +197,47 @@ describe('AnalyticsConstruct', () => {
     const { resources, nagViolations } = synth({ removalPolicy: 'destroy' }, { key: true });
     const statement = allowStatements(resources).find(([, s]) => s.Sid === 'TableKey')?.[1];
     expect(asArray(statement?.Action ?? [])).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(statement?.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' },
+    });
     expect(nagViolations).toEqual([]);
     const buckets = resourcesOfType(resources, 'AWS::S3::Bucket');
+    expect(buckets).toHaveLength(2);
     expect(buckets.every(([, bucket]) => bucket.DeletionPolicy === 'Delete')).toBe(true);
+    // Both buckets are versioned or written to until the end: CloudFormation deletes only empty ones.
+    const emptied = resourcesOfType(resources, 'Custom::S3AutoDeleteObjects').map(
+      ([, resource]) => (resource.Properties?.BucketName as { Ref?: string } | undefined)?.Ref,
+    );
+    expect(emptied.sort()).toEqual(buckets.map(([id]) => id).sort());
     for (const [, workGroup] of resourcesOfType(resources, 'AWS::Athena::WorkGroup')) {
       expect(workGroup.Properties?.RecursiveDeleteOption).toBe(true);
     }
+  });
+
+  it('keeps the buckets under retain but deletes the catalog and workgroup, whose fixed names would block a redeploy', () => {
+    const { resources } = synthesized;
+    for (const [, bucket] of resourcesOfType(resources, 'AWS::S3::Bucket'))
+      expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(resourcesOfType(resources, 'Custom::S3AutoDeleteObjects')).toEqual([]);
+    const catalog = [
+      ...resourcesOfType(resources, 'AWS::Glue::Database'),
+      ...resourcesOfType(resources, 'AWS::Glue::Table'),
+      ...resourcesOfType(resources, 'AWS::Athena::WorkGroup'),
+    ];
+    expect(catalog.length).toBeGreaterThan(2);
+    for (const [, resource] of catalog) expect(resource.DeletionPolicy ?? 'Delete').toBe('Delete');
+    for (const [, workGroup] of resourcesOfType(resources, 'AWS::Athena::WorkGroup')) {
+      expect(workGroup.Properties?.RecursiveDeleteOption).toBe(true);
+    }
+  });
+
+  it('notifies the alarm topic on alarm and on recovery, and keeps its logs for the given retention', () => {
+    const topic = sns.Topic.fromTopicArn(new Stack(new App(), 'Topic'), 'Alarms', TOPIC_ARN);
+    const { template } = synth({ alarmTopic: topic, logRetentionDays: 30 });
+    const [alarm] = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarm?.Properties.AlarmActions).toEqual([TOPIC_ARN]);
+    expect(alarm?.Properties.OKActions).toEqual(alarm?.Properties.AlarmActions);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
   it('refuses settings DynamoDB or the retention cannot honour, naming them', () => {

@@ -42,8 +42,15 @@ describe('parseStackConfig', () => {
         whenScanOngoing: undefined,
         caBundle: undefined,
         stuckWindowHours: 6,
+        noCompletedRunHours: 25,
+        noCompletedRunCapped: undefined,
       },
     ]);
+    expect(config.tracing).toBe(true);
+    expect(config.names).toEqual({
+      glueDatabase: 'prisma_registry_sync',
+      athenaWorkGroup: 'prisma-registry-sync',
+    });
   });
 
   it('reads the values -c passes as strings (JSON consoles, numbers)', () => {

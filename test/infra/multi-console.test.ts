@@ -64,7 +64,7 @@ describe('a two-console stack', () => {
     synth.template.resourceCountIs('AWS::SQS::Queue', 2);
     synth.template.resourceCountIs('AWS::Logs::LogGroup', 2);
     synth.template.resourceCountIs('AWS::DynamoDB::Table', TABLE_DEFINITIONS.length);
-    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 12);
     expect(functionNamed('sec-prisma-sync-prod').Properties?.MemorySize).toBe(2048);
     expect(functionNamed('sec-prisma-sync-eu').Properties?.MemorySize).toBe(2048);
   });
@@ -165,12 +165,17 @@ describe('a two-console stack', () => {
     }
   });
 
-  it('encrypts the tables with one rotating customer-managed key that is always retained', () => {
+  it('encrypts the tables with one rotating customer-managed key, deleted (after 7 days) with a destroyed stack', () => {
     synth.template.resourceCountIs('AWS::KMS::Key', 1);
     synth.template.hasResource('AWS::KMS::Key', {
-      Properties: Match.objectLike({ EnableKeyRotation: true }),
-      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ EnableKeyRotation: true, PendingWindowInDays: 7 }),
+      DeletionPolicy: 'Delete',
     });
+    const retained = synthesize({
+      tableEncryption: 'customer-managed',
+      consoles: [{ id: 'prod', url: 'https://prisma.corp.test' }],
+    });
+    retained.template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
     for (const [, table] of resourcesOfType(synth.resources, 'AWS::DynamoDB::Table')) {
       expect(table.Properties?.SSESpecification).toEqual({
         SSEEnabled: true,

@@ -173,14 +173,22 @@ describe('the function', () => {
     expect(JSON.stringify(synth.template.toJSON())).not.toMatch(/"SecretString"/);
   });
 
-  it('logs to its own log group with a retention', () => {
-    synth.template.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: '/aws/lambda/prisma-registry-sync-prod',
-      RetentionInDays: 90,
-    });
+  it('logs JSON to its own log group with a retention and a generated name (a retained one cannot block a redeploy)', () => {
+    const [[, logGroup] = ['', undefined]] = resourcesOfType(synth.resources, 'AWS::Logs::LogGroup');
+    expect(logGroup?.Properties?.RetentionInDays).toBe(90);
+    expect(logGroup?.Properties?.LogGroupName).toBeUndefined();
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
-      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('LogGroup') } },
+      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('LogGroup') }, LogFormat: 'JSON' },
     });
+  });
+
+  it('traces with X-Ray by default, and not when the context says tracing=false', () => {
+    synth.template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' } });
+    const off = synthesize({ consoles: [{ id: 'prod', url: CONSOLE_URL }], tracing: 'false' });
+    const [[, fn] = ['', undefined]] = resourcesOfType(off.resources, 'AWS::Lambda::Function');
+    expect(fn?.Properties?.TracingConfig).toBeUndefined();
+    expect(JSON.stringify(off.resources)).not.toContain('xray:');
+    expect(off.nagViolations).toEqual([]);
   });
 
   it('sends asynchronous invocations that failed twice to the dead-letter queue', () => {
@@ -309,7 +317,7 @@ describe('IAM', () => {
 
   it('lets the function use items of these tables and their indexes only, without Scan', () => {
     const [, tables] = statements().find(([, s]) => s.Sid === 'SyncTables') ?? [];
-    expect(asArray(tables?.Action ?? [])).toEqual([...DYNAMODB_ACTIONS]);
+    expect(asArray(tables?.Action ?? []).sort()).toEqual([...DYNAMODB_ACTIONS].sort());
     expect(asArray(tables?.Action ?? [])).not.toContain('dynamodb:Scan');
     const tableIds = resourcesOfType(synth.resources, 'AWS::DynamoDB::Table').map(([id]) => id);
     const expected = [
@@ -334,11 +342,14 @@ describe('IAM', () => {
     expect(statement?.Resource).toEqual({ Ref: expect.stringMatching(/^ConsoleProdSecret/) });
   });
 
-  it('lets the function continue itself by its fixed name, and the schedule invoke it unqualified', () => {
+  it('lets the function continue itself by its fixed name, qualified or not, and the schedule invoke it unqualified', () => {
     const invokes = statements().filter(([, s]) => asArray(s.Action).includes('lambda:InvokeFunction'));
     expect(invokes).toHaveLength(2);
     const self = invokes.find(([, s]) => s.Sid === 'ContinueRun')?.[1];
-    expect(JSON.stringify(self?.Resource)).toContain(':function:prisma-registry-sync-prod"');
+    const resources = asArray(self?.Resource).map((resource) => JSON.stringify(resource));
+    expect(resources).toHaveLength(2);
+    expect(resources[0]).toContain(':function:prisma-registry-sync-prod"');
+    expect(resources[1]).toContain(':function:prisma-registry-sync-prod:*"');
     const schedule = invokes.find(([, s]) => s.Sid !== 'ContinueRun')?.[1];
     expect(schedule?.Resource).toEqual({
       'Fn::GetAtt': [expect.stringMatching(/^ConsoleProdFunction/), 'Arn'],
@@ -386,6 +397,22 @@ describe('alarms', () => {
     });
   });
 
+  it('alarm when no run completed for 2 schedule periods + the longest run, missing data breaching', () => {
+    expect(alarm('no-completed-run')).toMatchObject({
+      Namespace: 'PrismaRegistrySync',
+      MetricName: 'RunCompleted',
+      Dimensions: dimensions,
+      Statistic: 'Maximum',
+      Period: 3600,
+      // 2 × 6 h + 13 h (49 invocations of at most 15 minutes).
+      EvaluationPeriods: 25,
+      DatapointsToAlarm: 25,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+    });
+  });
+
   it('alarm on console throttling and on the age of the oldest scan', () => {
     expect(alarm('throttled')).toMatchObject({
       MetricName: 'Throttled',
@@ -405,7 +432,7 @@ describe('alarms', () => {
   });
 
   it('notify an SNS topic (email subscription, TLS only) on alarm and on recovery', () => {
-    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
     synth.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'secops@example.com',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { PolicyViolation } from 'aws-cdk-lib';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -21,6 +22,17 @@ export interface CfnResourceJson {
   UpdateReplacePolicy?: string;
 }
 
+/** The CDK feature flags pinned in cdk.json: tests synthesize with the flags a deploy uses. */
+export const FEATURE_FLAGS: Record<string, unknown> = Object.fromEntries(
+  Object.entries(
+    (
+      JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+        context: Record<string, unknown>;
+      }
+    ).context,
+  ).filter(([key]) => key.startsWith('@aws-cdk')),
+);
+
 /**
  * Synthesizes the app the way `infra/app.ts` does (context → config → stack, cdk-nag registered) once.
  * Without `bundle`, asset bundling is skipped (CDK's `aws:cdk:bundling-stacks` = []), which keeps
@@ -32,7 +44,12 @@ export function synthesize(
 ): Synthesized {
   const app = new App({
     // The analytics path has its own tests (analytics.test.ts, stack-analytics.test.ts); off here unless asked.
-    context: { ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), analytics: false, ...context },
+    context: {
+      ...FEATURE_FLAGS,
+      ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+      analytics: false,
+      ...context,
+    },
   });
   const stack = buildSyncApp(app, options.handlerEntry ? { handlerEntry: options.handlerEntry } : {});
   // Synthesis runs the registered cdk-nag plugin: an unacknowledged finding fails right here.

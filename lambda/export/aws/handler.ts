@@ -1,13 +1,16 @@
 /**
  * The scheduled analytics export function: starts native DynamoDB exports of the `images` table to
  * S3 (a weekly full snapshot, hourly increments; see `export-plan.ts`) and publishes the finished
- * ones to Athena as Glue partitions. It never reads the table itself. One run at a time (reserved
- * concurrency 1); each run is short: a few Describe calls, at most one export started, and a Glue
- * reconciliation.
+ * ones to Athena as Glue partitions. It never reads the table itself. Each run is short: a few
+ * Describe calls, at most one export started, and a Glue reconciliation. Runs may overlap (no reserved
+ * concurrency: reserving any fails in accounts at the new-account quota): an export request carries a
+ * ClientToken, and the state object is written only if nobody wrote it since this run read it; the run
+ * that loses stops without publishing, and the winner publishes.
  *
  * Bundled on its own (no DuckDB, no store code): only the AWS SDK clients below.
  */
 import { createHash } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
 import {
   DescribeExportCommand,
   DynamoDBClient,
@@ -65,6 +68,8 @@ export interface ExporterClients {
 }
 
 export interface ExporterRunResult {
+  /** Another run wrote the state first: this one saved and published nothing. */
+  superseded?: true;
   started?: { kind: ExportAction['kind']; exportArn: string };
   failed: string[];
   published: { snapshot?: string; increments: number };
@@ -108,11 +113,18 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ExporterSettings {
   };
 }
 
-async function loadState(clients: ExporterClients, settings: ExporterSettings): Promise<ExporterState> {
+/** The state and the version it was read at: the condition of the next write. */
+interface LoadedState {
+  state: ExporterState;
+  /** `IfNoneMatch: '*'` when there was no state object, `IfMatch: <etag>` otherwise. */
+  condition: { IfNoneMatch: '*' } | { IfMatch: string } | Record<string, never>;
+}
+
+async function loadState(clients: ExporterClients, settings: ExporterSettings): Promise<LoadedState> {
   try {
     const response = (await clients.s3.send(
       new GetObjectCommand({ Bucket: settings.bucket, Key: settings.stateKey }),
-    )) as { Body?: { transformToString(): Promise<string> } };
+    )) as { Body?: { transformToString(): Promise<string> }; ETag?: string };
     const text = (await response.Body?.transformToString()) ?? '';
     const state = JSON.parse(text) as ExporterState;
     if (state.version !== 1 || !Array.isArray(state.increments)) {
@@ -121,10 +133,10 @@ async function loadState(clients: ExporterClients, settings: ExporterSettings): 
         `s3://${settings.bucket}/${settings.stateKey} is not an exporter state`,
       );
     }
-    return state;
+    return { state, condition: response.ETag ? { IfMatch: response.ETag } : {} };
   } catch (error) {
     if (error instanceof NoSuchKey || (error instanceof Error && error.name === 'NoSuchKey'))
-      return emptyExporterState();
+      return { state: emptyExporterState(), condition: { IfNoneMatch: '*' } };
     if (error instanceof SyncError) throw error;
     throw new SyncError(
       'export.stateUnreadable',
@@ -135,19 +147,36 @@ async function loadState(clients: ExporterClients, settings: ExporterSettings): 
   }
 }
 
+/** S3's answers to a conditional write that lost: 412, or 409 when two writes race. */
+function isLostRace(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === 'PreconditionFailed' || error.name === 'ConditionalRequestConflict')
+  );
+}
+
+/** Writes the state unless another run wrote it since it was read; `false` when it lost that race. */
 async function saveState(
   clients: ExporterClients,
   settings: ExporterSettings,
   state: ExporterState,
-): Promise<void> {
-  await clients.s3.send(
-    new PutObjectCommand({
-      Bucket: settings.bucket,
-      Key: settings.stateKey,
-      Body: JSON.stringify(state, null, 2),
-      ContentType: 'application/json',
-    }),
-  );
+  condition: LoadedState['condition'],
+): Promise<boolean> {
+  try {
+    await clients.s3.send(
+      new PutObjectCommand({
+        Bucket: settings.bucket,
+        Key: settings.stateKey,
+        Body: JSON.stringify(state, null, 2),
+        ContentType: 'application/json',
+        ...condition,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isLostRace(error)) return false;
+    throw error;
+  }
 }
 
 async function describeStatuses(
@@ -275,7 +304,7 @@ export async function runExporter(
   clients: ExporterClients,
   now: Date,
 ): Promise<ExporterRunResult> {
-  const previous = await loadState(clients, settings);
+  const { state: previous, condition } = await loadState(clients, settings);
   const statuses = await describeStatuses(clients, exportsInFlight(previous));
   const plan = planExports(previous, statuses, {
     now,
@@ -296,7 +325,7 @@ export async function runExporter(
       started = { kind: plan.start.kind, exportArn };
     } catch (error) {
       // Save what we learnt (completed exports) before failing, so the next run does not redo it.
-      await saveState(clients, settings, state);
+      await saveState(clients, settings, state, condition);
       throw new SyncError(
         'export.startFailed',
         `could not start the ${plan.start.kind} export`,
@@ -305,7 +334,16 @@ export async function runExporter(
       );
     }
   }
-  await saveState(clients, settings, state);
+  if (!(await saveState(clients, settings, state, condition))) {
+    // The export this run started (same ClientToken: the same export) is in the winner's state, or
+    // its files expire with the bucket's lifecycle rule.
+    return {
+      superseded: true,
+      failed: [],
+      published: { increments: 0 },
+      partitions: { created: 0, deleted: 0 },
+    };
+  }
 
   const published = publishedExports(state);
   const full = await reconcilePartitions(
@@ -332,13 +370,17 @@ export async function runExporter(
 }
 
 let clients: ExporterClients | undefined;
+let logger: Logger | undefined;
 
 /** Lambda entry point (EventBridge Scheduler invokes it with any payload). */
 export async function handler(): Promise<ExporterRunResult> {
   clients ??= { dynamodb: new DynamoDBClient({}), s3: new S3Client({}), glue: new GlueClient({}) };
+  logger ??= new Logger({
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'prisma-registry-sync-exporter',
+  });
   const result = await runExporter(settingsFromEnv(process.env), clients, new Date());
   // One structured line per run for CloudWatch Logs Insights.
-  console.log(JSON.stringify({ message: 'analytics export run', ...result }));
+  logger.info('analytics export run', { ...result });
   if (result.failed.length > 0) {
     throw new SyncError(
       'export.exportFailed',
