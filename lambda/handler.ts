@@ -4,10 +4,17 @@ import { InvokeCommand, type InvokeCommandInput, LambdaClient } from '@aws-sdk/c
 import type { Context } from 'aws-lambda';
 import { isSyncError } from './common/errors.js';
 import { parseConfig } from './config.js';
-import { MAX_CONTINUATIONS } from './handler-limits.js';
+import { MAX_CONTINUATIONS, SAFETY_MARGIN_MS } from './handler-limits.js';
 import type { ConsoleClient } from './prisma/index.js';
 import type { Stores } from './store/index.js';
-import { type EngineLogger, type RunStatus, runSync, type SyncResult } from './sync/engine.js';
+import {
+  type EngineLogger,
+  type InvocationFigures,
+  type RunStatus,
+  runSync,
+  type SyncResult,
+  tuneProcessForSync,
+} from './sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
 
 /** What the schedule (or a continuation) sends. Everything else comes from the environment. */
@@ -20,29 +27,14 @@ export interface SyncEvent {
 
 export type HandlerResult = SyncResult | { status: 'skipped'; reason: string };
 
-/** Stop this long before Lambda's hard timeout: the last page must commit and the run record close. */
-const SAFETY_MARGIN_MS = 60_000;
-
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'prisma-registry-sync' });
 const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'PrismaRegistrySync',
   serviceName: 'prisma-registry-sync',
 });
 let lambdaClient: LambdaClient | undefined;
-
-/** The figures one invocation publishes: what it did itself, not the run's totals. */
-type InvocationMetrics = Pick<
-  SyncResult,
-  | 'images'
-  | 'pages'
-  | 'requests'
-  | 'throttled'
-  | 'retries'
-  | 'written'
-  | 'unchanged'
-  | 'removed'
-  | 'durationMs'
->;
+// The handler owns its process (one per Lambda container): it, not the engine, tunes V8 for syncs.
+tuneProcessForSync();
 
 function engineLogger(): EngineLogger {
   return {
@@ -51,14 +43,6 @@ function engineLogger(): EngineLogger {
     warn: (message, data) => logger.warn(message, data ?? {}),
     error: (message, data) => logger.error(message, data ?? {}),
   };
-}
-
-/**
- * What this invocation did. The run's figures in `result` are cumulative across its invocations
- * (restored from the checkpoint), so publishing them would count a resumed run's work again.
- */
-function invocationFigures(result: SyncResult): InvocationMetrics {
-  return (result as SyncResult & { invocation?: InvocationMetrics }).invocation ?? result;
 }
 
 /**
@@ -72,8 +56,12 @@ function addOutcome(status: RunStatus): void {
   if (status === 'skipped') metrics.addMetric('RunSkipped', MetricUnit.Count, 1);
 }
 
+/**
+ * What this invocation did (`result.invocation`), never the run's totals: those are cumulative across
+ * the invocations of a run (restored from the checkpoint) and stay on the run record.
+ */
 function addResultMetrics(result: SyncResult, now: number): void {
-  const figures = invocationFigures(result);
+  const figures: InvocationFigures = result.invocation;
   const count = MetricUnit.Count;
   metrics.addMetric('Images', count, figures.images);
   metrics.addMetric('Pages', count, figures.pages);

@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SAFETY_MARGIN_MS } from '../../lambda/handler-limits.js';
 import { createStores } from '../../lambda/store/index.js';
 import type { RunningSimulator } from '../../simulator/index.js';
 import {
@@ -83,8 +84,11 @@ describe('the Lambda handler', () => {
 
   it('stops a short invocation with partial and continues the run asynchronously', async () => {
     const { handler } = await import('../../lambda/handler.js');
-    // 64 s left minus the handler's 60 s safety margin: the engine stops after its first page.
-    const result = await handler({ trigger: 'schedule' }, fakeContext(64_000, 'req-partial'));
+    // 4 s left after the handler's safety margin: the engine stops after its first page.
+    const result = await handler(
+      { trigger: 'schedule' },
+      fakeContext(SAFETY_MARGIN_MS + 4_000, 'req-partial'),
+    );
     expect(result).toMatchObject({ status: 'partial', pages: 1 });
     expect(invocations).toHaveLength(1);
     const invoke = invocations[0] ?? {};
