@@ -192,6 +192,9 @@ export class ConsoleSync extends Construct {
   private grantFunctionAccess(role: iam.Role, props: ConsoleSyncProps): void {
     const target = props.console;
     this.logGroup.grantWrite(role);
+    // No dynamodb:LeadingKeys condition: raw-reports partitions are content-addressed (shared by the
+    // consoles holding the same report) and `runs` has the shared CONSOLES registry partition, so a
+    // condition the store can live with would not keep one console to its own keys (docs/deploy.md).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'SyncTables',

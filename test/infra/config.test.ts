@@ -99,6 +99,39 @@ describe('parseStackConfig', () => {
     expect(windows).toEqual([1, 24, 84, 12]);
   });
 
+  it("sizes the dead-man's switch as 2 schedule intervals + the longest run, capped at CloudWatch's 168 hours", () => {
+    const consoles = [
+      { id: 'a', url: 'https://a.test', schedule: 'rate(15 minutes)' },
+      { id: 'b', url: 'https://b.test', schedule: 'rate(1 day)' },
+      { id: 'c', url: 'https://c.test', schedule: 'rate(7 days)' },
+      { id: 'd', url: 'https://d.test', schedule: 'cron(0 3 * * ? *)' },
+    ];
+    const byDefault = parseStackConfig({ consoles }).consoles;
+    expect(byDefault.map((entry) => entry.noCompletedRunHours)).toEqual([14, 61, 168, 61]);
+    expect(byDefault.map((entry) => entry.noCompletedRunCapped === undefined)).toEqual([
+      true,
+      true,
+      false,
+      true,
+    ]);
+    expect(byDefault[2]?.noCompletedRunCapped).toMatch(/noCompletedRunAlarmHours/);
+    const shorter = parseStackConfig({ consoles, longestRunHours: '2' }).consoles;
+    expect(shorter.map((entry) => entry.noCompletedRunHours)).toEqual([3, 50, 168, 50]);
+    const fixed = parseStackConfig({ consoles, noCompletedRunAlarmHours: 30 }).consoles;
+    expect(fixed.map((entry) => entry.noCompletedRunHours)).toEqual([30, 30, 30, 30]);
+    expect(() => parseStackConfig({ consoles, noCompletedRunAlarmHours: 169 })).toThrow(
+      /^context noCompletedRunAlarmHours: /,
+    );
+  });
+
+  it('derives the Glue database and Athena workgroup names from the table prefix', () => {
+    const config = parseStackConfig({ consoles: [prod], tablePrefix: 'Team-A.prisma' });
+    expect(config.names).toEqual({
+      glueDatabase: 'team_a_prisma_sync',
+      athenaWorkGroup: 'Team-A.prisma-sync',
+    });
+  });
+
   it.each([
     [{ consoles: [] }, 'context consoles: needs at least one console'],
     [{}, 'context consoles: required: a list of consoles'],

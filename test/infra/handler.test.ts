@@ -114,8 +114,9 @@ describe('the Lambda handler in AWS terms', () => {
   let firstPages = 0;
 
   beforeAll(async () => {
-    // 1 s per request: a full run needs well over the first invocation's 8 s, whatever the machine.
-    sim = await startTestSimulator({ images: 300, seed: 'infra-handler', latencyMs: 1_000 });
+    // 8 s per request, 6 pages of 50: a full run needs over 50 s, far more than the first invocation's
+    // 30 s budget, which in turn leaves time for at least one page even on a loaded machine.
+    sim = await startTestSimulator({ images: 300, seed: 'infra-handler', latencyMs: 8_000 });
     await createTestTables(localDynamoClient(), prefix);
     for (const [name, value] of Object.entries({
       ...localDynamoEnv(prefix),
@@ -141,7 +142,7 @@ describe('the Lambda handler in AWS terms', () => {
   it('continues a run started through an alias through that alias, which the role may invoke', async () => {
     const { handler } = await import('../../lambda/handler.js');
     const { value } = await captureOutput(() =>
-      handler({ trigger: 'schedule' }, fakeContext(SAFETY_MARGIN_MS + 8_000, 'req-alias')),
+      handler({ trigger: 'schedule' }, fakeContext(SAFETY_MARGIN_MS + 30_000, 'req-alias')),
     );
     expect(value).toMatchObject({ status: 'partial' });
     firstPages = (value as { pages: number }).pages;
