@@ -26,7 +26,7 @@ describe('the CDK app', () => {
       cwd: root,
       env: offlineEnv,
       encoding: 'utf8',
-      timeout: 110_000,
+      timeout: 220_000,
     });
     expect(result.stderr).not.toMatch(/docker/i);
     expect(result.status, result.stderr).toBe(0);
@@ -36,8 +36,8 @@ describe('the CDK app', () => {
     const types = Object.values(template.Resources).map((resource) => resource.Type);
     expect(types).toContain('AWS::Lambda::Function');
     expect(types).toContain('AWS::Scheduler::Schedule');
-    // A few seconds normally (tsx start, CDK load, one esbuild bundle); the margin is for a loaded CI box.
-  }, 120_000);
+    // Seconds normally (tsx start, CDK load, two esbuild bundles); the margin is for a loaded CI box.
+  }, 230_000);
 
   it('fails before synthesis with one line naming the bad context key and exit code 2', () => {
     const result = spawnSync('npx', ['tsx', 'infra/app.ts'], {
@@ -48,7 +48,7 @@ describe('the CDK app', () => {
         CDK_CONTEXT_JSON: JSON.stringify({ consoles: [{ id: 'prod', url: 'http://console.corp.test' }] }),
       },
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 120_000,
     });
     expect(result.status).toBe(2);
     expect(

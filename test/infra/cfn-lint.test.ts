@@ -36,7 +36,7 @@ describe('cfn-lint', () => {
     });
     const result = spawnSync('cfn-lint', ['--format', 'parseable', '--', ...files], {
       encoding: 'utf8',
-      timeout: 170_000,
+      timeout: 300_000,
     });
     if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       throw new Error('cfn-lint is not installed (pip install cfn-lint; .ci/run installs it when missing)');
@@ -48,5 +48,5 @@ describe('cfn-lint', () => {
     const errors = result.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line));
     expect(errors).toEqual([]);
     expect(status & CFN_LINT_ERROR, result.stdout).toBe(0);
-  }, 180_000);
+  }, 420_000);
 });

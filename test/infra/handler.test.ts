@@ -114,9 +114,9 @@ describe('the Lambda handler in AWS terms', () => {
   let firstPages = 0;
 
   beforeAll(async () => {
-    // 8 s per request, 6 pages of 50: a full run needs over 50 s, far more than the first invocation's
-    // 30 s budget, which in turn leaves time for at least one page even on a loaded machine.
-    sim = await startTestSimulator({ images: 300, seed: 'infra-handler', latencyMs: 8_000 });
+    // 3 s per request, 18 pages of 50: a full run needs over 54 s whatever the machine, more than the
+    // first invocation's 35 s budget, which leaves time for a page even on a loaded machine.
+    sim = await startTestSimulator({ images: 900, seed: 'infra-handler', latencyMs: 3_000 });
     await createTestTables(localDynamoClient(), prefix);
     for (const [name, value] of Object.entries({
       ...localDynamoEnv(prefix),
@@ -142,7 +142,7 @@ describe('the Lambda handler in AWS terms', () => {
   it('continues a run started through an alias through that alias, which the role may invoke', async () => {
     const { handler } = await import('../../lambda/handler.js');
     const { value } = await captureOutput(() =>
-      handler({ trigger: 'schedule' }, fakeContext(SAFETY_MARGIN_MS + 30_000, 'req-alias')),
+      handler({ trigger: 'schedule' }, fakeContext(SAFETY_MARGIN_MS + 35_000, 'req-alias')),
     );
     expect(value).toMatchObject({ status: 'partial' });
     firstPages = (value as { pages: number }).pages;
@@ -168,7 +168,7 @@ describe('the Lambda handler in AWS terms', () => {
     const { value: result, lines } = await captureOutput(() =>
       handler({ trigger: 'continuation', continuation: 1 }, fakeContext(900_000, 'req-rest')),
     );
-    expect(result).toMatchObject({ status: 'completed', resumed: true, images: 300 });
+    expect(result).toMatchObject({ status: 'completed', resumed: true, images: 900 });
     const run = result as { pages: number; images: number; invocation: { pages: number; images: number } };
     // The first invocation did `firstPages` pages; this one did the rest.
     expect(run.invocation.pages).toBe(run.pages - firstPages);

@@ -2,19 +2,34 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type CfnResourceJson, synthesize } from './synth.js';
 
+/** Properties that name a resource in the account and region (IAM inline policy names are per role). */
+const NAME_PROPERTIES = [
+  'TableName',
+  'FunctionName',
+  'LogGroupName',
+  'AlarmName',
+  'BucketName',
+  'TopicName',
+  'QueueName',
+  'RoleName',
+  'ManagedPolicyName',
+  'AliasName',
+] as const;
+/** Types whose `Name` property is their physical name. */
+const NAMED_BY_NAME = ['AWS::Scheduler::Schedule', 'AWS::Athena::WorkGroup', 'AWS::SecretsManager::Secret'];
+
 /**
- * Every physical name a template fixes, as `<type> <name>`: the properties CloudFormation takes as a
- * resource's name (`...Name`), and Glue tables by database. A resource without one gets a name
- * generated from its stack, which two stacks never share.
+ * Every physical name a template fixes, as `<type> <name>`, Glue tables by database. A resource
+ * without one gets a name generated from its stack, which two stacks never share.
  */
 function physicalNames(resources: Record<string, CfnResourceJson>): string[] {
   const names: string[] = [];
   for (const resource of Object.values(resources)) {
     const properties = resource.Properties ?? {};
-    for (const [key, value] of Object.entries(properties)) {
-      if (/Name$/.test(key) && typeof value === 'string' && key !== 'DatabaseName') {
-        names.push(`${resource.Type} ${value}`);
-      }
+    const keys: string[] = [...NAME_PROPERTIES, ...(NAMED_BY_NAME.includes(resource.Type) ? ['Name'] : [])];
+    for (const key of keys) {
+      const value = properties[key];
+      if (typeof value === 'string') names.push(`${resource.Type} ${value}`);
     }
     const database = properties.DatabaseInput as { Name?: string } | undefined;
     if (database?.Name) names.push(`${resource.Type} ${database.Name}`);
