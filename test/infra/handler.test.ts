@@ -108,6 +108,7 @@ function resolveArn(resource: unknown): string {
     .join(join[0]);
 }
 
+// Minutes on a loaded CI box (a simulator with 3 s per request; two invocations), hence the timeouts.
 describe('the Lambda handler in AWS terms', () => {
   let sim: RunningSimulator;
   const prefix = uniqueTablePrefix('infra-handler');
@@ -161,7 +162,7 @@ describe('the Lambda handler in AWS terms', () => {
     expect(patterns.some((pattern) => iamMatches(pattern, `${unqualified}:7`))).toBe(true);
     expect(patterns.some((pattern) => iamMatches(pattern, `${unqualified}-other`))).toBe(false);
     expect(patterns.some((pattern) => iamMatches(pattern, `${unqualified}-other:live`))).toBe(false);
-  });
+  }, 480_000);
 
   it("publishes each invocation's own figures, not the resumed run's totals", async () => {
     const { handler } = await import('../../lambda/handler.js');
@@ -186,7 +187,7 @@ describe('the Lambda handler in AWS terms', () => {
       RunFailed: 0,
     });
     expect(invocations).toHaveLength(0);
-  });
+  }, 480_000);
 
   it('counts a configuration failure as a failed run of its console, logs it in one line, and rethrows', async () => {
     vi.stubEnv('PRISMA_CONSOLE_URL', 'not a url');
