@@ -12,13 +12,13 @@ import {
   generateReport,
   type ImageSlot,
   imageSlot,
+  isoTime,
   type RawReport,
   type ReportVersion,
   reportScanMs,
   repushedSlot,
   stepDateMs,
 } from './generator.js';
-import { isoTime } from './iso-time.js';
 import { rngFor } from './prng.js';
 
 /** One image present on the console. */

@@ -8,6 +8,7 @@
  * `/registry` GETs only, drawn from `rngFor(random.seed, n)`, so a run is reproducible.
  */
 import { rngFor } from './prng.js';
+import { htmlPage, json, type Reply, tooManyRequests } from './routes.js';
 
 export type Fault =
   /** 429 whatever the rate limiter says; `retryAfter` overrides the console's header style. */
@@ -111,4 +112,78 @@ function defaultFault(kind: FaultKind): Fault {
     default:
       return { kind } as Fault;
   }
+}
+
+const HTML_200 =
+  '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Prisma Cloud | Login</title></head>\n<body><div id="root">Please sign in to continue.</div><script src="/static/app.js"></script></body></html>\n';
+
+const REASONS: Record<number, string> = {
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Temporarily Unavailable',
+  504: 'Gateway Time-out',
+};
+
+/** What a fault does to the response: another reply, a reset socket, or a body cut short. */
+export type FaultOutcome = Reply | 'reset' | { truncateAt: number; reply: Reply };
+
+/**
+ * The response a fault turns `reply` (the identity-encoded answer) into. `expireTokens`
+ * invalidates every issued token.
+ */
+export function applyFault(
+  fault: Fault,
+  reply: Reply,
+  settings: { retryAfter: 'seconds' | 'date' | false; expireTokens(): void },
+): FaultOutcome {
+  const plain = (status: number, contentType: string, body: string): Reply => ({
+    status,
+    headers: { 'Content-Type': contentType },
+    body,
+    compressible: false,
+  });
+  switch (fault.kind) {
+    case '429':
+      return tooManyRequests(fault.retryAfter ?? settings.retryAfter, (fault.retryAfterSeconds ?? 1) * 1000);
+    case '5xx-html': {
+      const status = fault.status ?? 502;
+      return htmlPage(status, REASONS[status] ?? 'Error');
+    }
+    case 'reset':
+      return 'reset';
+    case 'empty-200':
+      return plain(200, 'application/json', '');
+    case 'html-200':
+      return plain(200, 'text/html; charset=utf-8', HTML_200);
+    case 'token-expiry':
+      settings.expireTokens();
+      return json(401, { err: 'token expired' });
+    case 'malformed-json':
+      // Valid up to the last character, then a dangling comma: a JSON parser must fail.
+      return { ...reply, status: 200, body: `${reply.body.slice(0, -1)},${reply.body.slice(-1)}` };
+    case 'schema-drift':
+      return {
+        ...json(200, drifted(JSON.parse(reply.body), fault.drift ?? 'vulnerabilities-string')),
+        headers: reply.headers,
+      };
+    case 'truncate': {
+      const length = Buffer.byteLength(reply.body);
+      const fraction = Math.min(Math.max(fault.fraction ?? 0.5, 0), 0.99);
+      return { truncateAt: Math.floor(length * fraction), reply: { ...reply, compressible: false } };
+    }
+    case 'slow':
+      return reply;
+  }
+}
+
+/** The body with its first report's type wrong or its `_id` missing (a report made up when there is none). */
+function drifted(value: unknown, drift: 'vulnerabilities-string' | 'repoTag-number' | 'missing-id'): unknown {
+  if (Array.isArray(value) && value.length === 0) return drift === 'missing-id' ? [{}] : [{ repoTag: 5 }];
+  const target: unknown = Array.isArray(value) ? value[0] : value;
+  if (target === null || typeof target !== 'object') return value;
+  const report = target as { vulnerabilities?: unknown; repoTag?: unknown; _id?: unknown };
+  if (drift === 'vulnerabilities-string') report.vulnerabilities = 'x';
+  else if (drift === 'repoTag-number') report.repoTag = 5;
+  else delete report._id;
+  return value;
 }

@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AsciiWriter } from '../../simulator/ascii-writer.js';
 import {
   compactReport,
-  compactReportJson,
   generateReport,
   imageSlot,
   type RawReport,
-  writeCompactReport,
   ZERO_TIME,
 } from '../../simulator/generator.js';
 import { imageKeyOf } from '../../simulator/index.js';
@@ -158,43 +155,31 @@ describe('generated reports', () => {
   });
 });
 
-describe('the compact fast path', () => {
-  it('escapes names that need it exactly as JSON.stringify does (the general path)', () => {
-    const generator = { seed: 'escape', heavyFraction: 0 };
-    const version = { scanGeneration: 1, findingsVersion: 0 };
-    const plain = imageSlot('escape', 3);
-    const odd = [
-      { ...plain, repo: 'team/say-"hi"' },
-      { ...plain, tag: 'caf\u00e9' },
-      { ...plain, registry: 'back\\slash.example.com' },
-      { ...plain, reportId: 'tab\there:1' },
+describe('compact reports', () => {
+  it('equal compactReport of the full report, for every kind of image and version, history included', () => {
+    const plain = { seed: 'compact', heavyFraction: 0.05 };
+    const history = {
+      ...plain,
+      history: { startMs: Date.UTC(2026, 0, 1), spanMs: 42 * 86_400_000, steps: 7 },
+    };
+    const versions = [
+      { options: plain, version: { scanGeneration: 0, findingsVersion: 0 } },
+      { options: plain, version: { scanGeneration: 3, findingsVersion: 2 } },
+      {
+        options: history,
+        version: {
+          scanGeneration: 0,
+          findingsVersion: 0,
+          history: { firstStep: 1, scannedStep: 4, pushes: 1, pushedStep: 3 },
+        },
+      },
     ];
-    const out = new AsciiWriter();
-    out.byte(0x5b);
-    for (const [i, slot] of [plain, ...odd].entries()) {
-      if (i > 0) out.byte(0x2c);
-      writeCompactReport(out, generator, slot, version);
-    }
-    out.byte(0x5d);
-    const expected = [plain, ...odd].map((slot) => compactReport(generateReport(generator, slot, version)));
-    expect(out.toString()).toBe(JSON.stringify(expected));
-    for (const slot of odd) {
-      expect(compactReportJson(generator, slot, version)).toBe(
-        JSON.stringify(compactReport(generateReport(generator, slot, version))),
-      );
-    }
-  });
-
-  it('equals compactReport of the full report, for every kind of image and version', () => {
-    const generator = { seed: 'compact', heavyFraction: 0.05 };
     for (let i = 0; i < 300; i++) {
-      for (const version of [
-        { scanGeneration: 0, findingsVersion: 0 },
-        { scanGeneration: 3, findingsVersion: 2 },
-      ]) {
-        const slot = imageSlot('compact', i);
-        const fast = compactReportJson(generator, slot, version);
-        expect(fast).toBe(JSON.stringify(compactReport(generateReport(generator, slot, version))));
+      const slot = imageSlot('compact', i);
+      for (const { options, version } of versions) {
+        expect(JSON.stringify(generateReport(options, slot, version, true))).toBe(
+          JSON.stringify(compactReport(generateReport(options, slot, version))),
+        );
       }
     }
   });
