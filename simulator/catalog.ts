@@ -119,6 +119,17 @@ export class Catalog {
     return this.historyStep;
   }
 
+  get steps(): number {
+    return this.options.history?.steps ?? 1;
+  }
+
+  /** The current step's date (ISO 8601; the epoch without history). */
+  get at(): string {
+    return isoTime(
+      this.options.history === undefined ? 0 : stepDateMs(this.options.history, this.historyStep),
+    );
+  }
+
   /**
    * Moves a history playback to its next step: a few images are removed, most of the others
    * rescanned at the step's date (a few of them re-pushed; a few images went stale and are never

@@ -83,28 +83,9 @@ interface Distro {
 
 type Severity = 'critical' | 'high' | 'medium' | 'low';
 
-/** The word, distribution and package tables (data.json). */
-const TABLES = data as {
-  namespaces: string[];
-  repoWords: string[];
-  repoSuffixes: string[];
-  registries: Array<{ name: string; weight: number }>;
-  distros: Distro[];
-  packageNames: string[];
-  libraryNames: string[];
-  libraryTypes: string[];
-  statuses: string[];
-  riskFactors: string[];
-  descriptionWords: string[];
-  complianceChecks: Array<{ id: number; severity: Severity; title: string }>;
-  /** Severity levels weighted towards medium; CVE catalog entry k draws its level from these. */
-  cveLevelDraw: number[];
-  layerInstructions: string[];
-  /** Keys a report may miss (SPEC §2): the quirks remove up to two of them. */
-  optionalKeys: string[];
-  compactDroppedKeys: string[];
-};
-const { namespaces: NAMESPACES, repoWords: WORDS1, repoSuffixes: WORDS2, registries: REGISTRIES } = TABLES;
+/** The word, distribution and package tables. */
+const TABLES = data as typeof data & { distros: Distro[] };
+const { namespaces: NAMESPACES, repoWords: WORDS1, repoSuffixes: WORDS2, registries: REGISTRIES } = data;
 const NAME_SPACE = NAMESPACES.length * WORDS1.length * WORDS2.length;
 
 /** Console "zero time", as Go serializes an unset time.Time. */
@@ -529,32 +510,15 @@ function binariesOf(seed: number | string, index: number, heavy: boolean): RawRe
   }));
 }
 
-function complianceIssueOf(check: { id: number; severity: Severity; title: string }): RawReport {
+function complianceIssueOf(check: { id: number; severity: string; title: string }): RawReport {
   return {
-    text: '',
+    ...TABLES.complianceIssue,
     id: check.id,
     severity: check.severity,
-    cvss: 0,
-    status: '',
-    cve: '',
     cause: check.id === 424 ? 'The environment variable AWS_SECRET_ACCESS_KEY contains sensitive data' : '',
     description: `${check.title}. See the CIS Docker Benchmark for the rationale and remediation.`,
     title: check.title,
-    vecStr: '',
-    exploit: '',
-    riskFactors: null,
-    link: '',
-    type: 'image',
-    packageName: '',
-    packageVersion: '',
-    layerTime: 0,
     templates: check.id === 41 ? ['PCI'] : [],
-    twistlock: false,
-    cri: false,
-    published: 0,
-    fixDate: 0,
-    discovered: ZERO_TIME,
-    functionLayer: '',
   };
 }
 
@@ -651,7 +615,7 @@ export function generateReport(
   const complianceDistribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
   for (const check of TABLES.complianceChecks) {
     if (!rng.chance(check.id === 41 ? 0.7 : 0.15)) continue;
-    complianceDistribution[check.severity]++;
+    complianceDistribution[check.severity as Severity]++;
     complianceDistribution.total++;
     if (!compact) complianceIssues.push(complianceIssueOf(check));
   }

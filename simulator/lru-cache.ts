@@ -1,18 +1,7 @@
-/** The simulator's response caches: a weight-bounded LRU. */
-
-/** One entry of {@link LruCache}: a node of its recency list. */
-interface LruNode<V> {
-  key: string;
-  value: V;
-  weight: number;
-  newer: LruNode<V> | undefined;
-  older: LruNode<V> | undefined;
-}
-
 /**
- * A size-bounded LRU, sized by a caller-supplied weight: a Map for lookup plus a doubly linked
- * recency list, so eviction is O(1). (Evicting by iterating the Map from its front was most of the
- * cost of a cold page: V8 leaves deleted slots at the front for every later iteration to walk.)
+ * A size-bounded LRU, sized by a caller-supplied weight: a Map in recency order (a hit moves its
+ * key to the end). Once over capacity it evicts from the front down to 90% of it in one pass,
+ * since each pass over a Map walks the slots its deletions left behind.
  *
  * @example
  * const cache = new LruCache<string>(10, (text) => text.length);
@@ -21,9 +10,7 @@ interface LruNode<V> {
  * cache.get('a'); // undefined
  */
 export class LruCache<V> {
-  private readonly map = new Map<string, LruNode<V>>();
-  private newest: LruNode<V> | undefined;
-  private oldest: LruNode<V> | undefined;
+  private readonly map = new Map<string, { value: V; weight: number }>();
   private total = 0;
 
   constructor(
@@ -32,47 +19,25 @@ export class LruCache<V> {
   ) {}
 
   get(key: string): V | undefined {
-    const node = this.map.get(key);
-    if (node === undefined) return undefined;
-    this.unlink(node);
-    this.pushNewest(node);
-    return node.value;
+    const entry = this.map.get(key);
+    if (entry === undefined) return undefined;
+    this.map.delete(key);
+    this.map.set(key, entry);
+    return entry.value;
   }
 
   set(key: string, value: V): void {
     const weight = this.weigh(value);
     if (weight > this.capacity) return;
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.unlink(old);
-      this.map.delete(key);
-      this.total -= old.weight;
-    }
-    const node: LruNode<V> = { key, value, weight, newer: undefined, older: undefined };
-    this.map.set(key, node);
-    this.pushNewest(node);
+    this.total -= this.map.get(key)?.weight ?? 0;
+    this.map.delete(key);
+    this.map.set(key, { value, weight });
     this.total += weight;
-    while (this.total > this.capacity && this.oldest !== undefined) {
-      const evicted = this.oldest;
-      this.unlink(evicted);
-      this.map.delete(evicted.key);
-      this.total -= evicted.weight;
+    if (this.total <= this.capacity) return;
+    for (const [oldest, entry] of this.map) {
+      if (this.total <= this.capacity * 0.9) break;
+      this.map.delete(oldest);
+      this.total -= entry.weight;
     }
-  }
-
-  private unlink(node: LruNode<V>): void {
-    if (node.newer === undefined) this.newest = node.older;
-    else node.newer.older = node.older;
-    if (node.older === undefined) this.oldest = node.newer;
-    else node.older.newer = node.newer;
-    node.newer = undefined;
-    node.older = undefined;
-  }
-
-  private pushNewest(node: LruNode<V>): void {
-    node.older = this.newest;
-    if (this.newest !== undefined) this.newest.newer = node;
-    this.newest = node;
-    if (this.oldest === undefined) this.oldest = node;
   }
 }

@@ -52,10 +52,15 @@ interface OnDemandEntry {
   completionShown: boolean;
 }
 
-const ON_DEMAND_PARAMS = ['registry', 'repo', 'tag', 'digest'] as const;
-
-function progressObject(counts: StepCounts, title: string): Record<string, unknown> {
+function progressObject(counts: StepCounts, title: string) {
   return { id: '', type: '', discovery: false, total: counts.total, scanned: counts.scanned, title };
+}
+
+function entryOf(discovery: StepCounts, discoveryTitle: string, imageScan: StepCounts, scanTitle: string) {
+  return {
+    discovery: progressObject(discovery, discoveryTitle),
+    imageScan: progressObject(imageScan, scanTitle),
+  };
 }
 
 function onDemandKey(scan: { registry?: string; repo: string; tag?: string; digest?: string }): string {
@@ -86,66 +91,44 @@ export class ScanProgress {
   }
 
   respond(query: URLSearchParams): ProgressResponse {
-    const onDemand = query.get('onDemand') === 'true';
-    if (!onDemand) {
-      const stray = ON_DEMAND_PARAMS.filter((name) => query.has(name));
-      if (stray.length > 0) {
-        return badRequest(`${stray.join(', ')} require onDemand=true`);
-      }
+    const badRequest = (err: string) => ({ status: 400, body: { err } });
+    if (query.get('onDemand') !== 'true') {
+      const stray = ['registry', 'repo', 'tag', 'digest'].filter((name) => query.has(name));
+      if (stray.length > 0) return badRequest(`${stray.join(', ')} require onDemand=true`);
       return { status: 200, body: this.regularBody() };
     }
-    const repo = query.get('repo');
-    const tag = query.get('tag');
-    const digest = query.get('digest');
+    const [registry, repo, tag, digest] = ['registry', 'repo', 'tag', 'digest'].map(
+      (n) => query.get(n) ?? undefined,
+    );
     if (!repo || (!tag && !digest))
       return badRequest('an on-demand scan progress needs repo and tag or digest');
-    const registry = query.get('registry') ?? undefined;
-    const entry = this.findOnDemand(registry, repo, tag ?? undefined, digest ?? undefined);
+    const entry = [...this.onDemand.values()].find(
+      ({ scan }) =>
+        scan.repo === repo &&
+        (registry === undefined || (scan.registry ?? '') === registry) &&
+        (tag === undefined || scan.tag === tag) &&
+        (digest === undefined || scan.digest === digest),
+    );
     if (entry === undefined || entry.completionShown) return { status: 200, body: [] };
     if (!entry.scan.ongoing) entry.completionShown = true;
     return { status: 200, body: [this.onDemandBody(entry.scan)] };
-  }
-
-  private findOnDemand(
-    registry: string | undefined,
-    repo: string,
-    tag: string | undefined,
-    digest: string | undefined,
-  ): OnDemandEntry | undefined {
-    for (const entry of this.onDemand.values()) {
-      const scan = entry.scan;
-      if (scan.repo !== repo) continue;
-      if (registry !== undefined && (scan.registry ?? '') !== registry) continue;
-      if (tag !== undefined && scan.tag !== tag) continue;
-      if (digest !== undefined && scan.digest !== digest) continue;
-      return entry;
-    }
-    return undefined;
   }
 
   private regularBody(): unknown[] {
     const { ongoing, registries = [], specScanStartTime = ZERO_TIME } = this.regular;
     if (!ongoing || registries.length === 0) {
       const idle = { total: 0, scanned: 0 };
-      return [
-        {
-          discovery: progressObject(idle, ''),
-          imageScan: progressObject(idle, ''),
-          isScanOngoing: false,
-          specScanStartTime,
-        },
-      ];
+      return [{ ...entryOf(idle, '', idle, ''), isScanOngoing: false, specScanStartTime }];
     }
     return registries.map((r) => {
       const defenders = r.defenders ?? 1;
+      const { discovery, imageScan } = r;
       return {
-        discovery: progressObject(
-          r.discovery,
-          `Step 1/2 discovering tags in registry ${r.registry}: Discovered tags in ${r.discovery.scanned}/${r.discovery.total} repositories with ${defenders} Defenders`,
-        ),
-        imageScan: progressObject(
-          r.imageScan,
-          `Step 2/2 scanning images in registry ${r.registry}: Scanned ${r.imageScan.scanned}/${r.imageScan.total} images with ${defenders} Defender${defenders === 1 ? '' : 's'}`,
+        ...entryOf(
+          discovery,
+          `Step 1/2 discovering tags in registry ${r.registry}: Discovered tags in ${discovery.scanned}/${discovery.total} repositories with ${defenders} Defenders`,
+          imageScan,
+          `Step 2/2 scanning images in registry ${r.registry}: Scanned ${imageScan.scanned}/${imageScan.total} images with ${defenders} Defender${defenders === 1 ? '' : 's'}`,
         ),
         isScanOngoing: true,
         specScanStartTime,
@@ -154,23 +137,16 @@ export class ScanProgress {
   }
 
   private onDemandBody(scan: OnDemandScanState): unknown {
-    const done = { total: 1, scanned: scan.ongoing ? 0 : 1 };
     const what = scan.tag !== undefined ? `tag: ${scan.tag}` : `digest: ${scan.digest}`;
     return {
-      discovery: progressObject(
+      ...entryOf(
         scan.discovery ?? { total: 1, scanned: 1 },
         `Step 1/2 discovering tags in repository: ${scan.repo}, ${what}`,
-      ),
-      imageScan: progressObject(
-        scan.imageScan ?? done,
+        scan.imageScan ?? { total: 1, scanned: scan.ongoing ? 0 : 1 },
         `Step 2/2 scanning images in repository: ${scan.repo}, ${what}`,
       ),
       isScanOngoing: scan.ongoing,
       specScanStartTime: ZERO_TIME,
     };
   }
-}
-
-function badRequest(message: string): ProgressResponse {
-  return { status: 400, body: { err: message } };
 }

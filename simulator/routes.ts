@@ -86,7 +86,7 @@ export function registryProgress(params: URLSearchParams, state: ConsoleState): 
 }
 
 /** Serialized reports (JSON text; a page joins them), shared by every simulator in the process. */
-const reportCache = new LruCache<string>(64 * 1024 * 1024, (text) => text.length);
+const reportCache = new LruCache<string>(128 * 1024 * 1024, (text) => text.length);
 
 /** A report's JSON, full or compact, from the cache or generated once. */
 function reportJson(catalog: Catalog, entry: CatalogEntry, compact: boolean): string {

@@ -21,7 +21,7 @@ import {
   type FaultPlan,
   faultLabel,
 } from './faults.js';
-import { type HistoryClock, isoTime, stepDateMs } from './generator.js';
+import type { HistoryClock } from './generator.js';
 import { rngFor } from './prng.js';
 import { ScanProgress, type ScanProgressInput } from './progress.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
@@ -140,36 +140,9 @@ const ROUTE = /^\/api\/(v\d+(?:\.\d+)?)\/(authenticate|registry\/progress|regist
 const GZIP_MIN_BYTES = 1024;
 const HOUR_MS = 3_600_000;
 
-interface Settings {
-  seed: number | string;
-  prefix: string;
-  tokenTtlMs: number;
-  retryAfter: 'seconds' | 'date' | false;
-  latencyMs: number;
-  gzip: boolean;
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-function queryRecord(params: URLSearchParams): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const name of new Set(params.keys())) {
-    const values = params.getAll(name);
-    out[name] = values.length === 1 ? values[0]! : values;
-  }
-  return out;
-}
-
 function invalid(option: string, expected: string, value: unknown): never {
-  throw new SyncError(
-    'sim.invalidOptions',
-    `simulator option ${option}: expected ${expected}, got ${String(value)}`,
-    {
-      option,
-    },
-  );
+  const message = `simulator option ${option}: expected ${expected}, got ${String(value)}`;
+  throw new SyncError('sim.invalidOptions', message, { option });
 }
 
 /** The history option as step dates. */
@@ -184,9 +157,9 @@ function historyClock(option: NonNullable<SimulatorOptions['history']>): History
   return { startMs: Math.floor(end) - spanMs, spanMs, steps };
 }
 
-/** The options checked, with their defaults. */
-function settingsOf(options: SimulatorOptions): Settings {
-  const { images = 200, heavyFraction = 0.01, tokenTtlMs = 30 * 60_000, latencyMs = 0, rateLimit } = options;
+/** Throws on an option out of range. */
+function checkOptions(options: SimulatorOptions): void {
+  const { images = 200, heavyFraction = 0.01, tokenTtlMs = 1, latencyMs = 0, rateLimit } = options;
   if (!Number.isInteger(images) || images < 0) invalid('images', 'a whole number', images);
   if (
     rateLimit &&
@@ -198,38 +171,29 @@ function settingsOf(options: SimulatorOptions): Settings {
     invalid('heavyFraction', 'a share in [0, 1]', heavyFraction);
   if (!(tokenTtlMs > 0)) invalid('tokenTtlMs', 'a positive number of ms', tokenTtlMs);
   if (!(latencyMs >= 0)) invalid('latencyMs', 'a non-negative number of ms', latencyMs);
-  const prefix = options.pathPrefix?.replace(/^\/+|\/+$/g, '') ?? '';
-  return {
-    seed: options.seed ?? 1,
-    prefix: prefix === '' ? '' : `/${prefix}`,
-    tokenTtlMs,
-    retryAfter: options.retryAfter ?? 'seconds',
-    latencyMs,
-    gzip: options.gzip ?? true,
-  };
 }
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /** Sign-in: the console's credentials (compared as hashes, in constant time) and its bearer tokens. */
 class Credentials {
-  private readonly user: Buffer;
-  private readonly password: Buffer;
+  private readonly hashes: [Buffer, Buffer];
   private readonly tokens = new Map<string, number>();
   private issued = 0;
 
   constructor(
-    username: string,
+    user: string,
     password: string,
     private readonly seed: number | string,
     private readonly ttlMs: number,
   ) {
-    this.user = sha256(username);
-    this.password = sha256(password);
+    this.hashes = [sha256(user), sha256(password)];
   }
 
   match(user: string, password: string): boolean {
     // Both comparisons always run: no early exit that would time the username.
-    const userOk = timingSafeEqual(sha256(user), this.user);
-    return Number(timingSafeEqual(sha256(password), this.password)) + Number(userOk) === 2;
+    const userOk = timingSafeEqual(sha256(user), this.hashes[0]);
+    return Number(timingSafeEqual(sha256(password), this.hashes[1])) + Number(userOk) === 2;
   }
 
   issue(): string {
@@ -243,8 +207,8 @@ class Credentials {
   }
 
   /** The scheme of an Authorization header and whether it is accepted. */
-  check(header: string | undefined): { kind: 'bearer' | 'basic' | 'none'; valid: boolean } {
-    const [scheme = '', value = ''] = (header ?? '').split(' ', 2);
+  check(header = ''): { kind: 'bearer' | 'basic' | 'none'; valid: boolean } {
+    const [scheme = '', value = ''] = header.split(' ', 2);
     if (scheme.toLowerCase() === 'bearer') {
       const expiresAt = this.tokens.get(value.trim());
       return { kind: 'bearer', valid: expiresAt !== undefined && performance.now() < expiresAt };
@@ -267,7 +231,7 @@ interface Exchange {
   fault: Fault | undefined;
 }
 
-/** The request pipeline of one simulated console. */
+/** The request pipeline of one simulated console: receive, answer, apply the fault, send. */
 class ConsoleServer {
   readonly requestLog: RequestLogEntry[] = [];
   readonly hooks: Array<(n: number) => void> = [];
@@ -275,46 +239,57 @@ class ConsoleServer {
   private requests = 0;
   private registryGets = 0;
   private readonly startedAt = performance.now();
+  readonly prefix: string;
+  private readonly limiter: SlidingWindowLimiter | undefined;
 
   constructor(
-    private readonly settings: Settings,
+    private readonly options: SimulatorOptions,
     private readonly state: ConsoleState,
     private readonly credentials: Credentials,
-    private readonly limiter: SlidingWindowLimiter | undefined,
-    faults: FaultPlan | undefined,
   ) {
-    this.faults = new FaultInjector(faults);
+    const prefix = options.pathPrefix?.replace(/^\/+|\/+$/g, '') ?? '';
+    this.prefix = prefix === '' ? '' : `/${prefix}`;
+    const rateLimit = options.rateLimit ?? { requests: 30, windowMs: 30_000 };
+    this.limiter = rateLimit === false ? undefined : new SlidingWindowLimiter(rateLimit);
+    this.faults = new FaultInjector(options.faults);
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const exchange = this.receive(req);
-    const { entry, fault } = exchange;
+    const { fault } = exchange;
     const reply = await this.answer(req, exchange);
-    const expireTokens = () => this.credentials.expireAll();
-    const outcome =
-      fault === undefined
-        ? reply
-        : applyFault(fault, reply, { retryAfter: this.settings.retryAfter, expireTokens });
-    const delay = this.settings.latencyMs + (fault?.kind === 'slow' ? (fault.ms ?? 2000) : 0);
+    const settings = { retryAfter: this.retryAfter, expireTokens: () => this.credentials.expireAll() };
+    const outcome = fault === undefined ? reply : applyFault(fault, reply, settings);
+    const delay = (this.options.latencyMs ?? 0) + (fault?.kind === 'slow' ? (fault.ms ?? 2000) : 0);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    this.send(req, res, outcome, entry, fault === undefined);
+    this.send(req, res, outcome, exchange);
+  }
+
+  private get retryAfter(): 'seconds' | 'date' | false {
+    return this.options.retryAfter ?? 'seconds';
   }
 
   /** Logs the request, counts /registry GETs (running the hooks) and draws its fault. */
   private receive(req: IncomingMessage): Exchange {
     const url = new URL(req.url ?? '/', 'http://simulator.local');
-    const { prefix } = this.settings;
-    const inPrefix = prefix === '' || url.pathname.startsWith(`${prefix}/`);
-    const path = prefix !== '' && inPrefix ? url.pathname.slice(prefix.length) : url.pathname;
+    const inPrefix = this.prefix === '' || url.pathname.startsWith(`${this.prefix}/`);
+    const path = inPrefix ? url.pathname.slice(this.prefix.length) : url.pathname;
+    const query: Record<string, string | string[]> = {};
+    for (const name of new Set(url.searchParams.keys())) {
+      const values = url.searchParams.getAll(name);
+      query[name] = values.length === 1 ? values[0]! : values;
+    }
     const method = req.method ?? 'GET';
+    const seq = ++this.requests;
+    const auth = this.credentials.check(req.headers.authorization).kind;
     const entry: RequestLogEntry = {
-      seq: ++this.requests,
+      seq,
       at: performance.now() - this.startedAt,
       method,
       path,
-      query: queryRecord(url.searchParams),
+      query,
       status: 0,
-      auth: this.credentials.check(req.headers.authorization).kind,
+      auth,
     };
     this.requestLog.push(entry);
     const endpoint = inPrefix ? ROUTE.exec(path)?.[2] : undefined;
@@ -323,18 +298,17 @@ class ConsoleServer {
       registryGet = ++this.registryGets;
       for (const hook of this.hooks) hook(registryGet);
     }
-    const fault = endpoint === undefined ? undefined : this.faults.next({ request: entry.seq, registryGet });
+    const fault = endpoint === undefined ? undefined : this.faults.next({ request: seq, registryGet });
     if (fault !== undefined) entry.fault = faultLabel(fault);
     return { entry, endpoint, params: url.searchParams, fault };
   }
 
-  /** Rate limit, method, auth, then the endpoint's handler. */
+  /** Rate limit (a fault goes first), method, auth, then the endpoint's handler. */
   private async answer(req: IncomingMessage, { entry, endpoint, params, fault }: Exchange): Promise<Reply> {
     if (endpoint === undefined) return json(404, { err: `no such endpoint ${entry.path}` });
     const decision = this.limiter?.admit(performance.now()) ?? { admitted: true };
-    if (!decision.admitted && fault === undefined) {
-      return tooManyRequests(this.settings.retryAfter, decision.retryAfterMs);
-    }
+    if (!decision.admitted && fault === undefined)
+      return tooManyRequests(this.retryAfter, decision.retryAfterMs);
     if (endpoint === 'authenticate') {
       return req.method === 'POST' ? authenticate(req, this.state) : json(405, { err: 'method not allowed' });
     }
@@ -349,9 +323,8 @@ class ConsoleServer {
     req: IncomingMessage,
     res: ServerResponse,
     outcome: FaultOutcome,
-    entry: RequestLogEntry,
-    mayGzip: boolean,
-  ) {
+    { entry, fault }: Exchange,
+  ): void {
     if (outcome === 'reset') {
       req.socket.destroy();
       return;
@@ -366,8 +339,9 @@ class ConsoleServer {
     entry.status = outcome.status;
     let body: string | Buffer = outcome.body;
     const headers = { ...outcome.headers };
-    const accepts = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
-    if (mayGzip && outcome.compressible && this.settings.gzip && accepts && body.length >= GZIP_MIN_BYTES) {
+    const accepts =
+      /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && this.options.gzip !== false;
+    if (fault === undefined && outcome.compressible && accepts && body.length >= GZIP_MIN_BYTES) {
       // Level 1: zlib's cheapest, and pages still shrink 6-7x (the console's own level is unknown).
       body = gzipSync(body, { level: 1 });
       headers['Content-Encoding'] = 'gzip';
@@ -391,39 +365,31 @@ class ConsoleServer {
  * await sim.close();
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
-  const settings = settingsOf(options);
+  checkOptions(options);
+  const seed = options.seed ?? 1;
   const history = options.history === undefined ? undefined : historyClock(options.history);
   const catalog = new Catalog(
-    { seed: settings.seed, heavyFraction: options.heavyFraction ?? 0.01, history },
+    { seed, heavyFraction: options.heavyFraction ?? 0.01, history },
     options.images ?? 200,
   );
-  const credentials = new Credentials(
-    options.username ?? 'demo',
-    options.password ?? 'demo',
-    settings.seed,
-    settings.tokenTtlMs,
-  );
+  const { username = 'demo', password = 'demo', tokenTtlMs = 30 * 60_000 } = options;
+  const credentials = new Credentials(username, password, seed, tokenTtlMs);
   const progress = new ScanProgress();
   const state: ConsoleState = {
     catalog,
     progress,
     totalCountHeader: options.totalCountHeader ?? true,
-    credentialsMatch: (user, password) => credentials.match(user, password),
+    credentialsMatch: (user, pass) => credentials.match(user, pass),
     issueToken: () => credentials.issue(),
   };
-  const rateLimit = options.rateLimit ?? { requests: 30, windowMs: 30_000 };
-  const limiter = rateLimit === false ? undefined : new SlidingWindowLimiter(rateLimit);
-  const console = new ConsoleServer(settings, state, credentials, limiter, options.faults);
+  const console = new ConsoleServer(options, state, credentials);
   const server = createServer((req, res) => {
     console.handle(req, res).catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
       const last = console.requestLog[console.requestLog.length - 1];
       if (last !== undefined && last.status === 0) last.status = 500;
-      if (res.headersSent) res.destroy();
-      else
-        res
-          .writeHead(500, { 'Content-Type': 'application/json' })
-          .end(JSON.stringify({ err: `simulator error: ${message}` }));
+      if (res.headersSent) return res.destroy();
+      const err = `simulator error: ${error instanceof Error ? error.message : String(error)}`;
+      res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ err }));
     });
   });
   server.keepAliveTimeout = 10_000;
@@ -435,9 +401,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     });
   });
   const port = (server.address() as AddressInfo).port;
-
   const sim: RunningSimulator = {
-    url: `http://127.0.0.1:${port}${settings.prefix}`,
+    url: `http://127.0.0.1:${port}${console.prefix}`,
     port,
     requestLog: console.requestLog,
     close: () =>
@@ -445,38 +410,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
-    setFaults(plan) {
+    setFaults: (plan) => {
       console.faults = new FaultInjector(plan);
     },
-    mutate: {
-      add: (count, opts) => catalog.add(count, opts),
-      remove: (keys) => catalog.remove(keys),
-      rescan: (keys, opts) => catalog.rescan(keys, opts),
-    },
-    onRegistryRequest(hook) {
-      console.hooks.push((n) => hook(n, sim));
-    },
-    truth: {
-      mark: () => catalog.mark(),
-      present: () => catalog.present(),
-      persistentSince: (mark) => catalog.persistentSince(mark),
-      everPresentSince: (mark) => catalog.everPresentSince(mark),
-      report: (key) => catalog.report(key),
-    },
+    mutate: catalog,
+    onRegistryRequest: (hook) => console.hooks.push((n) => hook(n, sim)),
+    truth: catalog,
     setScanProgress: (input) => progress.set(input),
-    history:
-      history === undefined
-        ? undefined
-        : {
-            get step() {
-              return catalog.step;
-            },
-            steps: history.steps,
-            get at() {
-              return isoTime(stepDateMs(history, catalog.step));
-            },
-            advance: () => catalog.advance(),
-          },
+    history: history === undefined ? undefined : catalog,
   };
   return sim;
 }
