@@ -24,8 +24,6 @@ import { rngFor } from './prng.js';
 /** One image present on the console. */
 export interface CatalogEntry extends ReportVersion {
   slot: ImageSlot;
-  /** Logical time the image appeared. */
-  addedAt: number;
 }
 
 /** What one step of a history playback did. */
@@ -40,18 +38,13 @@ export interface HistoryStep {
   repushed: string[];
 }
 
-interface Presence {
-  addedAt: number;
-  removedAt: number | undefined;
-}
-
 /** Byte-order comparison of ASCII keys. */
 export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
- * The mutable image set with its logical clock.
+ * The mutable image set with its logical clock (advanced by every mark and every mutation).
  *
  * @example
  * const catalog = new Catalog({ seed: 1, heavyFraction: 0 }, 200);
@@ -61,44 +54,24 @@ export function compareKeys(a: string, b: string): number {
  */
 export class Catalog {
   /** Present images, sorted by key. */
-  private readonly sorted: CatalogEntry[] = [];
+  entries: CatalogEntry[] = [];
   private readonly byKey = new Map<string, CatalogEntry>();
-  private readonly presence = new Map<string, Presence>();
+  /** When each key ever present was added and removed (logical times). */
+  private readonly presence = new Map<string, { addedAt: number; removedAt?: number }>();
   private nextIndex = 0;
   private earlyCount = 0;
   private clock = 0;
-  private mutationCount = 0;
-  private historyStep = 0;
+  /** The current history step, 0 to `steps - 1` (0 without history). */
+  step = 0;
 
   constructor(
     readonly options: GeneratorOptions,
     initialImages: number,
   ) {
-    const entries: CatalogEntry[] = [];
-    for (let i = 0; i < initialImages; i++) {
-      entries.push(this.newEntry(imageSlot(options.seed, this.nextIndex++), 0));
-    }
-    entries.sort((a, b) => compareKeys(a.slot.key, b.slot.key));
-    for (const entry of entries) this.track(entry);
-    this.sorted.push(...entries);
-  }
-
-  /** Present images in console order. Do not mutate. */
-  get entries(): readonly CatalogEntry[] {
-    return this.sorted;
-  }
-
-  /** Changes whenever the image set or any report changes: the key of every response cache. */
-  get version(): number {
-    return this.mutationCount;
-  }
-
-  get size(): number {
-    return this.sorted.length;
-  }
-
-  entry(key: string): CatalogEntry | undefined {
-    return this.byKey.get(key);
+    this.insert(
+      Array.from({ length: initialImages }, () => imageSlot(options.seed, this.nextIndex++)),
+      0,
+    );
   }
 
   /** The current raw report of a present image. */
@@ -114,20 +87,14 @@ export class Catalog {
     return isoTime(reportScanMs(this.options, entry.slot.index, entry));
   }
 
-  /** The current history step (0 without history). */
-  get step(): number {
-    return this.historyStep;
-  }
-
+  /** The history's step count (1 without history). */
   get steps(): number {
     return this.options.history?.steps ?? 1;
   }
 
   /** The current step's date (ISO 8601; the epoch without history). */
   get at(): string {
-    return isoTime(
-      this.options.history === undefined ? 0 : stepDateMs(this.options.history, this.historyStep),
-    );
+    return isoTime(this.options.history === undefined ? 0 : stepDateMs(this.options.history, this.step));
   }
 
   /**
@@ -139,33 +106,32 @@ export class Catalog {
     const clock = this.options.history;
     if (clock === undefined)
       throw new SyncError('sim.noHistory', 'the simulator was started without history');
-    if (this.historyStep >= clock.steps - 1) {
-      throw new SyncError('sim.historyEnded', `history playback is at its last step (${clock.steps - 1})`, {
-        steps: clock.steps,
-      });
+    if (this.step >= clock.steps - 1) {
+      const message = `history playback is at its last step (${clock.steps - 1})`;
+      throw new SyncError('sim.historyEnded', message, { steps: clock.steps });
     }
-    const step = ++this.historyStep;
+    const step = ++this.step;
     const { seed } = this.options;
-    const draw = (purpose: string, entry: CatalogEntry) => rngFor(seed, purpose, entry.slot.index, step);
+    const draw = (purpose: string, entry: CatalogEntry, p: number) =>
+      rngFor(seed, purpose, entry.slot.index, step).chance(p);
     const removed = this.remove(
-      this.sorted.filter((entry) => draw('history-remove', entry).chance(0.01)).map((e) => e.slot.key),
+      this.entries.filter((e) => draw('history-remove', e, 0.01)).map((e) => e.slot.key),
     );
     const rescanned: string[] = [];
     const repushed: string[] = [];
-    for (const entry of this.sorted) {
-      const history = entry.history!;
+    for (const entry of this.entries) {
+      const life = entry.history!;
       const stale = rngFor(seed, 'history-stale', entry.slot.index).chance(0.03);
-      if (stale || !draw('history-rescan', entry).chance(0.9)) continue;
-      history.scannedStep = step;
+      if (stale || !draw('history-rescan', entry, 0.9)) continue;
+      life.scannedStep = step;
       rescanned.push(entry.slot.key);
-      if (!draw('history-push', entry).chance(0.04)) continue;
-      history.pushes++;
-      history.pushedStep = step;
-      entry.slot = repushedSlot(seed, entry.slot, history.pushes);
+      if (!draw('history-push', entry, 0.04)) continue;
+      life.pushes++;
+      life.pushedStep = step;
+      entry.slot = repushedSlot(seed, entry.slot, life.pushes);
       repushed.push(entry.slot.key);
     }
-    this.mutationCount++;
-    const added = this.add(rngFor(seed, 'history-add', step).int(0, Math.ceil(this.sorted.length * 0.03)));
+    const added = this.add(rngFor(seed, 'history-add', step).int(0, Math.ceil(this.entries.length * 0.03)));
     return { step, at: isoTime(stepDateMs(clock, step)), rescanned, added, removed, repushed };
   }
 
@@ -174,129 +140,100 @@ export class Catalog {
     return ++this.clock;
   }
 
+  /** Adds images; `sortEarly` names them so each sorts before every image already present. */
   add(count: number, opts: { sortEarly?: boolean } = {}): string[] {
-    const at = ++this.clock;
-    const keys: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const index = this.nextIndex++;
-      const slot = opts.sortEarly
-        ? earlySlot(this.options.seed, index, this.earlyCount++)
-        : imageSlot(this.options.seed, index);
-      if (this.presence.has(slot.key)) {
-        throw new SyncError('sim.keyCollision', `generated key ${slot.key} was used before`, {
-          key: slot.key,
-        });
-      }
-      const entry = this.newEntry(slot, at);
-      this.track(entry);
-      this.sorted.splice(this.insertionPoint(slot.key), 0, entry);
-      keys.push(slot.key);
-    }
-    this.mutationCount++;
-    return keys;
+    const { seed } = this.options;
+    const slots = Array.from({ length: count }, () =>
+      opts.sortEarly
+        ? earlySlot(seed, this.nextIndex++, this.earlyCount++)
+        : imageSlot(seed, this.nextIndex++),
+    );
+    return this.insert(slots, ++this.clock);
   }
 
+  /** Removes the given keys, or that many images chosen by the seeded rng. */
   remove(target: string[] | number): string[] {
     const at = ++this.clock;
     const keys = this.resolveTargets(target, 'remove', at);
     for (const key of keys) {
-      const position = this.indexOfKey(key);
-      if (position < 0) continue;
-      this.sorted.splice(position, 1);
       this.byKey.delete(key);
-      const presence = this.presence.get(key);
-      if (presence !== undefined) presence.removedAt = at;
+      this.presence.get(key)!.removedAt = at;
     }
-    this.mutationCount++;
+    this.entries = this.entries.filter((entry) => this.byKey.has(entry.slot.key));
     return keys;
   }
 
+  /** A new `scanTime` for the given keys (or that many seeded picks); optionally changed findings. */
   rescan(target: string[] | number, opts: { changeFindings?: boolean } = {}): string[] {
-    const at = ++this.clock;
-    const keys = this.resolveTargets(target, 'rescan', at);
+    const keys = this.resolveTargets(target, 'rescan', ++this.clock);
     for (const key of keys) {
-      const entry = this.byKey.get(key);
-      if (entry === undefined) continue;
+      const entry = this.byKey.get(key)!;
       entry.scanGeneration++;
       if (opts.changeFindings) entry.findingsVersion++;
-      if (entry.history !== undefined) entry.history.scannedStep = this.historyStep;
+      if (entry.history !== undefined) entry.history.scannedStep = this.step;
     }
-    this.mutationCount++;
     return keys;
   }
 
   /** Keys present now, in console order. */
   present(): string[] {
-    return this.sorted.map((entry) => entry.slot.key);
+    return this.entries.map((entry) => entry.slot.key);
   }
 
   /** Keys present continuously from `mark` until now: a completed sync must hold all of them. */
   persistentSince(mark: number): string[] {
-    const keys: string[] = [];
-    for (const [key, presence] of this.presence) {
-      if (presence.addedAt < mark && presence.removedAt === undefined) keys.push(key);
-    }
-    return keys.sort(compareKeys);
+    return this.keysWhere((p) => p.addedAt < mark && p.removedAt === undefined);
   }
 
   /** Keys present at any moment since `mark`: a sync may hold these and no others. */
   everPresentSince(mark: number): string[] {
-    const keys: string[] = [];
-    for (const [key, presence] of this.presence) {
-      if (presence.removedAt === undefined || presence.removedAt > mark) keys.push(key);
+    return this.keysWhere((p) => p.removedAt === undefined || p.removedAt > mark);
+  }
+
+  private keysWhere(test: (presence: { addedAt: number; removedAt?: number }) => boolean): string[] {
+    return [...this.presence]
+      .filter(([, presence]) => test(presence))
+      .map(([key]) => key)
+      .sort(compareKeys);
+  }
+
+  /** Adds images at logical time `at`, keeping console order. */
+  private insert(slots: ImageSlot[], at: number): string[] {
+    for (const slot of slots) {
+      if (this.presence.has(slot.key)) {
+        throw new SyncError('sim.keyCollision', `generated key ${slot.key} was used before`, {
+          key: slot.key,
+        });
+      }
+      const entry: CatalogEntry = { slot, scanGeneration: 0, findingsVersion: 0 };
+      const step = this.step;
+      if (this.options.history)
+        entry.history = { firstStep: step, scannedStep: step, pushes: 0, pushedStep: step };
+      this.byKey.set(slot.key, entry);
+      this.presence.set(slot.key, { addedAt: at });
+      this.entries.push(entry);
     }
-    return keys.sort(compareKeys);
+    this.entries.sort((a, b) => compareKeys(a.slot.key, b.slot.key));
+    return slots.map((slot) => slot.key);
   }
 
-  private newEntry(slot: ImageSlot, addedAt: number): CatalogEntry {
-    const entry: CatalogEntry = { slot, addedAt, scanGeneration: 0, findingsVersion: 0 };
-    if (this.options.history !== undefined) {
-      const step = this.historyStep;
-      entry.history = { firstStep: step, scannedStep: step, pushes: 0, pushedStep: step };
-    }
-    return entry;
-  }
-
-  private track(entry: CatalogEntry): void {
-    this.byKey.set(entry.slot.key, entry);
-    this.presence.set(entry.slot.key, { addedAt: entry.addedAt, removedAt: undefined });
-  }
-
+  /** The given keys (each must be present), or a seeded choice of that many distinct present images. */
   private resolveTargets(target: string[] | number, purpose: string, at: number): string[] {
     if (Array.isArray(target)) {
-      for (const key of target) {
-        if (!this.byKey.has(key)) {
-          throw new SyncError('sim.unknownImage', `cannot ${purpose} ${key}: not on the simulated console`, {
-            key,
-          });
-        }
+      const missing = target.find((key) => !this.byKey.has(key));
+      if (missing !== undefined) {
+        const message = `cannot ${purpose} ${missing}: not on the simulated console`;
+        throw new SyncError('sim.unknownImage', message, { key: missing });
       }
       return [...new Set(target)];
     }
-    // A seeded choice of `target` distinct present images.
-    const count = Math.min(Math.max(0, Math.floor(target)), this.sorted.length);
+    const count = Math.min(Math.max(0, Math.floor(target)), this.entries.length);
     const rng = rngFor(this.options.seed, purpose, at);
-    const pool = this.sorted.map((entry) => entry.slot.key);
+    const pool = this.present();
     for (let i = 0; i < count; i++) {
       const j = rng.int(i, pool.length - 1);
       [pool[i], pool[j]] = [pool[j]!, pool[i]!];
     }
     return pool.slice(0, count);
-  }
-
-  private insertionPoint(key: string): number {
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareKeys(this.sorted[mid]!.slot.key, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  private indexOfKey(key: string): number {
-    const at = this.insertionPoint(key);
-    return this.sorted[at]?.slot.key === key ? at : -1;
   }
 }

@@ -34,18 +34,8 @@ export type Fault =
 
 export type FaultKind = Fault['kind'];
 
-export const FAULT_KINDS: readonly FaultKind[] = [
-  '429',
-  '5xx-html',
-  'reset',
-  'truncate',
-  'slow',
-  'malformed-json',
-  'schema-drift',
-  'token-expiry',
-  'empty-200',
-  'html-200',
-];
+const KINDS = '429 5xx-html reset truncate slow malformed-json schema-drift token-expiry empty-200 html-200';
+export const FAULT_KINDS = KINDS.split(' ') as readonly FaultKind[];
 
 export interface FaultPlan {
   scripted?: Array<{ at: number | { request: number }; fault: Fault }>;
@@ -54,18 +44,18 @@ export interface FaultPlan {
 
 /** A short label for the request log, e.g. `5xx-html:503` or `slow:2000`. */
 export function faultLabel(fault: Fault): string {
-  switch (fault.kind) {
-    case '5xx-html':
-      return `5xx-html:${fault.status ?? 502}`;
-    case 'slow':
-      return `slow:${fault.ms ?? 2000}`;
-    case 'schema-drift':
-      return `schema-drift:${fault.drift ?? 'vulnerabilities-string'}`;
-    case 'truncate':
-      return `truncate:${fault.fraction ?? 0.5}`;
-    default:
-      return fault.kind;
-  }
+  const k = fault.kind;
+  const detail =
+    k === '5xx-html'
+      ? (fault.status ?? 502)
+      : k === 'slow'
+        ? (fault.ms ?? 2000)
+        : k === 'schema-drift'
+          ? (fault.drift ?? 'vulnerabilities-string')
+          : k === 'truncate'
+            ? (fault.fraction ?? 0.5)
+            : undefined;
+  return detail === undefined ? k : `${k}:${detail}`;
 }
 
 /**
@@ -77,40 +67,24 @@ export function faultLabel(fault: Fault): string {
  * faults.next({ request: 2, registryGet: 2 }); // { kind: 'reset' }
  */
 export class FaultInjector {
-  private pending: Array<{ at: number | { request: number }; fault: Fault }>;
-  private readonly random: FaultPlan['random'];
+  private readonly pending: Array<{ at: number | { request: number }; fault: Fault }>;
 
-  constructor(plan: FaultPlan = {}) {
+  constructor(private readonly plan: FaultPlan = {}) {
     this.pending = [...(plan.scripted ?? [])];
-    this.random = plan.random;
   }
 
   /** The fault for this request. `registryGet` is the 1-based /registry GET count, or undefined for other requests. */
-  next(position: { request: number; registryGet: number | undefined }): Fault | undefined {
-    const index = this.pending.findIndex((entry) =>
-      typeof entry.at === 'number'
-        ? entry.at === position.registryGet
-        : entry.at.request === position.request,
+  next({ request, registryGet }: { request: number; registryGet: number | undefined }): Fault | undefined {
+    const index = this.pending.findIndex(({ at }) =>
+      typeof at === 'number' ? at === registryGet : at.request === request,
     );
-    if (index >= 0) {
-      const [entry] = this.pending.splice(index, 1);
-      return entry!.fault;
-    }
-    const random = this.random;
-    if (random !== undefined && position.registryGet !== undefined && random.faults.length > 0) {
-      const rng = rngFor(random.seed, 'fault', position.registryGet);
-      if (rng.float() < random.probability) return defaultFault(rng.pick(random.faults));
-    }
-    return undefined;
-  }
-}
-
-function defaultFault(kind: FaultKind): Fault {
-  switch (kind) {
-    case 'slow':
-      return { kind, ms: 300 };
-    default:
-      return { kind } as Fault;
+    if (index >= 0) return this.pending.splice(index, 1)[0]!.fault;
+    const random = this.plan.random;
+    if (random === undefined || registryGet === undefined || random.faults.length === 0) return undefined;
+    const rng = rngFor(random.seed, 'fault', registryGet);
+    if (!(rng.float() < random.probability)) return undefined;
+    const kind = rng.pick(random.faults);
+    return kind === 'slow' ? { kind, ms: 300 } : ({ kind } as Fault);
   }
 }
 

@@ -17,74 +17,47 @@ import { type Rng, rngFor } from './prng.js';
 /** A raw report as the console serves it: plain JSON. */
 export type RawReport = Record<string, unknown>;
 
-/** The naming facts of one image, cheap to compute (no report generation). */
-export interface ImageSlot {
-  /** Unique, never reused: the generation key of the image. */
+/**
+ * The naming facts of one image, cheap to compute (no report generation). `index`: unique, never
+ * reused, the generation key. `registry`: '' for Docker Hub, as real consoles report it. `key`: see
+ * {@link imageKey}. `imageId` (`sha256:…`) is shared by every tag and registry carrying the same
+ * image. `reportId`, the report's `_id`: the image id on most reports, `repo:tag` on old consoles.
+ */
+export type ImageSlot = {
   index: number;
-  /** '' for Docker Hub / local images, as real consoles report it. */
   registry: string;
   repo: string;
   tag: string;
-  /** `${registry}/${repo}:${tag}` (see {@link imageKey}). */
   key: string;
-  /** The image id (`sha256:…`), shared by every tag/registry carrying the same image. */
   imageId: string;
-  /** The registry digest (`sha256:…`). */
   digest: string;
-  /** The report's `_id`: the image id on most reports, a name (`repo:tag`) on old-console ones. */
   reportId: string;
-}
+};
 
-/** Which scan of an image a report describes. */
-export interface ReportVersion {
-  /** Increments on every rescan: moves `scanTime` forward. */
-  scanGeneration: number;
-  /** Increments on a rescan that changes the findings. */
-  findingsVersion: number;
-  /** Set on a console playing back history (see {@link HistoryClock}). */
-  history?: HistoryVersion;
-}
+/**
+ * Which scan of an image a report describes: `scanGeneration` moves `scanTime` forward,
+ * `findingsVersion` changes the findings, `history` is set on a console playing back history.
+ */
+export type ReportVersion = { scanGeneration: number; findingsVersion: number; history?: HistoryVersion };
 
 /** The dates of a console playing back history: `steps` steps over `spanMs`, the first at `startMs`. */
-export interface HistoryClock {
-  startMs: number;
-  spanMs: number;
-  steps: number;
-}
+export type HistoryClock = { startMs: number; spanMs: number; steps: number };
 
-/** Where an image is in a history playback. */
-export interface HistoryVersion {
-  /** The step the image first appeared in (its `firstScanTime`). */
-  firstStep: number;
-  /** The step of its latest scan: its `scanTime` and which findings are open. */
-  scannedStep: number;
-  /** How often it was re-pushed (a new image id and digest under the same tag). */
-  pushes: number;
-  /** The step of its latest push (its `creationTime`). */
-  pushedStep: number;
-}
+/**
+ * Where an image is in a history playback: the step it appeared in (its `firstScanTime`), the
+ * step of its latest scan (its `scanTime` and open findings), how often it was re-pushed (a new
+ * image id and digest under the same tag) and the step of the latest push (its `creationTime`).
+ */
+export type HistoryVersion = { firstStep: number; scannedStep: number; pushes: number; pushedStep: number };
 
-export interface GeneratorOptions {
-  seed: number | string;
-  /** Share of reports over 1 MB (thousands of vulnerabilities, packages, layers). */
-  heavyFraction: number;
-  history?: HistoryClock;
-}
+/** `heavyFraction`: the share of reports over 1 MB (thousands of vulnerabilities, packages, layers). */
+export type GeneratorOptions = { seed: number | string; heavyFraction: number; history?: HistoryClock };
 
-interface Distro {
-  osDistro: string;
-  osDistroRelease: string;
-  osDistroVersion: string;
-  distro: string;
-  /** Vendor severity words from least to most severe, as this distro's feed spells them. */
-  severities: readonly string[];
-  licenses: readonly string[];
-}
-
+type Distro = (typeof data.distros)[number];
 type Severity = 'critical' | 'high' | 'medium' | 'low';
 
 /** The word, distribution and package tables. */
-const TABLES = data as typeof data & { distros: Distro[] };
+const TABLES = data;
 const { namespaces: NAMESPACES, repoWords: WORDS1, repoSuffixes: WORDS2, registries: REGISTRIES } = data;
 const NAME_SPACE = NAMESPACES.length * WORDS1.length * WORDS2.length;
 
@@ -92,7 +65,7 @@ const NAME_SPACE = NAMESPACES.length * WORDS1.length * WORDS2.length;
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** Tag positions per repository slot. */
-export const TAGS_PER_REPO = 8;
+const TAGS_PER_REPO = 8;
 
 /** Top-level keys `compact=true` leaves out: vulnerabilities, compliance and extended image metadata. */
 export const COMPACT_DROPPED_KEYS: readonly string[] = TABLES.compactDroppedKeys;
@@ -125,11 +98,8 @@ export function imageKeyOf(report: unknown): string {
 
 function weightedRegistry(rng: Rng): number {
   let u = rng.float();
-  for (let i = 0; i < REGISTRIES.length; i++) {
-    u -= REGISTRIES[i]!.weight;
-    if (u < 0) return i;
-  }
-  return REGISTRIES.length - 1;
+  const i = REGISTRIES.findIndex(({ weight }) => (u -= weight) < 0);
+  return i < 0 ? REGISTRIES.length - 1 : i;
 }
 
 /** An affine permutation of [0, NAME_SPACE): multiplier coprime to 2 and 3 (NAME_SPACE = 2^7 * 3^3). */
@@ -285,7 +255,7 @@ function findingOpen(
   version: ReportVersion,
   j: number,
   base: number,
-): boolean {
+) {
   const { seed } = options;
   const extras = Math.max(2, Math.ceil(base / 4));
   if (version.history !== undefined) {
@@ -305,28 +275,20 @@ function findingOpen(
   return rngFor(seed, 'add', index, findingsVersion, j).chance(0.2);
 }
 
-/** Whether image `index` gets a heavy (> 1 MB) report. */
-export function isHeavy(options: GeneratorOptions, index: number): boolean {
-  // A draw in [0, 1) is never below 0: no stream needed when nothing is heavy.
-  if (options.heavyFraction <= 0) return false;
-  return rngFor(options.seed, 'heavy', index).float() < options.heavyFraction;
-}
-
 /** Size of the vulnerability catalog images draw from (so the same CVE appears in many images). */
 const CVE_CATALOG_SIZE = 20_011; // prime: any step in [1, size) walks it without repeats
 
-interface CatalogCve {
+/** A CVE of the catalog: `level` 0..4 indexes the distro's severity words; `emptyCve`: identified by its numeric id. */
+type CatalogCve = {
   cve: string;
-  /** 0..4: index into the distro's severity words. */
   level: number;
-  cvss: number | undefined;
+  cvss?: number;
   vecStr: string;
   published: number;
   description: string;
-  /** Empty `cve`: the finding is identified by its numeric `id`. */
   emptyCve: boolean;
   exploit: string;
-}
+};
 
 /** Per seed, the catalog entries generated so far (indexed by k): images share them heavily. */
 const cveCatalogs = new Map<string, Array<CatalogCve | undefined>>();
@@ -369,13 +331,7 @@ function catalogCve(seed: number | string, k: number): CatalogCve {
   return entry;
 }
 
-interface PackageEntry {
-  type: string;
-  name: string;
-  version: string;
-  license: string;
-  layerTime: number;
-}
+type PackageEntry = { type: string; name: string; version: string; layerTime: number };
 
 function vulnerabilityOf(
   rng: Rng,
@@ -389,59 +345,58 @@ function vulnerabilityOf(
   const status = fixed
     ? `fixed in ${rng.int(1, 9)}.${rng.int(0, 30)}.${rng.int(0, 20)}`
     : rng.pick(TABLES.statuses);
-  const factors: Record<string, Record<string, never>> = {};
-  if (fixed) factors['Has fix'] = {};
-  if (rng.chance(0.3)) factors['Attack vector: network'] = {};
-  if (cve.published > 0 && firstScanEpoch - cve.published < 30 * 86_400) factors['Recent vulnerability'] = {};
+  const riskFactors: Record<string, Record<string, never>> = {};
+  if (fixed) riskFactors['Has fix'] = {};
+  if (rng.chance(0.3)) riskFactors['Attack vector: network'] = {};
+  if (cve.published > 0 && firstScanEpoch - cve.published < 30 * 86_400)
+    riskFactors['Recent vulnerability'] = {};
+  const { emptyCve, cvss, description, exploit, published, vecStr } = cve;
   const vuln: RawReport = {
+    ...TABLES.vulnerability,
+    cvss,
+    description,
+    exploit,
+    published,
+    riskFactors,
+    status,
+    vecStr,
+  };
+  Object.assign(vuln, {
     applicableRules: [fixed ? `<${status.slice('fixed in '.length)}` : '*'],
-    cause: '',
-    cve: cve.emptyCve ? '' : cve.cve,
-    cvss: cve.cvss,
-    description: cve.description,
-    exploit: cve.exploit,
-    id: cve.emptyCve ? fallbackId : pkg?.type === 'package' ? 46 : 47,
+    cve: emptyCve ? '' : cve.cve,
+    id: emptyCve ? fallbackId : pkg?.type === 'package' ? 46 : 47,
+    link: emptyCve ? '' : `https://nvd.nist.gov/vuln/detail/${cve.cve}`,
     layerTime: pkg?.layerTime ?? 0,
-    link: cve.emptyCve ? '' : `https://nvd.nist.gov/vuln/detail/${cve.cve}`,
     packageName: pkg?.name ?? '',
     packageVersion: pkg?.version ?? '',
     packageType: pkg?.type ?? 'package',
-    published: cve.published,
-    riskFactors: factors,
     severity: distro.severities[cve.level],
-    status,
-    templates: null,
-    text: '',
-    title: '',
-    twistlock: cve.emptyCve,
-    type: 'image',
-    vecStr: cve.vecStr,
+    twistlock: emptyCve,
     discovered: rng.chance(0.1) ? ZERO_TIME : isoSeconds(firstScanEpoch - rng.int(0, 90 * 86_400)),
-    functionLayer: '',
-  };
-  if (cve.cvss === undefined) delete vuln.cvss;
+  });
+  if (cvss === undefined) delete vuln.cvss;
   // fixDate: epoch seconds when fixed, 0 when not, and missing on older feeds (as in the DataDog fixture).
-  if (rng.float() < 0.7) vuln.fixDate = fixed ? Math.max(cve.published, 1) + rng.int(0, 200 * 86_400) : 0;
+  if (rng.float() < 0.7) vuln.fixDate = fixed ? Math.max(published, 1) + rng.int(0, 200 * 86_400) : 0;
   if (rng.chance(0.05)) {
     vuln.exploits = [{ kind: 'poc', link: 'https://www.exploit-db.com/exploits/1', source: 'exploit-db' }];
   }
   return vuln;
 }
 
-/** Layers and their history entries, oldest first; only the layer ids when `idsOnly`. */
+/** Layers and their history entries, oldest first; only the top layer's id when `topOnly`. */
 function layersOf(
   options: GeneratorOptions,
   slot: ImageSlot,
   count: number,
   createdEpoch: number,
-  idsOnly: boolean,
+  topOnly: boolean,
 ) {
   const layers: string[] = [];
   const history: RawReport[] = [];
-  for (let i = idsOnly ? count - 1 : 0; i < count; i++) {
+  for (let i = topOnly ? count - 1 : 0; i < count; i++) {
     const rng = rngFor(options.seed, 'layer', slot.index, i);
     layers.push(`sha256:${rng.hex(64)}`);
-    if (idsOnly) continue;
+    if (topOnly) continue;
     const entry: RawReport = {
       created: createdEpoch - (count - i) * 60,
       instruction: i === 0 ? `ADD file:${rng.hex(64)} in / ` : rng.pick(TABLES.layerInstructions),
@@ -455,7 +410,7 @@ function layersOf(
   return { layers, history };
 }
 
-/** Packages: distinct names by walking the pools with a stride. */
+/** Packages (distinct names by walking the pools), and as the report groups them by type. */
 function packagesOf(
   seed: number | string,
   index: number,
@@ -465,34 +420,25 @@ function packagesOf(
   layerTimes: number[],
 ) {
   const packages: PackageEntry[] = [];
+  const groups = new Map<string, RawReport[]>();
   for (let i = 0; i < count; i++) {
     const rng = rngFor(seed, 'pkg', index, i);
     const isLibrary = i >= libraryStart;
     const pool = isLibrary ? TABLES.libraryNames : TABLES.packageNames;
     const round = Math.floor(i / pool.length);
-    const base = pool[i % pool.length]!;
+    const name = round === 0 ? pool[i % pool.length]! : `${pool[i % pool.length]}-${round}`;
     const version = `${rng.int(0, 9)}.${rng.int(0, 30)}.${rng.int(0, 20)}${isLibrary ? '' : `-r${rng.int(0, 9)}`}`;
-    packages.push({
-      type: isLibrary ? TABLES.libraryTypes[i % TABLES.libraryTypes.length]! : 'package',
-      name: round === 0 ? base : `${base}-${round}`,
+    const type = isLibrary ? TABLES.libraryTypes[i % TABLES.libraryTypes.length]! : 'package';
+    const entry: RawReport = {
       version,
+      name,
+      cveCount: 0,
       license: rng.pick(distro.licenses),
       layerTime: rng.pick(layerTimes),
-    });
-  }
-  const groups = new Map<string, RawReport[]>();
-  for (const pkg of packages) {
-    const entry: RawReport = {
-      version: pkg.version,
-      name: pkg.name,
-      cveCount: 0,
-      license: pkg.license,
-      layerTime: pkg.layerTime,
     };
-    if (pkg.type !== 'package') entry.path = `/app/${pkg.type}/${pkg.name}`;
-    const group = groups.get(pkg.type);
-    if (group === undefined) groups.set(pkg.type, [entry]);
-    else group.push(entry);
+    if (isLibrary) entry.path = `/app/${type}/${name}`;
+    packages.push({ type, name, version, layerTime: entry.layerTime as number });
+    if (!groups.get(type)?.push(entry)) groups.set(type, [entry]);
   }
   return { packages, groups: [...groups].map(([pkgsType, pkgs]) => ({ pkgsType, pkgs })) };
 }
@@ -500,14 +446,16 @@ function packagesOf(
 function binariesOf(seed: number | string, index: number, heavy: boolean): RawReport[] {
   const rng = rngFor(seed, 'binaries', index);
   const count = heavy ? rng.int(200, 400) : rng.int(1, 8);
-  return Array.from({ length: count }, (_, i) => ({
-    name: `bin${i}`,
-    path: `/usr/local/bin/bin${i}`,
-    md5: rng.hex(32),
-    cveCount: 0,
-    layerTime: 0,
-    fileMode: 493,
-  }));
+  return Array.from({ length: count }, (_, i) => {
+    return {
+      name: `bin${i}`,
+      path: `/usr/local/bin/bin${i}`,
+      md5: rng.hex(32),
+      cveCount: 0,
+      layerTime: 0,
+      fileMode: 493,
+    };
+  });
 }
 
 function complianceIssueOf(check: { id: number; severity: string; title: string }): RawReport {
@@ -542,11 +490,60 @@ function applyQuirks(rng: Rng, report: RawReport, oldConsole: boolean, vulnerabi
   if (vulnerabilityCount === 0 && rng.chance(0.2)) report.vulnerabilitiesCount = rng.int(1, 40);
 }
 
+/** The report's keys in the console's order, with the values that never change (data.json). */
+const FULL_TEMPLATE: RawReport = TABLES.report;
+const COMPACT_TEMPLATE: RawReport = Object.fromEntries(
+  Object.entries(TABLES.report).filter(([key]) => !COMPACT_DROPPED.has(key)),
+);
+
+/** `scanTime` and `firstScanTime` (epoch ms) of a version, and when its image was built (epoch s). */
+function reportTimes(options: GeneratorOptions, index: number, version: ReportVersion, rng: Rng) {
+  const life = version.history;
+  const scanMs = reportScanMs(options, index, version);
+  // Findings depend on the first scan, not the latest: a plain rescan leaves them unchanged.
+  const firstScanMs =
+    life !== undefined
+      ? historyScanMs(options, index, life.firstStep, 0)
+      : scanTimeMs(options.seed, index, 0);
+  let createdEpoch = Math.floor(firstScanMs / 1000) - rng.int(3600, 200 * 86_400);
+  if (life !== undefined && life.pushes > 0) {
+    // Re-pushed: built shortly before the scan that found the new image.
+    const pushedScan = Math.floor(historyScanMs(options, index, life.pushedStep, 0) / 1000);
+    createdEpoch = pushedScan - rngFor(options.seed, 'history-push', index, life.pushes).int(600, 86_400);
+  }
+  return { scanMs, firstScanMs, createdEpoch };
+}
+
+/** The findings open in a version: counts by severity, and (unless `withoutFindings`) the findings. */
+function findingsOf(
+  options: GeneratorOptions,
+  slot: ImageSlot,
+  version: ReportVersion,
+  rng: Rng,
+  heavy: boolean,
+  withFindings: ((j: number, cve: CatalogCve) => void) | undefined,
+) {
+  // A deterministic candidate pool; the version selects from it.
+  const base = !heavy && rng.chance(0.12) ? 0 : heavy ? rng.int(2_500, 4_500) : rng.pareto(3, 1.2, 700);
+  const candidates = base + Math.max(2, Math.ceil(base / 4));
+  const cveStart = rng.int(0, CVE_CATALOG_SIZE - 1);
+  const cveStep = rng.int(1, CVE_CATALOG_SIZE - 1);
+  const distribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
+  for (let j = 0; j < candidates; j++) {
+    if (!findingOpen(options, slot.index, version, j, base)) continue;
+    const cve = catalogCve(options.seed, (cveStart + j * cveStep) % CVE_CATALOG_SIZE);
+    distribution[(['low', 'low', 'medium', 'high', 'critical'] as const)[cve.level]!]++;
+    distribution.total++;
+    withFindings?.(j, cve);
+  }
+  return distribution;
+}
+
 /**
  * The raw report of one image at one version. Pure: same arguments, same report. With
- * `compact`, the keys `compact=true` drops are left `undefined` (so `JSON.stringify` leaves them
- * out) and never built: a compact report costs a small part of a full one. Every draw from the
- * report's main stream happens either way, so each kept value is the full report's.
+ * `compact`, the report has only the keys `compact=true` keeps, and the rest is never built: a
+ * compact report costs a small part of a full one. Every draw from the report's main stream
+ * happens either way, so each kept value is the full report's.
  *
  * @example
  * const report = generateReport({ seed: 1, heavyFraction: 0.01 }, imageSlot(1, 5), { scanGeneration: 0, findingsVersion: 0 });
@@ -561,152 +558,122 @@ export function generateReport(
   const { seed } = options;
   const index = slot.index;
   const rng = rngFor(seed, 'report', index);
-  const heavy = isHeavy(options, index);
+  const heavy = options.heavyFraction > 0 && rngFor(seed, 'heavy', index).float() < options.heavyFraction;
   const distro = rng.pick(TABLES.distros);
-  const life = version.history;
-  const scanMs = reportScanMs(options, index, version);
-  const scanTime = isoTime(scanMs);
-  // Findings depend on the first scan, not the latest: a plain rescan leaves them unchanged.
-  const firstScanMs =
-    life !== undefined
-      ? historyScanMs(options, index, life.firstStep, 0)
-      : version.scanGeneration === 0
-        ? scanMs
-        : scanTimeMs(seed, index, 0);
+  const { scanMs, firstScanMs, createdEpoch } = reportTimes(options, index, version, rng);
   const firstScanEpoch = Math.floor(firstScanMs / 1000);
-  let createdEpoch = firstScanEpoch - rng.int(3600, 200 * 86_400);
-  if (life !== undefined && life.pushes > 0) {
-    // Re-pushed: built shortly before the scan that found the new image.
-    const pushedScan = Math.floor(historyScanMs(options, index, life.pushedStep, 0) / 1000);
-    createdEpoch = pushedScan - rngFor(seed, 'history-push', index, life.pushes).int(600, 86_400);
-  }
-
-  const layerCount = heavy ? rng.int(60, 140) : rng.int(2, 14);
-  const { layers, history } = layersOf(options, slot, layerCount, createdEpoch, compact);
+  const { layers, history } = layersOf(
+    options,
+    slot,
+    heavy ? rng.int(60, 140) : rng.int(2, 14),
+    createdEpoch,
+    compact,
+  );
   const packageCount = heavy ? rng.int(1_500, 3_000) : rng.pareto(12, 1.4, 900);
   const libraryStart = Math.floor(packageCount * (0.6 + rng.float() * 0.3));
   const layerTimes = history.map((h) => h.created as number);
   const packages = compact
     ? undefined
     : packagesOf(seed, index, packageCount, libraryStart, distro, layerTimes);
-
-  // Vulnerabilities: a deterministic candidate pool; the version selects from it.
-  const clean = !heavy && rng.chance(0.12);
-  const baseVulns = clean ? 0 : heavy ? rng.int(2_500, 4_500) : rng.pareto(3, 1.2, 700);
-  const candidates = baseVulns + Math.max(2, Math.ceil(baseVulns / 4));
-  const cveStart = rng.int(0, CVE_CATALOG_SIZE - 1);
-  const cveStep = rng.int(1, CVE_CATALOG_SIZE - 1);
   const vulnerabilities: RawReport[] = [];
-  const distribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
-  for (let j = 0; j < candidates; j++) {
-    if (!findingOpen(options, index, version, j, baseVulns)) continue;
-    const cve = catalogCve(seed, (cveStart + j * cveStep) % CVE_CATALOG_SIZE);
-    distribution[(['low', 'low', 'medium', 'high', 'critical'] as const)[cve.level]!]++;
-    distribution.total++;
-    if (packages === undefined) continue;
-    const vulnRng = rngFor(seed, 'vuln', index, j);
-    const list = packages.packages;
-    const pkg = list.length > 0 ? list[vulnRng.int(0, list.length - 1)]! : undefined;
-    vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j));
-  }
+  const distribution = findingsOf(
+    options,
+    slot,
+    version,
+    rng,
+    heavy,
+    packages &&
+      ((j, cve) => {
+        const vulnRng = rngFor(seed, 'vuln', index, j);
+        const list = packages.packages;
+        const pkg = list.length > 0 ? list[vulnRng.int(0, list.length - 1)]! : undefined;
+        vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j));
+      }),
+  );
   const vulnerabilityCount = distribution.total;
-
-  const complianceIssues: RawReport[] = [];
-  const complianceDistribution = { critical: 0, high: 0, medium: 0, low: 0, total: 0 };
-  for (const check of TABLES.complianceChecks) {
-    if (!rng.chance(check.id === 41 ? 0.7 : 0.15)) continue;
-    complianceDistribution[check.severity as Severity]++;
-    complianceDistribution.total++;
-    if (!compact) complianceIssues.push(complianceIssueOf(check));
-  }
-
+  const checks = TABLES.complianceChecks.filter((check) => rng.chance(check.id === 41 ? 0.7 : 0.15));
+  const compliance = { critical: 0, high: 0, medium: 0, low: 0, total: checks.length };
+  for (const check of checks) compliance[check.severity as Severity]++;
   const riskFactors: Record<string, Record<string, never>> = {};
-  if (vulnerabilityCount > 0) {
-    for (const factor of TABLES.riskFactors) if (rng.chance(0.4)) riskFactors[factor] = {};
-  }
+  for (const factor of vulnerabilityCount > 0 ? TABLES.riskFactors : [])
+    if (rng.chance(0.4)) riskFactors[factor] = {};
 
-  const pullName =
-    slot.registry === '' ? `${slot.repo}:${slot.tag}` : `${slot.registry}/${slot.repo}:${slot.tag}`;
-  const repoShort = slot.repo.split('/').pop() ?? slot.repo;
+  const { registry, repo, tag, digest } = slot;
+  const repoShort = repo.split('/').pop() ?? repo;
   const hostname = `scanner-${rng.int(1, 4)}.ec2.internal`;
   const oldConsole = slot.reportId !== slot.imageId;
-  /** A key `compact=true` drops: its value is only built for a full report (its draws always happen). */
-  const full = <T>(value: () => T): T | undefined => (compact ? undefined : value());
-  const unlessCompact = <A, T>(drawn: A, value: (drawn: A) => T): T | undefined =>
-    compact ? undefined : value(drawn);
-  const secrets = rng.chance(0.5) ? [] : null;
+  // The remaining draws of the main stream, in the report's key order.
+  const [emptySecrets, isARM64, createdZero, pushZero, firstScanZero] = [0.5, 0.1, 0.15, 0.6, 0.2].map((p) =>
+    rng.chance(p),
+  );
+  const scanTime = isoTime(scanMs);
+  const { osDistro, osDistroVersion, osDistroRelease } = distro;
   const report: RawReport = {
+    ...(compact ? COMPACT_TEMPLATE : FULL_TEMPLATE),
     _id: slot.reportId,
-    type: 'image',
     hostname,
     scanTime,
-    binaries: full(() => binariesOf(seed, index, heavy)),
-    Secrets: full(() => secrets),
-    startupBinaries: full(() => [
-      { name: 'sh', path: '/bin/sh', md5: rngFor(seed, 'md5', index).hex(32), cveCount: 0, layerTime: 0 },
-    ]),
-    osDistro: distro.osDistro,
-    osDistroVersion: distro.osDistroVersion,
-    osDistroRelease: distro.osDistroRelease,
+  };
+  Object.assign(report, {
+    osDistro,
+    osDistroVersion,
+    osDistroRelease,
     distro: distro.distro,
-    packages: packages?.groups,
-    files: full(() => []),
-    packageManager: true,
-    isARM64: rng.chance(0.1),
-    image: unlessCompact(rng.chance(0.15), (zero) => ({
-      created: zero ? ZERO_TIME : isoSeconds(createdEpoch),
-      entrypoint: ['/app/run'],
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-    })),
-    history: full(() => history),
+    isARM64,
     id: slot.imageId,
-    complianceIssues: full(() => (complianceDistribution.total > 0 ? complianceIssues : null)),
-    allCompliance: full(() => ({})),
-    vulnerabilities: full(() => (vulnerabilityCount > 0 ? vulnerabilities : null)),
-    repoTag: { registry: slot.registry, repo: slot.repo, tag: slot.tag },
-    tags: [{ registry: slot.registry, repo: slot.repo, tag: slot.tag, digest: slot.digest }],
-    repoDigests: [`${repoShort}@${slot.digest}`],
+  });
+  Object.assign(report, {
+    repoTag: { registry, repo, tag },
+    tags: [{ registry, repo, tag, digest }],
+    repoDigests: [`${repoShort}@${digest}`],
+  });
+  Object.assign(report, {
     creationTime: isoSeconds(createdEpoch),
-    pushTime: rng.chance(0.6) ? ZERO_TIME : isoSeconds(createdEpoch + 120),
+    pushTime: pushZero ? ZERO_TIME : isoSeconds(createdEpoch + 120),
     vulnerabilitiesCount: vulnerabilityCount,
-    complianceIssuesCount: complianceDistribution.total,
+    complianceIssuesCount: compliance.total,
     vulnerabilityDistribution: distribution,
-    complianceDistribution,
+    complianceDistribution: compliance,
     vulnerabilityRiskScore:
       distribution.critical * 1_000_000 + distribution.high * 10_000 + distribution.medium * 100,
-    complianceRiskScore: complianceDistribution.critical * 1_000_000 + complianceDistribution.high * 10_000,
-    layers: full(() => layers),
+    complianceRiskScore: compliance.critical * 1_000_000 + compliance.high * 10_000,
     topLayer: layers[layers.length - 1],
     riskFactors,
     labels: [`org.opencontainers.image.ref.name:${repoShort}`],
-    installedProducts: full(() => ({ docker: '24.0.6', hasPackageManager: true, osDistro: distro.osDistro })),
     scanVersion: oldConsole ? '22.12.585' : '34.04.145',
     scanBuildDate: oldConsole ? '20230110' : '20250318',
-    firstScanTime: rng.chance(0.2) ? ZERO_TIME : isoTime(firstScanMs),
-    cloudMetadata: {},
+    firstScanTime: firstScanZero ? ZERO_TIME : isoTime(firstScanMs),
     instances: [
       {
-        image: pullName,
+        image: registry === '' ? `${repo}:${tag}` : `${registry}/${repo}:${tag}`,
         host: hostname,
         modified: scanTime,
-        tag: slot.tag,
-        repo: slot.repo,
-        registry: slot.registry,
+        tag,
+        repo,
+        registry,
       },
     ],
-    hosts: {},
-    err: '',
-    collections: ['All'],
-    scanID: 0,
-    trustStatus: 'untrusted',
-    firewallProtection: full(() => ({ enabled: false, outOfBandMode: '', supported: false })),
-    appEmbedded: false,
-    wildFireUsage: null,
-    agentless: false,
-    malwareAnalyzedTime: ZERO_TIME,
-    foundSecrets: full(() => null),
-    redHatNonRPMImage: false,
-  };
+  });
+  if (packages !== undefined) {
+    Object.assign(report, {
+      binaries: binariesOf(seed, index, heavy),
+      Secrets: emptySecrets ? [] : null,
+      startupBinaries: [
+        { name: 'sh', path: '/bin/sh', md5: rngFor(seed, 'md5', index).hex(32), cveCount: 0, layerTime: 0 },
+      ],
+      packages: packages.groups,
+      image: {
+        created: createdZero ? ZERO_TIME : isoSeconds(createdEpoch),
+        entrypoint: ['/app/run'],
+        env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+      },
+      history,
+      complianceIssues: checks.length > 0 ? checks.map(complianceIssueOf) : null,
+      vulnerabilities: vulnerabilityCount > 0 ? vulnerabilities : null,
+      layers,
+      installedProducts: { docker: '24.0.6', hasPackageManager: true, osDistro },
+    });
+  }
   applyQuirks(rng, report, oldConsole, vulnerabilityCount);
   return report;
 }

@@ -19,14 +19,5 @@ export {
   type RawReport,
   ZERO_TIME,
 } from './generator.js';
-export type { OnDemandScanState, RegistryScanState, ScanProgressInput, StepCounts } from './progress.js';
-export {
-  MAX_PAGE_SIZE,
-  type RequestLogEntry,
-  type RunningSimulator,
-  type SimulatorHistory,
-  type SimulatorMutations,
-  type SimulatorOptions,
-  type SimulatorTruth,
-  startSimulator,
-} from './simulator.js';
+export type * from './progress.js';
+export * from './simulator.js';

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { SyncError } from '../lambda/common/errors.js';
-import { Catalog, type HistoryStep } from './catalog.js';
+import { Catalog } from './catalog.js';
 import {
   applyFault,
   type Fault,
@@ -73,16 +73,8 @@ export interface SimulatorOptions {
   history?: { days: number; steps: number; end?: string | number };
 }
 
-/** A console playing back history (see {@link SimulatorOptions.history}). */
-export interface SimulatorHistory {
-  /** The current step, 0 to `steps - 1`. */
-  readonly step: number;
-  readonly steps: number;
-  /** The current step's date (ISO 8601). */
-  readonly at: string;
-  /** Moves to the next step; throws `sim.historyEnded` at the last one. */
-  advance(): HistoryStep;
-}
+/** A console playing back history (see {@link SimulatorOptions.history} and {@link Catalog.advance}). */
+export type SimulatorHistory = Pick<Catalog, 'step' | 'steps' | 'at' | 'advance'>;
 
 export interface RequestLogEntry {
   seq: number;
@@ -97,27 +89,14 @@ export interface RequestLogEntry {
   auth: 'bearer' | 'basic' | 'none';
 }
 
-export interface SimulatorTruth {
-  /** A logical time (a counter advanced by every mark and every mutation). */
-  mark(): number;
-  /** Image keys present now, in console order. */
-  present(): string[];
-  /** Keys present continuously from `mark` until now: a completed sync must hold them. */
-  persistentSince(mark: number): string[];
-  /** Keys present at any time since `mark`: a sync may hold these and no others. */
-  everPresentSince(mark: number): string[];
-  /** The current raw (full) report of a present image. */
-  report(key: string): unknown;
-}
+/** The ground truth a test compares a sync with (see {@link Catalog}). */
+export type SimulatorTruth = Pick<
+  Catalog,
+  'mark' | 'present' | 'persistentSince' | 'everPresentSince' | 'report'
+>;
 
-export interface SimulatorMutations {
-  /** Adds images; `sortEarly` names them so each sorts before every image already present. */
-  add(count: number, opts?: { sortEarly?: boolean }): string[];
-  /** Removes the given keys, or that many images chosen by the seeded rng. */
-  remove(keys: string[] | number): string[];
-  /** New scanTime for the given keys (or that many seeded picks); optionally changed vulnerabilities. */
-  rescan(keys: string[] | number, opts?: { changeFindings?: boolean }): string[];
-}
+/** Mutations applied at once; each returns the keys it touched (see {@link Catalog}). */
+export type SimulatorMutations = Pick<Catalog, 'add' | 'remove' | 'rescan'>;
 
 export interface RunningSimulator {
   /** Base URL including the path prefix, no trailing slash: what PRISMA_CONSOLE_URL is set to. */
