@@ -98,8 +98,11 @@ export function imageKeyOf(report: unknown): string {
 
 function weightedRegistry(rng: Rng): number {
   let u = rng.float();
-  const i = REGISTRIES.findIndex(({ weight }) => (u -= weight) < 0);
-  return i < 0 ? REGISTRIES.length - 1 : i;
+  for (const [i, { weight }] of REGISTRIES.entries()) {
+    u -= weight;
+    if (u < 0) return i;
+  }
+  return REGISTRIES.length - 1;
 }
 
 /** An affine permutation of [0, NAME_SPACE): multiplier coprime to 2 and 3 (NAME_SPACE = 2^7 * 3^3). */
