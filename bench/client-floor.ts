@@ -50,7 +50,7 @@ interface Result {
 
 async function run(scenario: string, storeMs: number, drift: boolean): Promise<Result> {
   const sim = await startSimulator({ images, seed: 1 }); // 30 / 30 s, like a console
-  const quiet = { debug() {}, info() {}, warn() {} };
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
   const client = new ConsoleClient({
     baseUrl: sim.url,
     credentials: { username: 'demo', password: 'demo' },

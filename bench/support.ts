@@ -8,15 +8,15 @@ import { fileURLToPath } from 'node:url';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../lambda/common/errors.js';
+import type { Logger } from '../lambda/common/logger.js';
 import { ConsoleClient } from '../lambda/prisma/index.js';
 import { createStoreClient, createStores, createTables, type Stores } from '../lambda/store/index.js';
-import type { EngineLogger } from '../lambda/sync/engine.js';
 import type { SimulatorOptions } from '../simulator/index.js';
 
 export const CREDENTIALS = { username: 'demo', password: 'demo' };
 
 /** An engine logger that only counts warnings and errors: the benchmark measures, it does not log. */
-export function countingLogger(): EngineLogger & { warnings: number; errors: number } {
+export function countingLogger(): Logger & { warnings: number; errors: number } {
   const logger = {
     warnings: 0,
     errors: 0,
@@ -258,7 +258,7 @@ export function benchClient(url: string, options: { unpaced?: boolean } = {}): C
   return new ConsoleClient({
     baseUrl: url,
     credentials: CREDENTIALS,
-    logger: { debug() {}, info() {}, warn() {} },
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
     ...(options.unpaced ? { rateLimit: { requests: 1_000_000, windowMs: 1_000 } } : {}),
   });
 }

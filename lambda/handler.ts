@@ -3,12 +3,12 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvokeCommand, type InvokeCommandInput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { isSyncError } from './common/errors.js';
+import type { Logger as SyncLogger } from './common/logger.js';
 import { parseConfig } from './config.js';
 import { MAX_CONTINUATIONS, SAFETY_MARGIN_MS } from './handler-limits.js';
 import type { ConsoleClient } from './prisma/index.js';
 import type { Stores } from './store/index.js';
 import {
-  type EngineLogger,
   type InvocationFigures,
   type RunStatus,
   runSync,
@@ -36,7 +36,7 @@ let lambdaClient: LambdaClient | undefined;
 // The handler owns its process (one per Lambda container): it, not the engine, tunes V8 for syncs.
 tuneProcessForSync();
 
-function engineLogger(): EngineLogger {
+function engineLogger(): SyncLogger {
   return {
     debug: (message, data) => logger.debug(message, data ?? {}),
     info: (message, data) => logger.info(message, data ?? {}),

@@ -1,5 +1,6 @@
+import type { Logger } from '../common/logger.js';
 import { escapeControl } from '../common/redact.js';
-import type { EngineLogger, QuarantineEntry, SyncProgress } from '../sync/engine.js';
+import type { QuarantineEntry, SyncProgress } from '../sync/engine.js';
 
 /** Where the CLI writes: results on stdout, everything else on stderr (so `--json` stays parseable). */
 export interface Output {
@@ -14,7 +15,7 @@ export function printJson(out: Output, value: unknown): void {
 }
 
 /** Plain stderr log lines; debug/info only when verbose. Structured data is appended as JSON. */
-export function stderrLogger(out: Output, options: { verbose: boolean }): EngineLogger {
+export function stderrLogger(out: Output, options: { verbose: boolean }): Logger {
   const write = (level: string, message: string, data?: Record<string, unknown>) => {
     const suffix = data && Object.keys(data).length > 0 ? ` ${JSON.stringify(data)}` : '';
     // Messages may quote console text: control characters are escaped (JSON data is already).

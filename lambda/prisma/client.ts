@@ -16,6 +16,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Agent } from 'undici';
 import { ConfigError, isSyncError, SyncError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import { isLoopbackHost } from '../common/net.js';
 import { Redactor, untrustedText } from '../common/redact.js';
 import { type Clock, MAX_TIMER_MS, systemClock } from './clock.js';
@@ -32,12 +33,6 @@ import {
   type TransportTimeouts,
 } from './transport.js';
 import { ConsoleUrls, LATEST_API_VERSION, type QueryValue } from './url.js';
-
-export interface ClientLogger {
-  debug(message: string, data?: Record<string, unknown>): void;
-  info(message: string, data?: Record<string, unknown>): void;
-  warn(message: string, data?: Record<string, unknown>): void;
-}
 
 export interface ConsoleClientOptions {
   /** Console base URL; may carry a path prefix: `https://host/us-1-111111111`. */
@@ -58,7 +53,7 @@ export interface ConsoleClientOptions {
   tokenRefreshMs?: number;
   /** Epoch ms the run must stop by; a wait past it throws `client.deadline` instead of sleeping. */
   deadline?: () => number | undefined;
-  logger?: ClientLogger;
+  logger?: Logger;
   clock?: Clock;
   /** Jitter source in [0, 1). */
   random?: () => number;
@@ -107,19 +102,23 @@ const DEFAULT_TOKEN_REFRESH_MS = 25 * 60_000;
 const EMPTY_BODY = Buffer.alloc(0);
 
 /** A logger whose messages and string data pass through the redactor first. */
-function redactingLogger(inner: ClientLogger, redactor: Redactor): ClientLogger {
+function redactingLogger(inner: Logger, redactor: Redactor): Logger {
   return {
     debug: (message, data) => inner.debug(redactor.redact(message), data && redactor.redactValue(data)),
     info: (message, data) => inner.info(redactor.redact(message), data && redactor.redactValue(data)),
     warn: (message, data) => inner.warn(redactor.redact(message), data && redactor.redactValue(data)),
+    error: (message, data) => inner.error(redactor.redact(message), data && redactor.redactValue(data)),
   };
 }
 
-const stderrLogger: ClientLogger = {
+const stderrLogger: Logger = {
   debug: () => {},
   info: () => {},
   warn: (message, data) => {
     process.stderr.write(`${JSON.stringify({ level: 'WARN', message, ...data })}\n`);
+  },
+  error: (message, data) => {
+    process.stderr.write(`${JSON.stringify({ level: 'ERROR', message, ...data })}\n`);
   },
 };
 
@@ -148,7 +147,7 @@ export class ConsoleClient {
   private readonly clock: Clock;
   private readonly random: () => number;
   /** The logger this client reports to (the pager logs drift recoveries through it). */
-  readonly logger: ClientLogger;
+  readonly logger: Logger;
   private readonly deadline: () => number | undefined;
   private readonly authMode: 'token' | 'basic';
   private readonly credentials: { readonly username: string; readonly password: string };

@@ -11,7 +11,6 @@
 
 export {
   type ClientCounters,
-  type ClientLogger,
   ConsoleClient,
   type ConsoleClientOptions,
   type JsonResponse,

@@ -13,6 +13,7 @@ import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { GetItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isSyncError, SyncError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import type { NormalizedReport } from '../common/records.js';
 import {
   type BatchWriter,
@@ -54,20 +55,14 @@ import {
   type WritePlan,
 } from './planner.js';
 import { INDEX_NAMES, type TableNames } from './tables.js';
-import type {
-  QuarantineCode,
-  QuarantinedReport,
-  StoreLogger,
-  WriteOutcome,
-  WriteReportsResult,
-} from './types.js';
+import type { QuarantineCode, QuarantinedReport, WriteOutcome, WriteReportsResult } from './types.js';
 
 export interface ImageStoreDeps {
   client: DynamoDBDocumentClient;
   tables: TableNames;
   consoleId: string;
   now: () => Date;
-  logger: StoreLogger | undefined;
+  logger: Logger | undefined;
   writer: BatchWriter;
   /** Bounds write calls in flight across everything this store does. */
   limiter: Limiter;

@@ -3,6 +3,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import { BatchWriter, DEFAULT_RETRY, Limiter, type RetryPolicy } from './batch.js';
 import { lowLevel } from './client.js';
 import { ImageStore } from './image-store.js';
@@ -10,7 +11,6 @@ import { DEFAULT_SCAN_TIME_SKEW_MS } from './planner.js';
 import { QueryStore } from './query-store.js';
 import { RunStore } from './run-store.js';
 import { tableNames } from './tables.js';
-import type { StoreLogger } from './types.js';
 
 export { createStoreClient } from './client.js';
 export { imageKeyString, imagePk } from './identity.js';
@@ -31,7 +31,7 @@ export interface StoresOptions {
   tablePrefix: string;
   consoleId: string;
   now?: () => Date;
-  logger?: StoreLogger;
+  logger?: Logger;
   /** Retry of BatchWriteItem/BatchGetItem for UnprocessedItems and throttling (tests inject a fast one). */
   retry?: Partial<RetryPolicy>;
   /** BatchWriteItem calls in flight at once across the store (default 8). */

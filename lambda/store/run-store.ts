@@ -13,10 +13,11 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import { consoleRegistration, ITEM_BUDGET_BYTES, itemSize } from './items.js';
 import { CHECKPOINT_SK, consolePk, keyPart, LEASE_SK, runSeenPk, runSk, seenSk } from './keys.js';
 import type { TableNames } from './tables.js';
-import type { Checkpoint, LeaseResult, RunRecord, StoreLogger } from './types.js';
+import type { Checkpoint, LeaseResult, RunRecord } from './types.js';
 
 /** Seen-key pages outlive any run (a run older than a day is abandoned) and then expire. */
 export const SEEN_KEYS_TTL_SECONDS = 30 * 24 * 3600;
@@ -33,7 +34,7 @@ export interface RunStoreDeps {
   tables: TableNames;
   consoleId: string;
   now: () => Date;
-  logger: StoreLogger | undefined;
+  logger: Logger | undefined;
 }
 
 function isConditionFailure(error: unknown): boolean {

@@ -1,14 +1,6 @@
 /** Public types of the store: run records, checkpoints and the JSON shapes of the query commands (SPEC §3). */
 import type { Severity, SeverityCounts } from '../common/records.js';
 
-/** Where the store logs (structurally compatible with the engine's and Powertools' loggers). */
-export interface StoreLogger {
-  debug(message: string, data?: Record<string, unknown>): void;
-  info(message: string, data?: Record<string, unknown>): void;
-  warn(message: string, data?: Record<string, unknown>): void;
-  error(message: string, data?: Record<string, unknown>): void;
-}
-
 export type RunStatus = 'running' | 'partial' | 'completed' | 'failed' | 'skipped';
 
 /**

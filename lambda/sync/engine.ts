@@ -1,3 +1,4 @@
+import type { Logger } from '../common/logger.js';
 import type { ScanOngoingPolicy } from '../config.js';
 import type { ConsoleClient } from '../prisma/index.js';
 import type { Stores } from '../store/index.js';
@@ -45,13 +46,6 @@ export interface SyncProgress {
   elapsedMs: number;
 }
 
-export interface EngineLogger {
-  debug(message: string, data?: Record<string, unknown>): void;
-  info(message: string, data?: Record<string, unknown>): void;
-  warn(message: string, data?: Record<string, unknown>): void;
-  error(message: string, data?: Record<string, unknown>): void;
-}
-
 export interface SyncOptions {
   /** What started the run (`cli`, `schedule`, `continuation`), recorded on the run. */
   trigger: string;
@@ -79,7 +73,7 @@ export interface SyncDependencies {
   client: ConsoleClient;
   stores: Stores;
   consoleId: string;
-  logger: EngineLogger;
+  logger: Logger;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { SyncError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import type { RunStore } from '../store/index.js';
 import { leaseRenewalDue } from './decisions.js';
 
@@ -32,10 +33,6 @@ export function holderIsDeadLocalProcess(holder: string): boolean {
   }
 }
 
-interface LeaseLogger {
-  warn(message: string, data?: Record<string, unknown>): void;
-}
-
 /**
  * The lease of one run: acquired once, renewed when due, released at the end. Renewal failures
  * propagate (`store.leaseLost`): a run that lost its lease must stop writing.
@@ -53,7 +50,7 @@ export class RunLease {
       runs: RunStore;
       owner: string;
       ttlMs: number;
-      logger: LeaseLogger;
+      logger: Logger;
       now: () => number;
     },
   ) {
@@ -70,7 +67,7 @@ export class RunLease {
     owner: string;
     ttlMs: number;
     consoleId: string;
-    logger: LeaseLogger;
+    logger: Logger;
     now: () => number;
   }): Promise<RunLease> {
     const { runs, owner, ttlMs, logger } = deps;

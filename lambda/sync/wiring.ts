@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import type { AppConfig } from '../config.js';
 import { ConsoleClient } from '../prisma/index.js';
 import { createStoreClient, createStores, type Stores } from '../store/index.js';
 import { resolveCredentials } from './credentials.js';
-import type { EngineLogger } from './engine.js';
 
 /** One DynamoDB client per process: the SDK pools connections per client. */
 export function createDocumentClient(config: AppConfig): DynamoDBDocumentClient {
@@ -39,7 +39,7 @@ export function storesFor(
 /** The console client for a configuration whose console part is present. */
 export async function consoleClientFor(
   config: AppConfig,
-  logger: EngineLogger,
+  logger: Logger,
   overrides: { rateLimit?: { requests: number; windowMs: number }; deadline?: () => number | undefined } = {},
 ): Promise<ConsoleClient> {
   const consoleConfig = config.console;

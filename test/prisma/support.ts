@@ -1,21 +1,23 @@
 /** Helpers for the client tests: a client wired to a simulator with short waits, and log capture. */
+
+import type { Logger } from '../../lambda/common/logger.js';
 import type { Clock } from '../../lambda/prisma/clock.js';
-import { type ClientLogger, ConsoleClient, type ConsoleClientOptions } from '../../lambda/prisma/index.js';
+import { ConsoleClient, type ConsoleClientOptions } from '../../lambda/prisma/index.js';
 import type { RunningSimulator } from '../../simulator/index.js';
 
 export interface LogLine {
-  level: 'debug' | 'info' | 'warn';
+  level: 'debug' | 'info' | 'warn' | 'error';
   message: string;
   data?: Record<string, unknown>;
 }
 
 /** A logger that keeps every line, to assert on warnings and on what never appears. */
-export function capturingLogger(): ClientLogger & { lines: LogLine[] } {
+export function capturingLogger(): Logger & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   const log = (level: LogLine['level']) => (message: string, data?: Record<string, unknown>) => {
     lines.push({ level, message, ...(data === undefined ? {} : { data }) });
   };
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn') };
+  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 
 /**

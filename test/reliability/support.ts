@@ -7,12 +7,13 @@
 import { type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { isSyncError } from '../../lambda/common/errors.js';
+import type { Logger } from '../../lambda/common/logger.js';
 import { normalizeReport } from '../../lambda/normalize/index.js';
 import { type Clock, systemClock } from '../../lambda/prisma/clock.js';
 import { ConsoleClient, type ConsoleClientOptions } from '../../lambda/prisma/index.js';
 import { createStores, type Stores, tableNames } from '../../lambda/store/index.js';
 import { imagePk, runSeenPk } from '../../lambda/store/keys.js';
-import { type EngineLogger, runSync, type SyncOptions, type SyncResult } from '../../lambda/sync/engine.js';
+import { runSync, type SyncOptions, type SyncResult } from '../../lambda/sync/engine.js';
 import type { RunningSimulator } from '../../simulator/index.js';
 
 export interface LogLine {
@@ -22,7 +23,7 @@ export interface LogLine {
 }
 
 /** An engine/client logger that keeps every line (assertions on secrets and warnings). */
-export function capturingLogger(): EngineLogger & { lines: LogLine[] } {
+export function capturingLogger(): Logger & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   const log = (level: LogLine['level']) => (message: string, data?: Record<string, unknown>) => {
     lines.push({ level, message, ...(data === undefined ? {} : { data }) });

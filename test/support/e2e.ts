@@ -6,12 +6,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../lambda/common/logger.js';
 import type { FindingRecord } from '../../lambda/common/records.js';
 import { normalizeReport } from '../../lambda/normalize/index.js';
 import { ConsoleClient } from '../../lambda/prisma/index.js';
 import { createStores, type FindingView, type Stores } from '../../lambda/store/index.js';
 import {
-  type EngineLogger,
   runSync,
   type SyncDependencies,
   type SyncOptions,
@@ -26,7 +26,7 @@ export const SIM_USERNAME = 'e2e-user';
 export const SIM_PASSWORD = 'e2e-Secret-Passw0rd';
 
 /** A logger that keeps what it was told, so tests can assert on it and the output stays quiet. */
-export function recordingLogger(): EngineLogger & { lines: Array<{ level: string; message: string }> } {
+export function recordingLogger(): Logger & { lines: Array<{ level: string; message: string }> } {
   const lines: Array<{ level: string; message: string }> = [];
   const push = (level: string) => (message: string) => {
     lines.push({ level, message });
