@@ -7,7 +7,7 @@ import { SyncError } from '../common/errors.js';
 import type { Severity } from '../common/records.js';
 import { batchGet, mapLimit, queryAll, queryPages, type RetryPolicy, type StoredItem } from './batch.js';
 import { lowLevel } from './client.js';
-import { countsOf } from './items.js';
+import { countsOf, decodeHistory } from './items.js';
 import {
   CHANGE_FEED_SHARDS,
   CONSOLES_PK,
@@ -60,13 +60,6 @@ function toSummary(item: StoredItem): ImageSummary {
     scanTime: strOrNull(item.scanTime),
     vulnerabilityCounts: countsOf(item.vulnerabilityCounts),
   };
-}
-
-function rawPointerOf(value: unknown): { contentHash: string; sha256: string } | null {
-  const raw = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  return typeof raw.contentHash === 'string' && typeof raw.sha256 === 'string'
-    ? { contentHash: raw.contentHash, sha256: raw.sha256 }
-    : null;
 }
 
 function normalizeSince(since: string): string {
@@ -240,20 +233,11 @@ export class QueryStore {
       ExpressionAttributeValues: { ':pk': imagePk(this.deps.consoleId, key), ':prefix': HISTORY_PREFIX },
       ScanIndexForward: true,
     });
-    return items.map((item) => ({
-      scanTime: strOrNull(item.scanTime),
-      observedAt: str(item.observedAt),
-      seenAt: str(item.seenAt),
-      digest: strOrNull(item.digest),
-      imageId: strOrNull(item.imageId),
-      contentHash: str(item.contentHash),
-      vulnerabilityCounts: countsOf(item.vulnerabilityCounts),
-      complianceCounts: countsOf(item.complianceCounts),
-      packageCount: typeof item.packageCount === 'number' ? item.packageCount : 0,
-      findingCount: typeof item.findingCount === 'number' ? item.findingCount : 0,
-      runId: str(item.runId),
-      raw: rawPointerOf(item.raw),
-    }));
+    // The model's one decoder, less what only locates the item.
+    return items.map((item) => {
+      const { pk, sk, type, consoleId, registry, repo, tag, imageKey, raw, ...entry } = decodeHistory(item);
+      return { ...entry, raw: raw ? { contentHash: raw.contentHash, sha256: raw.sha256 } : null };
+    });
   }
 
   /**
