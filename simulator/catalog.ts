@@ -1,9 +1,6 @@
 /**
- * The simulated console's image set: which images exist now, in the console's order, at which
- * scan version, and the ground truth of when each was present (for tests to compare a sync with).
- *
- * Order: byte order of the image key `${registry}/${repo}:${tag}` (keys are ASCII, so JavaScript's
- * UTF-16 string comparison is byte order). Docker Hub images (registry '') therefore come first.
+ * The console's image set in its order (byte order of the ASCII image key: Docker Hub's '' registry
+ * first), each at its scan version, and the ground truth of when each was present.
  */
 import { SyncError } from '../lambda/common/errors.js';
 import {
@@ -21,47 +18,32 @@ import {
 } from './generator.js';
 import { rngFor } from './prng.js';
 
-/** One image present on the console. */
 export interface CatalogEntry extends ReportVersion {
   slot: ImageSlot;
 }
 
-/** What one step of a history playback did. */
+/** What one step of a history playback did; `at` is its ISO date, `repushed` got a new image id. */
 export interface HistoryStep {
   step: number;
-  /** The step's date (ISO 8601): scan times of the images rescanned in it are just before it. */
   at: string;
   rescanned: string[];
   added: string[];
   removed: string[];
-  /** Rescanned with a new image id and digest under the same tag. */
   repushed: string[];
 }
 
-/** Byte-order comparison of ASCII keys. */
 export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/**
- * The mutable image set with its logical clock (advanced by every mark and every mutation).
- *
- * @example
- * const catalog = new Catalog({ seed: 1, heavyFraction: 0 }, 200);
- * const mark = catalog.mark();
- * catalog.remove(3);
- * catalog.persistentSince(mark).length; // 197
- */
+/** The mutable image set with its logical clock (advanced by every mark and every mutation). */
 export class Catalog {
-  /** Present images, sorted by key. */
   entries: CatalogEntry[] = [];
   private readonly byKey = new Map<string, CatalogEntry>();
-  /** When each key ever present was added and removed (logical times). */
   private readonly presence = new Map<string, { addedAt: number; removedAt?: number }>();
   private nextIndex = 0;
   private earlyCount = 0;
   private clock = 0;
-  /** The current history step, 0 to `steps - 1` (0 without history). */
   step = 0;
 
   constructor(
@@ -74,7 +56,6 @@ export class Catalog {
     );
   }
 
-  /** The current raw report of a present image. */
   report(key: string): RawReport {
     const entry = this.byKey.get(key);
     if (entry === undefined)
@@ -82,26 +63,20 @@ export class Catalog {
     return generateReport(this.options, entry.slot, entry);
   }
 
-  /** The `scanTime` of a present image without generating its report. */
+  /** Without generating the report. */
   scanTime(entry: CatalogEntry): string {
     return isoTime(reportScanMs(this.options, entry.slot.index, entry));
   }
 
-  /** The history's step count (1 without history). */
   get steps(): number {
     return this.options.history?.steps ?? 1;
   }
 
-  /** The current step's date (ISO 8601; the epoch without history). */
   get at(): string {
     return isoTime(this.options.history === undefined ? 0 : stepDateMs(this.options.history, this.step));
   }
 
-  /**
-   * Moves a history playback to its next step: a few images are removed, most of the others
-   * rescanned at the step's date (a few of them re-pushed; a few images went stale and are never
-   * rescanned), and a few added. Each choice is a draw keyed by (seed, image, step).
-   */
+  /** Next history step: a few images removed, most rescanned (a few re-pushed, a few stale ones never), a few added. */
   advance(): HistoryStep {
     const clock = this.options.history;
     if (clock === undefined)
@@ -135,12 +110,11 @@ export class Catalog {
     return { step, at: isoTime(stepDateMs(clock, step)), rescanned, added, removed, repushed };
   }
 
-  /** A logical time: every mark and every mutation advances it. */
   mark(): number {
     return ++this.clock;
   }
 
-  /** Adds images; `sortEarly` names them so each sorts before every image already present. */
+  /** `sortEarly`: each sorts before every image already present. */
   add(count: number, opts: { sortEarly?: boolean } = {}): string[] {
     const { seed } = this.options;
     const slots = Array.from({ length: count }, () =>
@@ -163,7 +137,7 @@ export class Catalog {
     return keys;
   }
 
-  /** A new `scanTime` for the given keys (or that many seeded picks); optionally changed findings. */
+  /** A new `scanTime` for the given keys (or that many seeded picks), optionally changed findings. */
   rescan(target: string[] | number, opts: { changeFindings?: boolean } = {}): string[] {
     const keys = this.resolveTargets(target, 'rescan', ++this.clock);
     for (const key of keys) {
@@ -175,7 +149,6 @@ export class Catalog {
     return keys;
   }
 
-  /** Keys present now, in console order. */
   present(): string[] {
     return this.entries.map((entry) => entry.slot.key);
   }
@@ -197,14 +170,10 @@ export class Catalog {
       .sort(compareKeys);
   }
 
-  /** Adds images at logical time `at`, keeping console order. */
   private insert(slots: ImageSlot[], at: number): string[] {
     for (const slot of slots) {
-      if (this.presence.has(slot.key)) {
-        throw new SyncError('sim.keyCollision', `generated key ${slot.key} was used before`, {
-          key: slot.key,
-        });
-      }
+      const { key } = slot;
+      if (this.presence.has(key)) throw new SyncError('sim.keyCollision', `${key} was used before`, { key });
       const entry: CatalogEntry = { slot, scanGeneration: 0, findingsVersion: 0 };
       const step = this.step;
       if (this.options.history)
@@ -217,7 +186,7 @@ export class Catalog {
     return slots.map((slot) => slot.key);
   }
 
-  /** The given keys (each must be present), or a seeded choice of that many distinct present images. */
+  /** The given keys (each must be present), or a seeded choice of that many present images. */
   private resolveTargets(target: string[] | number, purpose: string, at: number): string[] {
     if (Array.isArray(target)) {
       const missing = target.find((key) => !this.byKey.has(key));

@@ -1,36 +1,20 @@
 /**
- * Fault injection: what can go wrong between a client and a real console, scripted at a given
- * request or drawn with a seeded probability.
- *
- * Counting: `at: n` means the n-th GET of `/registry` the console received (1-based, every one
- * counts: retries, 401s and 429s too). `{ request: n }` means the n-th API request of any kind
- * (the `seq` of the request log). Each scripted fault fires exactly once. Random faults apply to
- * `/registry` GETs only, drawn from `rngFor(random.seed, n)`, so a run is reproducible.
+ * Fault injection, scripted or drawn with a seeded probability. `at: n` is the n-th `/registry` GET
+ * (retries, 401s and 429s count too), `{ request: n }` the n-th API request (the log's `seq`).
+ * Kinds and defaults: simulator/README.md "Faults".
  */
+import data from './data.json' with { type: 'json' };
 import { rngFor } from './prng.js';
 import { htmlPage, json, type Reply, tooManyRequests } from './routes.js';
 
+type Drift = 'vulnerabilities-string' | 'repoTag-number' | 'missing-id';
 export type Fault =
-  /** 429 whatever the rate limiter says; `retryAfter` overrides the console's header style. */
   | { kind: '429'; retryAfter?: 'seconds' | 'date' | false; retryAfterSeconds?: number }
-  /** 500/502/503/504 with an HTML body (a proxy's error page). Default 502. */
   | { kind: '5xx-html'; status?: 500 | 502 | 503 | 504 }
-  /** The socket is destroyed before any response byte. */
-  | { kind: 'reset' }
-  /** Headers (with the full Content-Length) and `fraction` of the body, then the socket is destroyed. Default 0.5. */
   | { kind: 'truncate'; fraction?: number }
-  /** The first byte is delayed by `ms` (default 2,000), then the normal response follows. */
   | { kind: 'slow'; ms?: number }
-  /** 200 with a complete body that is not valid JSON. */
-  | { kind: 'malformed-json' }
-  /** 200 with valid JSON where one report has a wrong type or lacks `_id`. Default 'vulnerabilities-string'. */
-  | { kind: 'schema-drift'; drift?: 'vulnerabilities-string' | 'repoTag-number' | 'missing-id' }
-  /** Every issued token becomes invalid; this request gets 401. */
-  | { kind: 'token-expiry' }
-  /** 200 with an empty body. */
-  | { kind: 'empty-200' }
-  /** 200 with an HTML page (a login page or a captive portal). */
-  | { kind: 'html-200' };
+  | { kind: 'schema-drift'; drift?: Drift }
+  | { kind: 'reset' | 'malformed-json' | 'token-expiry' | 'empty-200' | 'html-200' };
 
 export type FaultKind = Fault['kind'];
 
@@ -42,30 +26,26 @@ export interface FaultPlan {
   random?: { probability: number; seed: number; faults: FaultKind[] };
 }
 
-/** A short label for the request log, e.g. `5xx-html:503` or `slow:2000`. */
-export function faultLabel(fault: Fault): string {
-  const k = fault.kind;
-  const detail =
-    k === '5xx-html'
-      ? (fault.status ?? 502)
-      : k === 'slow'
-        ? (fault.ms ?? 2000)
-        : k === 'schema-drift'
-          ? (fault.drift ?? 'vulnerabilities-string')
-          : k === 'truncate'
-            ? (fault.fraction ?? 0.5)
-            : undefined;
-  return detail === undefined ? k : `${k}:${detail}`;
+/** The detail a fault's label shows, with its default: the log reads e.g. `5xx-html:502`, `slow:2000`. */
+const DETAIL: Partial<Record<FaultKind, [string, number | string]>> = {
+  '5xx-html': ['status', 502],
+  slow: ['ms', 2000],
+  'schema-drift': ['drift', 'vulnerabilities-string'],
+  truncate: ['fraction', 0.5],
+};
+
+/** The fault with its defaults filled in. */
+function withDefaults(fault: Fault): Fault {
+  const detail = DETAIL[fault.kind];
+  return detail === undefined ? fault : ({ [detail[0]]: detail[1], ...fault } as Fault);
 }
 
-/**
- * Decides, per request, which fault (if any) to inject. Scripted entries are consumed when they fire.
- *
- * @example
- * const faults = new FaultInjector({ scripted: [{ at: 2, fault: { kind: 'reset' } }] });
- * faults.next({ request: 1, registryGet: 1 }); // undefined
- * faults.next({ request: 2, registryGet: 2 }); // { kind: 'reset' }
- */
+export function faultLabel(fault: Fault): string {
+  const field = DETAIL[fault.kind]?.[0];
+  return field === undefined ? fault.kind : `${fault.kind}:${(fault as Record<string, unknown>)[field]}`;
+}
+
+/** Decides, per request, which fault (if any) to inject; each scripted one fires once. */
 export class FaultInjector {
   private readonly pending: Array<{ at: number | { request: number }; fault: Fault }>;
 
@@ -73,38 +53,25 @@ export class FaultInjector {
     this.pending = [...(plan.scripted ?? [])];
   }
 
-  /** The fault for this request. `registryGet` is the 1-based /registry GET count, or undefined for other requests. */
+  /** `registryGet`: the /registry GET count, undefined for other requests (random faults skip them). */
   next({ request, registryGet }: { request: number; registryGet: number | undefined }): Fault | undefined {
     const index = this.pending.findIndex(({ at }) =>
       typeof at === 'number' ? at === registryGet : at.request === request,
     );
-    if (index >= 0) return this.pending.splice(index, 1)[0]!.fault;
+    if (index >= 0) return withDefaults(this.pending.splice(index, 1)[0]!.fault);
     const random = this.plan.random;
     if (random === undefined || registryGet === undefined || random.faults.length === 0) return undefined;
     const rng = rngFor(random.seed, 'fault', registryGet);
     if (!(rng.float() < random.probability)) return undefined;
     const kind = rng.pick(random.faults);
-    return kind === 'slow' ? { kind, ms: 300 } : ({ kind } as Fault);
+    return withDefaults(kind === 'slow' ? { kind, ms: 300 } : ({ kind } as Fault));
   }
 }
-
-const HTML_200 =
-  '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Prisma Cloud | Login</title></head>\n<body><div id="root">Please sign in to continue.</div><script src="/static/app.js"></script></body></html>\n';
-
-const REASONS: Record<number, string> = {
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Temporarily Unavailable',
-  504: 'Gateway Time-out',
-};
 
 /** What a fault does to the response: another reply, a reset socket, or a body cut short. */
 export type FaultOutcome = Reply | 'reset' | { truncateAt: number; reply: Reply };
 
-/**
- * The response a fault turns `reply` (the identity-encoded answer) into. `expireTokens`
- * invalidates every issued token.
- */
+/** The response a fault (defaults filled in) turns `reply`, the identity-encoded answer, into. */
 export function applyFault(
   fault: Fault,
   reply: Reply,
@@ -119,16 +86,14 @@ export function applyFault(
   switch (fault.kind) {
     case '429':
       return tooManyRequests(fault.retryAfter ?? settings.retryAfter, (fault.retryAfterSeconds ?? 1) * 1000);
-    case '5xx-html': {
-      const status = fault.status ?? 502;
-      return htmlPage(status, REASONS[status] ?? 'Error');
-    }
+    case '5xx-html':
+      return htmlPage(fault.status!, data.proxyReasons[`${fault.status!}`]);
     case 'reset':
       return 'reset';
     case 'empty-200':
       return plain(200, 'application/json', '');
     case 'html-200':
-      return plain(200, 'text/html; charset=utf-8', HTML_200);
+      return plain(200, 'text/html; charset=utf-8', data.loginPage);
     case 'token-expiry':
       settings.expireTokens();
       return json(401, { err: 'token expired' });
@@ -137,12 +102,12 @@ export function applyFault(
       return { ...reply, status: 200, body: `${reply.body.slice(0, -1)},${reply.body.slice(-1)}` };
     case 'schema-drift':
       return {
-        ...json(200, drifted(JSON.parse(reply.body), fault.drift ?? 'vulnerabilities-string')),
+        ...json(200, drifted(JSON.parse(reply.body), fault.drift!)),
         headers: reply.headers,
       };
     case 'truncate': {
       const length = Buffer.byteLength(reply.body);
-      const fraction = Math.min(Math.max(fault.fraction ?? 0.5, 0), 0.99);
+      const fraction = Math.min(Math.max(fault.fraction!, 0), 0.99);
       return { truncateAt: Math.floor(length * fraction), reply: { ...reply, compressible: false } };
     }
     case 'slow':
@@ -150,8 +115,8 @@ export function applyFault(
   }
 }
 
-/** The body with its first report's type wrong or its `_id` missing (a report made up when there is none). */
-function drifted(value: unknown, drift: 'vulnerabilities-string' | 'repoTag-number' | 'missing-id'): unknown {
+/** The body with its first report's type wrong or its `_id` missing (made up when there is none). */
+function drifted(value: unknown, drift: Drift): unknown {
   if (Array.isArray(value) && value.length === 0) return drift === 'missing-id' ? [{}] : [{ repoTag: 5 }];
   const target: unknown = Array.isArray(value) ? value[0] : value;
   if (target === null || typeof target !== 'object') return value;

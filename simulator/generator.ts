@@ -1,15 +1,9 @@
 /**
- * Seeded generator of registry scan reports shaped like `shared.ImageScanResult` (OpenAPI 34.04)
- * and the real reports in shared/fixtures/real (the DataDog fixture is the API's own shape).
- *
- * Everything is a pure function of `(seed, index, version)`: image 12,345 is generated without
- * touching images 0..12,344, so a 20,000-image console costs only what is actually served.
- *
- * Naming: image `index` lives in repository slot `floor(index / 8)` at tag position `index % 8`.
- * Repository names come from a seeded permutation of word combinations, so they are unique
- * without any bookkeeping; one slot in twenty is a mirror of its neighbour in another registry
- * (same repo, same image ids), and tag position 0 (`latest`/`main`) is the same image as
- * position 7: one image id under several tags and registries, as on real consoles.
+ * Seeded reports shaped like `shared.ImageScanResult` (OpenAPI 34.04) and the real fixtures. A pure
+ * function of `(seed, index, version)`, so a console costs only what it serves. Image `index` is tag
+ * position `index % 8` of repository slot `index / 8`; names come from a seeded permutation (unique
+ * without bookkeeping); mirror slots and `latest` = the last tag give one image id under several
+ * tags and registries, as on real consoles.
  */
 import data from './data.json' with { type: 'json' };
 import { type Rng, rngFor } from './prng.js';
@@ -18,10 +12,8 @@ import { type Rng, rngFor } from './prng.js';
 export type RawReport = Record<string, unknown>;
 
 /**
- * The naming facts of one image, cheap to compute (no report generation). `index`: unique, never
- * reused, the generation key. `registry`: '' for Docker Hub, as real consoles report it. `key`: see
- * {@link imageKey}. `imageId` (`sha256:…`) is shared by every tag and registry carrying the same
- * image. `reportId`, the report's `_id`: the image id on most reports, `repo:tag` on old consoles.
+ * The naming facts of one image (no report generated). `index` is never reused; `registry` is ''
+ * for Docker Hub; `reportId` (`_id`) is the image id, or `repo:tag` on old consoles.
  */
 export type ImageSlot = {
   index: number;
@@ -34,29 +26,19 @@ export type ImageSlot = {
   reportId: string;
 };
 
-/**
- * Which scan of an image a report describes: `scanGeneration` moves `scanTime` forward,
- * `findingsVersion` changes the findings, `history` is set on a console playing back history.
- */
+/** Which scan a report describes: `scanGeneration` moves `scanTime`, `findingsVersion` the findings. */
 export type ReportVersion = { scanGeneration: number; findingsVersion: number; history?: HistoryVersion };
 
-/** The dates of a console playing back history: `steps` steps over `spanMs`, the first at `startMs`. */
 export type HistoryClock = { startMs: number; spanMs: number; steps: number };
 
-/**
- * Where an image is in a history playback: the step it appeared in (its `firstScanTime`), the
- * step of its latest scan (its `scanTime` and open findings), how often it was re-pushed (a new
- * image id and digest under the same tag) and the step of the latest push (its `creationTime`).
- */
+/** An image in a history playback: steps of its first scan, latest scan and latest re-push. */
 export type HistoryVersion = { firstStep: number; scannedStep: number; pushes: number; pushedStep: number };
 
-/** `heavyFraction`: the share of reports over 1 MB (thousands of vulnerabilities, packages, layers). */
 export type GeneratorOptions = { seed: number | string; heavyFraction: number; history?: HistoryClock };
 
 type Distro = (typeof data.distros)[number];
 type Severity = 'critical' | 'high' | 'medium' | 'low';
 
-/** The word, distribution and package tables. */
 const TABLES = data;
 const { namespaces: NAMESPACES, repoWords: WORDS1, repoSuffixes: WORDS2, registries: REGISTRIES } = data;
 const NAME_SPACE = NAMESPACES.length * WORDS1.length * WORDS2.length;
@@ -64,31 +46,16 @@ const NAME_SPACE = NAMESPACES.length * WORDS1.length * WORDS2.length;
 /** Console "zero time", as Go serializes an unset time.Time. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-/** Tag positions per repository slot. */
 const TAGS_PER_REPO = 8;
 
-/** Top-level keys `compact=true` leaves out: vulnerabilities, compliance and extended image metadata. */
 export const COMPACT_DROPPED_KEYS: readonly string[] = TABLES.compactDroppedKeys;
-const COMPACT_DROPPED: ReadonlySet<string> = new Set(COMPACT_DROPPED_KEYS);
 
-/**
- * The image key: `${registry}/${repo}:${tag}`. Docker Hub images have registry '' and so a
- * key with a leading slash (`/library/alpine:latest`): the key is an identity, not a pull name.
- * The console's alphabetical order is the byte order of this key.
- *
- * @example
- * imageKey({ registry: 'gcr.io', repo: 'web/api', tag: '1.0' }); // 'gcr.io/web/api:1.0'
- */
+/** `${registry}/${repo}:${tag}`: an identity, not a pull name (Docker Hub keys start with '/'). */
 export function imageKey(name: { registry: string; repo: string; tag: string }): string {
   return `${name.registry}/${name.repo}:${name.tag}`;
 }
 
-/**
- * The key of a raw report, from its `repoTag`.
- *
- * @example
- * imageKeyOf({ repoTag: { registry: '', repo: 'library/alpine', tag: '3.11' } }); // '/library/alpine:3.11'
- */
+/** The key of a raw report, from its `repoTag`. */
 export function imageKeyOf(report: unknown): string {
   const repoTag = (report as { repoTag?: { registry?: unknown; repo?: unknown; tag?: unknown } } | null)
     ?.repoTag;
@@ -105,20 +72,25 @@ function weightedRegistry(rng: Rng): number {
   return REGISTRIES.length - 1;
 }
 
-/** An affine permutation of [0, NAME_SPACE): multiplier coprime to 2 and 3 (NAME_SPACE = 2^7 * 3^3). */
-const permutations = new Map<string, { a: number; b: number }>();
-function permutationFor(seed: number | string): { a: number; b: number } {
-  let perm = permutations.get(String(seed));
-  if (perm === undefined) {
-    const rng = rngFor(seed, 'names');
-    perm = { a: 6 * rng.int(1, 500) + (rng.chance(0.5) ? 1 : 5), b: rng.int(0, NAME_SPACE - 1) };
-    permutations.set(String(seed), perm);
+/** A per-seed cache of generator data; a handful of seeds per process (tests), dropped rather than grown. */
+function perSeed<T>(caches: Map<string, T>, seed: number | string, create: () => T): T {
+  let cache = caches.get(String(seed));
+  if (cache === undefined) {
+    if (caches.size >= 8) caches.clear();
+    cache = create();
+    caches.set(String(seed), cache);
   }
-  return perm;
+  return cache;
 }
 
+const permutations = new Map<string, { a: number; b: number }>();
+
+/** An affine permutation of [0, NAME_SPACE): multiplier coprime to 2 and 3 (NAME_SPACE = 2^7 * 3^3). */
 function repoNameOfSlot(seed: number | string, slot: number): string {
-  const { a, b } = permutationFor(seed);
+  const { a, b } = perSeed(permutations, seed, () => {
+    const rng = rngFor(seed, 'names');
+    return { a: 6 * rng.int(1, 500) + (rng.chance(0.5) ? 1 : 5), b: rng.int(0, NAME_SPACE - 1) };
+  });
   const cycle = Math.floor(slot / NAME_SPACE);
   const p = (a * (slot % NAME_SPACE) + b) % NAME_SPACE;
   const ns = NAMESPACES[p % NAMESPACES.length]!;
@@ -140,12 +112,7 @@ function tagOf(seed: number | string, sourceSlot: number, position: number): str
   return `sha-${rngFor(seed, 'tag', sourceSlot, position).hex(6)}${position}`;
 }
 
-/**
- * The naming facts of regular image `index` (no report is generated).
- *
- * @example
- * imageSlot(1, 0).key; // e.g. 'quay.io/payments/ledger-node:latest'
- */
+/** The naming facts of regular image `index`. */
 export function imageSlot(seed: number | string, index: number): ImageSlot {
   const slot = Math.floor(index / TAGS_PER_REPO);
   const position = index % TAGS_PER_REPO;
@@ -168,10 +135,7 @@ export function imageSlot(seed: number | string, index: number): ImageSlot {
   );
 }
 
-/**
- * The naming facts of an image added with `sortEarly`: Docker Hub repositories named so that
- * each sorts before every image that existed before it (`/0-early/img-999998:latest` < `/0-early/img-999999:latest` < `/library/…`).
- */
+/** An image added with `sortEarly`: named to sort before every image present (`/0-early/img-999998:latest`). */
 export function earlySlot(seed: number | string, index: number, earlyNumber: number): ImageSlot {
   const repo = `0-early/img-${String(999_999 - earlyNumber).padStart(6, '0')}`;
   return finishSlot(seed, index, { registry: '', repo, tag: 'latest' }, `early:${earlyNumber}`);
@@ -191,10 +155,7 @@ function finishSlot(
   return { index, ...name, key: imageKey(name), imageId, digest, reportId };
 }
 
-/**
- * The naming facts of an image re-pushed for the `pushes`-th time: same key, a new image id and
- * digest (and a new `_id` unless it is an old-console name).
- */
+/** Re-pushed for the `pushes`-th time: same key, a new image id and digest. */
 export function repushedSlot(seed: number | string, slot: ImageSlot, pushes: number): ImageSlot {
   const imageId = `sha256:${rngFor(seed, 'image-id', 'push', slot.index, pushes).hex(64)}`;
   const digest = `sha256:${rngFor(seed, 'digest', 'push', slot.index, pushes).hex(64)}`;
@@ -205,7 +166,6 @@ const BASE_SCAN_EPOCH_MS = Date.UTC(2025, 5, 1, 0, 0, 0);
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
-/** `Date#toISOString` of epoch ms. */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -214,31 +174,23 @@ function isoSeconds(epochSeconds: number): string {
   return isoTime(epochSeconds * 1000);
 }
 
-/**
- * The `scanTime` of an image's scan generation (epoch ms, whole). Strictly increases with
- * `scanGeneration`; about 2% of images have not been rescanned for over 200 days.
- */
+/** Strictly increases with `scanGeneration`; a few images have not been rescanned for months. */
 function scanTimeMs(seed: number | string, index: number, scanGeneration: number): number {
   const rng = rngFor(seed, 'scan-time', index);
   const ageMs = rng.chance(0.02) ? rng.int(200, 400) * DAY_MS : rng.int(0, 60 * 24 * 60) * 60_000;
   return BASE_SCAN_EPOCH_MS - ageMs + scanGeneration * 6 * HOUR_MS + rng.int(0, 999);
 }
 
-/** The date of history step `step` (epoch ms, whole). */
 export function stepDateMs(clock: HistoryClock, step: number): number {
   return clock.startMs + Math.round((step * clock.spanMs) / (clock.steps - 1));
 }
 
-/**
- * When image `index` was scanned in history step `step`: one to six hours before the step's date
- * (a registry scan takes a while), a minute later per manual rescan.
- */
+/** Hours before the step's date (a registry scan takes a while), a minute later per manual rescan. */
 function historyScanMs(options: GeneratorOptions, index: number, step: number, generation: number): number {
   const before = rngFor(options.seed, 'history-scan', index, step).int(HOUR_MS, 6 * HOUR_MS);
   return stepDateMs(options.history!, step) - before + generation * 60_000;
 }
 
-/** The `scanTime` of a report version as epoch ms, on a history console or not. */
 export function reportScanMs(options: GeneratorOptions, index: number, version: ReportVersion): number {
   return version.history === undefined
     ? scanTimeMs(options.seed, index, version.scanGeneration)
@@ -246,11 +198,9 @@ export function reportScanMs(options: GeneratorOptions, index: number, version: 
 }
 
 /**
- * Whether vulnerability candidate `j` is in the report. Plain console: version 0 is the base set;
- * each later findings version drops some base findings, adds some extras, and always adds at
- * least one new extra, so a "changed findings" rescan really changes them. History: each
- * candidate has a life; base findings are there from the first scan, extras appear at a later
- * step; many are fixed at some step after that, and a tenth of those reopen.
+ * Whether candidate `j` is open. Each findings version always adds one new extra, so a "changed
+ * findings" rescan really changes them. In a history each candidate has a life: opened, maybe
+ * fixed, maybe reopened.
  */
 function findingOpen(
   options: GeneratorOptions,
@@ -278,10 +228,10 @@ function findingOpen(
   return rngFor(seed, 'add', index, findingsVersion, j).chance(0.2);
 }
 
-/** Size of the vulnerability catalog images draw from (so the same CVE appears in many images). */
+/** Images draw from one CVE catalog, so the same CVE appears in many images. */
 const CVE_CATALOG_SIZE = 20_011; // prime: any step in [1, size) walks it without repeats
 
-/** A CVE of the catalog: `level` 0..4 indexes the distro's severity words; `emptyCve`: identified by its numeric id. */
+/** `level` 0..4 indexes the distro's severity words; `emptyCve`: identified by its numeric id. */
 type CatalogCve = {
   cve: string;
   level: number;
@@ -293,17 +243,12 @@ type CatalogCve = {
   exploit: string;
 };
 
-/** Per seed, the severity level of each catalog entry (-1: not drawn yet). */
 const cveLevels = new Map<string, Int8Array>();
+const cveCatalogs = new Map<string, Array<CatalogCve | undefined>>();
 
-/** `catalogCve(seed, k).level` without the rest of the entry: the same stream, its third draw. */
+/** `catalogCve(seed, k).level` alone, for compact reports: the same stream, its third draw. */
 function cveLevel(seed: number | string, k: number): number {
-  let levels = cveLevels.get(String(seed));
-  if (levels === undefined) {
-    if (cveLevels.size >= 8) cveLevels.clear();
-    levels = new Int8Array(CVE_CATALOG_SIZE).fill(-1);
-    cveLevels.set(String(seed), levels);
-  }
+  const levels = perSeed(cveLevels, seed, () => new Int8Array(CVE_CATALOG_SIZE).fill(-1));
   if (levels[k]! < 0) {
     const rng = rngFor(seed, 'cve', k);
     rng.float(); // year
@@ -313,17 +258,8 @@ function cveLevel(seed: number | string, k: number): number {
   return levels[k]!;
 }
 
-/** Per seed, the catalog entries generated so far (indexed by k): images share them heavily. */
-const cveCatalogs = new Map<string, Array<CatalogCve | undefined>>();
-
 function catalogCve(seed: number | string, k: number): CatalogCve {
-  let catalog = cveCatalogs.get(String(seed));
-  if (catalog === undefined) {
-    // A handful of seeds per process at most (tests); drop old ones rather than grow.
-    if (cveCatalogs.size >= 8) cveCatalogs.clear();
-    catalog = new Array<CatalogCve | undefined>(CVE_CATALOG_SIZE);
-    cveCatalogs.set(String(seed), catalog);
-  }
+  const catalog = perSeed(cveCatalogs, seed, () => new Array<CatalogCve | undefined>(CVE_CATALOG_SIZE));
   const cached = catalog[k];
   if (cached !== undefined) return cached;
   const rng = rngFor(seed, 'cve', k);
@@ -376,15 +312,7 @@ function vulnerabilityOf(
   const { emptyCve, cvss, description, exploit, published, vecStr } = cve;
   const vuln: RawReport = {
     ...TABLES.vulnerability,
-    cvss,
-    description,
-    exploit,
-    published,
-    riskFactors,
-    status,
-    vecStr,
-  };
-  Object.assign(vuln, {
+    ...{ cvss, description, exploit, published, riskFactors, status, vecStr },
     applicableRules: [fixed ? `<${status.slice('fixed in '.length)}` : '*'],
     cve: emptyCve ? '' : cve.cve,
     id: emptyCve ? fallbackId : pkg?.type === 'package' ? 46 : 47,
@@ -396,7 +324,7 @@ function vulnerabilityOf(
     severity: distro.severities[cve.level],
     twistlock: emptyCve,
     discovered: rng.chance(0.1) ? ZERO_TIME : isoSeconds(firstScanEpoch - rng.int(0, 90 * 86_400)),
-  });
+  };
   if (cvss === undefined) delete vuln.cvss;
   // fixDate: epoch seconds when fixed, 0 when not, and missing on older feeds (as in the DataDog fixture).
   if (rng.float() < 0.7) vuln.fixDate = fixed ? Math.max(published, 1) + rng.int(0, 200 * 86_400) : 0;
@@ -408,7 +336,7 @@ function vulnerabilityOf(
 
 /** Layers and their history entries, oldest first; only the top layer's id when `topOnly`. */
 function layersOf(
-  options: GeneratorOptions,
+  seed: number | string,
   slot: ImageSlot,
   count: number,
   createdEpoch: number,
@@ -417,7 +345,7 @@ function layersOf(
   const layers: string[] = [];
   const history: RawReport[] = [];
   for (let i = topOnly ? count - 1 : 0; i < count; i++) {
-    const rng = rngFor(options.seed, 'layer', slot.index, i);
+    const rng = rngFor(seed, 'layer', slot.index, i);
     layers.push(`sha256:${rng.hex(64)}`);
     if (topOnly) continue;
     const entry: RawReport = {
@@ -452,15 +380,11 @@ function packagesOf(
     const name = round === 0 ? pool[i % pool.length]! : `${pool[i % pool.length]}-${round}`;
     const version = `${rng.int(0, 9)}.${rng.int(0, 30)}.${rng.int(0, 20)}${isLibrary ? '' : `-r${rng.int(0, 9)}`}`;
     const type = isLibrary ? TABLES.libraryTypes[i % TABLES.libraryTypes.length]! : 'package';
-    const entry: RawReport = {
-      version,
-      name,
-      cveCount: 0,
-      license: rng.pick(distro.licenses),
-      layerTime: rng.pick(layerTimes),
-    };
+    const license = rng.pick(distro.licenses);
+    const layerTime = rng.pick(layerTimes);
+    const entry: RawReport = { version, name, cveCount: 0, license, layerTime };
     if (isLibrary) entry.path = `/app/${type}/${name}`;
-    packages.push({ type, name, version, layerTime: entry.layerTime as number });
+    packages.push({ type, name, version, layerTime });
     if (!groups.get(type)?.push(entry)) groups.set(type, [entry]);
   }
   return { packages, groups: [...groups].map(([pkgsType, pkgs]) => ({ pkgsType, pkgs })) };
@@ -470,9 +394,10 @@ function binariesOf(seed: number | string, index: number, heavy: boolean): RawRe
   const rng = rngFor(seed, 'binaries', index);
   const count = heavy ? rng.int(200, 400) : rng.int(1, 8);
   return Array.from({ length: count }, (_, i) => {
+    const name = `bin${i}`;
     return {
-      name: `bin${i}`,
-      path: `/usr/local/bin/bin${i}`,
+      name,
+      path: `/usr/local/bin/${name}`,
       md5: rng.hex(32),
       cveCount: 0,
       layerTime: 0,
@@ -516,7 +441,7 @@ function applyQuirks(rng: Rng, report: RawReport, oldConsole: boolean, vulnerabi
 /** The report's keys in the console's order, with the values that never change (data.json). */
 const FULL_TEMPLATE: RawReport = TABLES.report;
 const COMPACT_TEMPLATE: RawReport = Object.fromEntries(
-  Object.entries(TABLES.report).filter(([key]) => !COMPACT_DROPPED.has(key)),
+  Object.entries(TABLES.report).filter(([key]) => !COMPACT_DROPPED_KEYS.includes(key)),
 );
 
 /** `scanTime` and `firstScanTime` (epoch ms) of a version, and when its image was built (epoch s). */
@@ -524,10 +449,9 @@ function reportTimes(options: GeneratorOptions, index: number, version: ReportVe
   const life = version.history;
   const scanMs = reportScanMs(options, index, version);
   // Findings depend on the first scan, not the latest: a plain rescan leaves them unchanged.
-  const firstScanMs =
-    life !== undefined
-      ? historyScanMs(options, index, life.firstStep, 0)
-      : scanTimeMs(options.seed, index, 0);
+  const firstScanMs = life
+    ? historyScanMs(options, index, life.firstStep, 0)
+    : scanTimeMs(options.seed, index, 0);
   let createdEpoch = Math.floor(firstScanMs / 1000) - rng.int(3600, 200 * 86_400);
   if (life !== undefined && life.pushes > 0) {
     // Re-pushed: built shortly before the scan that found the new image.
@@ -537,14 +461,14 @@ function reportTimes(options: GeneratorOptions, index: number, version: ReportVe
   return { scanMs, firstScanMs, createdEpoch };
 }
 
-/** The findings open in a version: counts by severity, and (unless `withoutFindings`) the findings. */
+/** The open findings' counts by severity; each finding goes into `found` unless it is undefined (compact). */
 function findingsOf(
   options: GeneratorOptions,
   slot: ImageSlot,
   version: ReportVersion,
   rng: Rng,
   heavy: boolean,
-  withFindings: ((j: number, cve: CatalogCve) => void) | undefined,
+  found: Array<[number, CatalogCve]> | undefined,
 ) {
   // A deterministic candidate pool; the version selects from it.
   const base = !heavy && rng.chance(0.12) ? 0 : heavy ? rng.int(2_500, 4_500) : rng.pareto(3, 1.2, 700);
@@ -556,25 +480,20 @@ function findingsOf(
     if (!findingOpen(options, slot.index, version, j, base)) continue;
     const k = (cveStart + j * cveStep) % CVE_CATALOG_SIZE;
     // A compact report needs only the level: three draws, not a whole catalog entry.
-    const cve = withFindings === undefined ? undefined : catalogCve(options.seed, k);
+    const cve = found === undefined ? undefined : catalogCve(options.seed, k);
     distribution[
       (['low', 'low', 'medium', 'high', 'critical'] as const)[cve?.level ?? cveLevel(options.seed, k)]!
     ]++;
     distribution.total++;
-    if (cve !== undefined) withFindings?.(j, cve);
+    if (cve !== undefined) found?.push([j, cve]);
   }
   return distribution;
 }
 
 /**
- * The raw report of one image at one version. Pure: same arguments, same report. With
- * `compact`, the report has only the keys `compact=true` keeps, and the rest is never built: a
- * compact report costs a small part of a full one. Every draw from the report's main stream
- * happens either way, so each kept value is the full report's.
- *
- * @example
- * const report = generateReport({ seed: 1, heavyFraction: 0.01 }, imageSlot(1, 5), { scanGeneration: 0, findingsVersion: 0 });
- * imageKeyOf(report) === imageSlot(1, 5).key; // true
+ * The raw report of one image at one version. A `compact` one never builds the parts
+ * `compact=true` drops, yet makes every draw of the report's main stream, so each value it keeps
+ * is the full report's.
  */
 export function generateReport(
   options: GeneratorOptions,
@@ -589,34 +508,22 @@ export function generateReport(
   const distro = rng.pick(TABLES.distros);
   const { scanMs, firstScanMs, createdEpoch } = reportTimes(options, index, version, rng);
   const firstScanEpoch = Math.floor(firstScanMs / 1000);
-  const { layers, history } = layersOf(
-    options,
-    slot,
-    heavy ? rng.int(60, 140) : rng.int(2, 14),
-    createdEpoch,
-    compact,
-  );
+  const layerCount = heavy ? rng.int(60, 140) : rng.int(2, 14);
+  const { layers, history } = layersOf(seed, slot, layerCount, createdEpoch, compact);
   const packageCount = heavy ? rng.int(1_500, 3_000) : rng.pareto(12, 1.4, 900);
   const libraryStart = Math.floor(packageCount * (0.6 + rng.float() * 0.3));
   const layerTimes = history.map((h) => h.created as number);
   const packages = compact
     ? undefined
     : packagesOf(seed, index, packageCount, libraryStart, distro, layerTimes);
-  const vulnerabilities: RawReport[] = [];
-  const distribution = findingsOf(
-    options,
-    slot,
-    version,
-    rng,
-    heavy,
-    packages &&
-      ((j, cve) => {
-        const vulnRng = rngFor(seed, 'vuln', index, j);
-        const list = packages.packages;
-        const pkg = list.length > 0 ? list[vulnRng.int(0, list.length - 1)]! : undefined;
-        vulnerabilities.push(vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j));
-      }),
-  );
+  const found: Array<[number, CatalogCve]> | undefined = packages && [];
+  const distribution = findingsOf(options, slot, version, rng, heavy, found);
+  const vulnerabilities = (found ?? []).map(([j, cve]) => {
+    const vulnRng = rngFor(seed, 'vuln', index, j);
+    const list = packages!.packages;
+    const pkg = list.length > 0 ? list[vulnRng.int(0, list.length - 1)]! : undefined;
+    return vulnerabilityOf(vulnRng, cve, distro, pkg, firstScanEpoch, 1000 + j);
+  });
   const vulnerabilityCount = distribution.total;
   const checks = TABLES.complianceChecks.filter((check) => rng.chance(check.id === 41 ? 0.7 : 0.15));
   const compliance = { critical: 0, high: 0, medium: 0, low: 0, total: checks.length };
@@ -635,26 +542,21 @@ export function generateReport(
   );
   const scanTime = isoTime(scanMs);
   const { osDistro, osDistroVersion, osDistroRelease } = distro;
+  const pullName = registry === '' ? `${repo}:${tag}` : `${registry}/${repo}:${tag}`;
   const report: RawReport = {
     ...(compact ? COMPACT_TEMPLATE : FULL_TEMPLATE),
     _id: slot.reportId,
     hostname,
     scanTime,
-  };
-  Object.assign(report, {
     osDistro,
     osDistroVersion,
     osDistroRelease,
     distro: distro.distro,
     isARM64,
     id: slot.imageId,
-  });
-  Object.assign(report, {
     repoTag: { registry, repo, tag },
     tags: [{ registry, repo, tag, digest }],
     repoDigests: [`${repoShort}@${digest}`],
-  });
-  Object.assign(report, {
     creationTime: isoSeconds(createdEpoch),
     pushTime: pushZero ? ZERO_TIME : isoSeconds(createdEpoch + 120),
     vulnerabilitiesCount: vulnerabilityCount,
@@ -670,17 +572,8 @@ export function generateReport(
     scanVersion: oldConsole ? '22.12.585' : '34.04.145',
     scanBuildDate: oldConsole ? '20230110' : '20250318',
     firstScanTime: firstScanZero ? ZERO_TIME : isoTime(firstScanMs),
-    instances: [
-      {
-        image: registry === '' ? `${repo}:${tag}` : `${registry}/${repo}:${tag}`,
-        host: hostname,
-        modified: scanTime,
-        tag,
-        repo,
-        registry,
-      },
-    ],
-  });
+    instances: [{ image: pullName, host: hostname, modified: scanTime, tag, repo, registry }],
+  };
   if (packages !== undefined) {
     Object.assign(report, {
       binaries: binariesOf(seed, index, heavy),
@@ -705,26 +598,7 @@ export function generateReport(
   return report;
 }
 
-/**
- * The `compact=true` form of a report: every key except {@link COMPACT_DROPPED_KEYS}.
- *
- * @example
- * compactReport(generateReport(opts, slot, v)).vulnerabilities; // undefined
- */
-export function compactReport(report: RawReport): RawReport {
-  const out: RawReport = {};
-  for (const key in report) {
-    if (!COMPACT_DROPPED.has(key) && report[key] !== undefined) out[key] = report[key];
-  }
-  return out;
-}
-
-/**
- * The `fields=` projection of a report: `_id` plus each listed dotted path (`repoTag.repo`).
- *
- * @example
- * projectFields(report, ['repoTag.repo']); // { _id: '…', repoTag: { repo: 'web/api' } }
- */
+/** The `fields=` projection of a report: `_id` plus each listed dotted path (`repoTag.repo`). */
 export function projectFields(report: RawReport, fields: readonly string[]): RawReport {
   const out: RawReport = { _id: report._id };
   for (const path of fields) {

@@ -1,14 +1,4 @@
-/**
- * The console simulator's public API. See simulator/README.md for the behaviour it reproduces.
- *
- * @example
- * import { startSimulator } from './simulator/index.js';
- * const sim = await startSimulator({ images: 500, seed: 7, rateLimit: false });
- * process.env.PRISMA_CONSOLE_URL = sim.url;
- * // ... run a sync ...
- * const mark = sim.truth.mark();
- * await sim.close();
- */
+/** The console simulator's public API; simulator/README.md describes what it reproduces. */
 export { type CatalogEntry, compareKeys, type HistoryStep } from './catalog.js';
 export { FAULT_KINDS, type Fault, type FaultKind, type FaultPlan } from './faults.js';
 export {

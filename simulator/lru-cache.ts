@@ -1,13 +1,6 @@
 /**
- * A size-bounded LRU, sized by a caller-supplied weight: a Map in recency order (a hit moves its
- * key to the end). Once over capacity it evicts from the front down to 90% of it in one pass,
- * since each pass over a Map walks the slots its deletions left behind.
- *
- * @example
- * const cache = new LruCache<string>(10, (text) => text.length);
- * cache.set('a', 'hello');
- * cache.set('b', 'world!'); // 11 > 10: 'a', the least recently used, is evicted
- * cache.get('a'); // undefined
+ * An LRU bounded by total weight: a Map in recency order. Over capacity, it evicts down to 90% in
+ * one pass, since each pass over a Map walks the slots its deletions left behind.
  */
 export class LruCache<V> {
   private readonly map = new Map<string, { value: V; weight: number }>();

@@ -1,24 +1,14 @@
-/**
- * `prisma-registry-sync simulate`: serves the console simulator until SIGINT/SIGTERM.
- */
+/** `prisma-registry-sync simulate`: serves the console simulator until SIGINT/SIGTERM. */
 import { startSimulator } from './simulator.js';
 
 export interface SimulateCommandOptions {
   port?: number;
   images?: number;
   seed?: number | string;
-  /** Switch off the console's rate limit (30 requests / 30 s). */
   unthrottled?: boolean;
 }
 
-/**
- * Starts the simulator with credentials from PRISMA_USERNAME / PRISMA_PASSWORD (else demo/demo),
- * prints the URL and how to point the product at it (never the password), and resolves once a
- * SIGINT or SIGTERM (or `io.signal`) has closed it.
- *
- * @example
- * await runSimulatorCommand({ port: 8083, images: 1000, seed: 1 });
- */
+/** Credentials from PRISMA_USERNAME / PRISMA_PASSWORD (else demo/demo); prints how to connect, never the password. */
 export async function runSimulatorCommand(
   opts: SimulateCommandOptions,
   io: { out: NodeJS.WritableStream; env: NodeJS.ProcessEnv; signal?: AbortSignal } = {

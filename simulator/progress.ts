@@ -1,29 +1,16 @@
-/**
- * `GET /registry/progress`, as shared/seeds/registry-progress.txt describes it.
- *
- * - No parameters: the regular registry scan, one entry per registry being scanned. When no scan
- *   is ongoing (the seed does not show this case) it answers one idle entry: zero counts,
- *   `isScanOngoing: false`.
- * - `registry`, `repo`, `tag` or `digest` without `onDemand=true`: 400.
- * - `onDemand=true` needs `repo` and `tag` or `digest`: otherwise 400.
- * - An ongoing on-demand scan answers its progress; once it completed, the next response shows
- *   it with `isScanOngoing: false`, and every response after that is `[]` until a new on-demand
- *   scan of that image starts. An image never scanned on demand answers `[]`.
- */
+/** `GET /registry/progress` as shared/seeds/registry-progress.txt shows it (simulator/README.md). */
 import { ZERO_TIME } from './generator.js';
+import { json, type Reply } from './routes.js';
 
-export interface StepCounts {
-  total: number;
-  scanned: number;
-}
+export type StepCounts = { total: number; scanned: number };
 
-export interface RegistryScanState {
+/** `defenders` (named in the titles) defaults to 1. */
+export type RegistryScanState = {
   registry: string;
   discovery: StepCounts;
   imageScan: StepCounts;
-  /** Defenders doing the scan (appears in the titles). Default 1. */
   defenders?: number;
-}
+};
 
 export interface OnDemandScanState {
   registry?: string;
@@ -35,22 +22,14 @@ export interface OnDemandScanState {
   imageScan?: StepCounts;
 }
 
-/** What `setScanProgress` takes. `regular` replaces the regular scan; `onDemand` entries are upserted. */
+/** `regular` replaces the regular scan; `onDemand` entries are upserted. */
 export interface ScanProgressInput {
   regular?: { ongoing: boolean; registries?: RegistryScanState[]; specScanStartTime?: string };
   onDemand?: OnDemandScanState[];
 }
 
-export interface ProgressResponse {
-  status: number;
-  body: unknown;
-}
-
-interface OnDemandEntry {
-  scan: OnDemandScanState;
-  /** The completed state was already shown once; further responses are `[]`. */
-  completionShown: boolean;
-}
+/** `completionShown`: the completed state was shown once; further responses are `[]`. */
+type OnDemandEntry = { scan: OnDemandScanState; completionShown: boolean };
 
 function progressObject(counts: StepCounts, title: string) {
   return { id: '', type: '', discovery: false, total: counts.total, scanned: counts.scanned, title };
@@ -67,13 +46,6 @@ function onDemandKey(scan: { registry?: string; repo: string; tag?: string; dige
   return `${scan.registry ?? ''}|${scan.repo}|${scan.tag ?? ''}|${scan.digest ?? ''}`;
 }
 
-/**
- * @example
- * const progress = new ScanProgress();
- * progress.set({ onDemand: [{ repo: 'library/alpine', tag: '3.16', ongoing: false }] });
- * progress.respond(new URLSearchParams('onDemand=true&repo=library/alpine&tag=3.16')).body; // one entry, isScanOngoing false
- * progress.respond(new URLSearchParams('onDemand=true&repo=library/alpine&tag=3.16')).body; // []
- */
 export class ScanProgress {
   private regular: NonNullable<ScanProgressInput['regular']> = { ongoing: false };
   private readonly onDemand = new Map<string, OnDemandEntry>();
@@ -90,12 +62,12 @@ export class ScanProgress {
     }
   }
 
-  respond(query: URLSearchParams): ProgressResponse {
-    const badRequest = (err: string) => ({ status: 400, body: { err } });
+  respond(query: URLSearchParams): Reply {
+    const badRequest = (err: string) => json(400, { err });
     if (query.get('onDemand') !== 'true') {
       const stray = ['registry', 'repo', 'tag', 'digest'].filter((name) => query.has(name));
       if (stray.length > 0) return badRequest(`${stray.join(', ')} require onDemand=true`);
-      return { status: 200, body: this.regularBody() };
+      return json(200, this.regularBody());
     }
     const [registry, repo, tag, digest] = ['registry', 'repo', 'tag', 'digest'].map(
       (n) => query.get(n) ?? undefined,
@@ -109,9 +81,9 @@ export class ScanProgress {
         (tag === undefined || scan.tag === tag) &&
         (digest === undefined || scan.digest === digest),
     );
-    if (entry === undefined || entry.completionShown) return { status: 200, body: [] };
+    if (entry === undefined || entry.completionShown) return json(200, []);
     if (!entry.scan.ongoing) entry.completionShown = true;
-    return { status: 200, body: [this.onDemandBody(entry.scan)] };
+    return json(200, [this.onDemandBody(entry.scan)]);
   }
 
   private regularBody(): unknown[] {

@@ -1,23 +1,17 @@
-/**
- * The console's endpoints, one handler each: `POST authenticate`, `GET registry`,
- * `GET registry/progress`. A handler gets the request's parameters and the console's state and
- * answers a {@link Reply}; the server (simulator.ts) does the rest (faults, rate limit, auth,
- * gzip, the request log).
- */
+/** The console's endpoints, one handler each; the server (simulator.ts) adds faults, rate limit, auth, gzip, the log. */
 import type { IncomingMessage } from 'node:http';
 import { type Catalog, type CatalogEntry, compareKeys } from './catalog.js';
 import { generateReport, projectFields } from './generator.js';
 import { LruCache } from './lru-cache.js';
 import type { ScanProgress } from './progress.js';
 
-/** The console's page cap. */
 export const MAX_PAGE_SIZE = 50;
 
 export interface Reply {
   status: number;
   headers: Record<string, string>;
   body: string;
-  /** A JSON body of a normal response: gzip may be applied. */
+  /** gzip may be applied. */
   compressible: boolean;
 }
 
@@ -45,14 +39,11 @@ export function tooManyRequests(style: 'seconds' | 'date' | false, waitMs: numbe
   return reply;
 }
 
-/** What the handlers read and change. */
 export interface ConsoleState {
   catalog: Catalog;
   progress: ScanProgress;
   totalCountHeader: boolean;
-  credentialsMatch(username: string, password: string): boolean;
-  /** Issues a bearer token. */
-  issueToken(): string;
+  credentials: { match(username: string, password: string): boolean; issue(): string };
 }
 
 export async function authenticate(req: IncomingMessage, state: ConsoleState): Promise<Reply> {
@@ -70,28 +61,18 @@ export async function authenticate(req: IncomingMessage, state: ConsoleState): P
     return json(400, { err: 'invalid JSON body' });
   }
   const { username, password } = (body ?? {}) as { username?: unknown; password?: unknown };
-  if (
-    typeof username !== 'string' ||
-    typeof password !== 'string' ||
-    !state.credentialsMatch(username, password)
-  ) {
+  const valid = typeof username === 'string' && typeof password === 'string';
+  if (!valid || !state.credentials.match(username, password))
     return json(401, { err: 'invalid credentials' });
-  }
-  return json(200, { token: state.issueToken() });
-}
-
-export function registryProgress(params: URLSearchParams, state: ConsoleState): Reply {
-  const answer = state.progress.respond(params);
-  return json(answer.status, answer.body);
+  return json(200, { token: state.credentials.issue() });
 }
 
 /** Serialized reports (JSON text; a page joins them), shared by every simulator in the process. */
 const reportCache = new LruCache<string>(128 * 1024 * 1024, (text) => text.length);
 
-/** A report's JSON, full or compact, from the cache or generated once. */
+/** Reports are pure functions of the key's parts: simulators with the same seed share the cache. */
 function reportJson(catalog: Catalog, entry: CatalogEntry, compact: boolean): string {
   const { seed, heavyFraction, history } = catalog.options;
-  // Reports are pure functions of these: simulators with the same seed share the cache.
   const clock = history === undefined ? '' : `${history.startMs}:${history.spanMs}:${history.steps}`;
   const life = entry.history === undefined ? '' : Object.values(entry.history).join(':');
   const key = `${seed}|${heavyFraction}|${clock}|${entry.slot.key}|${entry.slot.index}|${entry.scanGeneration}:${entry.findingsVersion}|${life}|${compact}`;
@@ -109,7 +90,7 @@ function listParam(params: URLSearchParams, name: string, keepEmpty = false): st
   return keepEmpty ? values : values.filter((value) => value !== '');
 }
 
-/** The sort keys `/registry?sort=` supports; any other value keeps the default order. */
+/** `/registry?sort=` keys; any other value keeps the default order. */
 const SORT_KEYS: Record<string, (entry: CatalogEntry, catalog: Catalog) => string> = {
   'repoTag.registry': (e) => e.slot.registry,
   'repoTag.repo': (e) => e.slot.repo,
@@ -119,7 +100,6 @@ const SORT_KEYS: Record<string, (entry: CatalogEntry, catalog: Catalog) => strin
   scanTime: (e, catalog) => catalog.scanTime(e),
 };
 
-/** The images a /registry query selects, in the order it asks for. */
 function selectedEntries(params: URLSearchParams, catalog: Catalog): readonly CatalogEntry[] {
   const names = new Set(listParam(params, 'name').map((n) => n.replace(/^https?:\/\//, '')));
   const imageIds = listParam(params, 'imageID');
@@ -151,11 +131,7 @@ function selectedEntries(params: URLSearchParams, catalog: Catalog): readonly Ca
   return entries;
 }
 
-/**
- * A /registry page: `offset`, `limit` (absent or 0 → a full page, larger → capped), the filters,
- * `sort`, `reverse`, `compact`, `fields`. Paging is by offset over the current image set, so a
- * mutation between two pages shifts offsets as on a real console.
- */
+/** Paging by offset over the current image set: a mutation between two pages shifts offsets, as on a real console. */
 export function registry(params: URLSearchParams, state: ConsoleState): Reply {
   const offsetText = params.get('offset') ?? '';
   const limitText = params.get('limit') ?? '';

@@ -1,11 +1,7 @@
 /**
- * The console simulator: a Prisma Cloud Compute console over real HTTP (node:http), serving
- * `/api/<v>/authenticate`, `/api/<v>/registry` and `/api/<v>/registry/progress` for any
- * `v<major>.<minor>` and the legacy `/api/v1`, under an optional path prefix.
- *
- * Processing order of every request: log sequence number → (for /registry GETs) the GET count and
- * the `onRegistryRequest` hooks → scripted/random fault → rate limit → auth → the endpoint.
- * A fault takes precedence over the rate limiter but still occupies a window slot when one is free.
+ * A Prisma Cloud Compute console over real HTTP. Every request: log entry → (/registry GETs) the
+ * GET count and hooks → fault → rate limit → auth → endpoint. A fault takes precedence over the
+ * rate limiter but still occupies a window slot when one is free.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -25,60 +21,37 @@ import type { HistoryClock } from './generator.js';
 import { rngFor } from './prng.js';
 import { ScanProgress, type ScanProgressInput } from './progress.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
-import {
-  authenticate,
-  type ConsoleState,
-  json,
-  type Reply,
-  registry,
-  registryProgress,
-  tooManyRequests,
-} from './routes.js';
+import { authenticate, type ConsoleState, json, type Reply, registry, tooManyRequests } from './routes.js';
 
 export { MAX_PAGE_SIZE } from './routes.js';
 
+/** Options and their defaults: simulator/README.md. */
 export interface SimulatorOptions {
-  /** 0 / undefined = a free port on 127.0.0.1. */
   port?: number;
-  /** Initial image count. Default 200. */
   images?: number;
-  /** Same seed => byte-identical response bodies. Default 1. */
   seed?: number | string;
-  /** Default 'demo'. */
   username?: string;
-  /** Default 'demo'. */
   password?: string;
   /** E.g. '/us-1-111111111': the console then serves /us-1-111111111/api/<v>/... */
   pathPrefix?: string;
-  /** Default 30 requests per 30,000 ms over all API requests; false = unthrottled. */
   rateLimit?: { requests: number; windowMs: number } | false;
-  /** Retry-After on 429: seconds until a slot frees (rounded up), an HTTP date, or absent. Default 'seconds'. */
   retryAfter?: 'seconds' | 'date' | false;
-  /** Send `Total-Count` on /registry. Default true. */
   totalCountHeader?: boolean;
-  /** Bearer token lifetime. Default 30 minutes. */
   tokenTtlMs?: number;
-  /** Share of reports over 1 MB. Default 0.01. */
+  /** Share of reports over 1 MB. */
   heavyFraction?: number;
   faults?: FaultPlan;
-  /** Delay before every response. */
   latencyMs?: number;
-  /** gzip bodies for clients that accept it, as real consoles do. Default true; false = always identity. */
   gzip?: boolean;
-  /**
-   * Play back `days` of registry scans in `steps` steps ending at `end` (ISO 8601 or epoch ms;
-   * default now, floored to the hour): the console starts at the first step, `sim.history.advance()`
-   * moves it to the next.
-   */
+  /** `end`: ISO 8601 or epoch ms, default now floored to the hour. */
   history?: { days: number; steps: number; end?: string | number };
 }
 
-/** A console playing back history (see {@link SimulatorOptions.history} and {@link Catalog.advance}). */
 export type SimulatorHistory = Pick<Catalog, 'step' | 'steps' | 'at' | 'advance'>;
 
 export interface RequestLogEntry {
   seq: number;
-  /** ms since the simulator started (monotonic). */
+  /** ms since start (monotonic). */
   at: number;
   method: string;
   /** Path without the path prefix, e.g. `/api/v34.04/registry`. */
@@ -89,13 +62,11 @@ export interface RequestLogEntry {
   auth: 'bearer' | 'basic' | 'none';
 }
 
-/** The ground truth a test compares a sync with (see {@link Catalog}). */
 export type SimulatorTruth = Pick<
   Catalog,
   'mark' | 'present' | 'persistentSince' | 'everPresentSince' | 'report'
 >;
 
-/** Mutations applied at once; each returns the keys it touched (see {@link Catalog}). */
 export type SimulatorMutations = Pick<Catalog, 'add' | 'remove' | 'rescan'>;
 
 export interface RunningSimulator {
@@ -109,9 +80,7 @@ export interface RunningSimulator {
   /** Called before serving the n-th /registry GET (1-based); tests mutate mid-paging here. */
   onRegistryRequest(hook: (n: number, sim: RunningSimulator) => void): void;
   truth: SimulatorTruth;
-  /** Drives /registry/progress (the regular scan and on-demand scans). */
   setScanProgress(progress: ScanProgressInput): void;
-  /** Set when started with the `history` option. */
   history: SimulatorHistory | undefined;
 }
 
@@ -124,7 +93,6 @@ function invalid(option: string, expected: string, value: unknown): never {
   throw new SyncError('sim.invalidOptions', message, { option });
 }
 
-/** The history option as step dates. */
 function historyClock(option: NonNullable<SimulatorOptions['history']>): HistoryClock {
   const { days, steps } = option;
   if (!(days > 0 && Number.isFinite(days))) invalid('history.days', 'a positive number of days', days);
@@ -136,16 +104,12 @@ function historyClock(option: NonNullable<SimulatorOptions['history']>): History
   return { startMs: Math.floor(end) - spanMs, spanMs, steps };
 }
 
-/** Throws on an option out of range. */
 function checkOptions(options: SimulatorOptions): void {
   const { images = 200, heavyFraction = 0.01, tokenTtlMs = 1, latencyMs = 0, rateLimit } = options;
   if (!Number.isInteger(images) || images < 0) invalid('images', 'a whole number', images);
-  if (
-    rateLimit &&
-    (!Number.isInteger(rateLimit.requests) || rateLimit.requests < 1 || !(rateLimit.windowMs > 0))
-  ) {
+  const { requests, windowMs } = rateLimit || { requests: 1, windowMs: 1 };
+  if (!Number.isInteger(requests) || requests < 1 || !(windowMs > 0))
     invalid('rateLimit', '{ requests >= 1, windowMs > 0 }', JSON.stringify(rateLimit));
-  }
   if (!(heavyFraction >= 0 && heavyFraction <= 1))
     invalid('heavyFraction', 'a share in [0, 1]', heavyFraction);
   if (!(tokenTtlMs > 0)) invalid('tokenTtlMs', 'a positive number of ms', tokenTtlMs);
@@ -195,14 +159,11 @@ class Credentials {
     if (scheme.toLowerCase() !== 'basic') return { kind: 'none', valid: false };
     const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    return {
-      kind: 'basic',
-      valid: colon >= 0 && this.match(decoded.slice(0, colon), decoded.slice(colon + 1)),
-    };
+    const valid = colon >= 0 && this.match(decoded.slice(0, colon), decoded.slice(colon + 1));
+    return { kind: 'basic', valid };
   }
 }
 
-/** One request as the server saw it, up to the endpoint's answer. */
 interface Exchange {
   entry: RequestLogEntry;
   endpoint: string | undefined;
@@ -237,15 +198,14 @@ class ConsoleServer {
     const exchange = this.receive(req);
     const { fault } = exchange;
     const reply = await this.answer(req, exchange);
-    const settings = { retryAfter: this.retryAfter, expireTokens: () => this.credentials.expireAll() };
+    const settings = {
+      retryAfter: this.options.retryAfter ?? 'seconds',
+      expireTokens: () => this.credentials.expireAll(),
+    };
     const outcome = fault === undefined ? reply : applyFault(fault, reply, settings);
-    const delay = (this.options.latencyMs ?? 0) + (fault?.kind === 'slow' ? (fault.ms ?? 2000) : 0);
+    const delay = (this.options.latencyMs ?? 0) + (fault?.kind === 'slow' ? fault.ms! : 0);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     this.send(req, res, outcome, exchange);
-  }
-
-  private get retryAfter(): 'seconds' | 'date' | false {
-    return this.options.retryAfter ?? 'seconds';
   }
 
   /** Logs the request, counts /registry GETs (running the hooks) and draws its fault. */
@@ -253,23 +213,17 @@ class ConsoleServer {
     const url = new URL(req.url ?? '/', 'http://simulator.local');
     const inPrefix = this.prefix === '' || url.pathname.startsWith(`${this.prefix}/`);
     const path = inPrefix ? url.pathname.slice(this.prefix.length) : url.pathname;
-    const query: Record<string, string | string[]> = {};
-    for (const name of new Set(url.searchParams.keys())) {
-      const values = url.searchParams.getAll(name);
-      query[name] = values.length === 1 ? values[0]! : values;
-    }
+    const query = Object.fromEntries(
+      [...new Set(url.searchParams.keys())].map((name) => {
+        const values = url.searchParams.getAll(name);
+        return [name, values.length === 1 ? values[0]! : values];
+      }),
+    );
     const method = req.method ?? 'GET';
     const seq = ++this.requests;
+    const at = performance.now() - this.startedAt;
     const auth = this.credentials.check(req.headers.authorization).kind;
-    const entry: RequestLogEntry = {
-      seq,
-      at: performance.now() - this.startedAt,
-      method,
-      path,
-      query,
-      status: 0,
-      auth,
-    };
+    const entry: RequestLogEntry = { seq, at, method, path, query, status: 0, auth };
     this.requestLog.push(entry);
     const endpoint = inPrefix ? ROUTE.exec(path)?.[2] : undefined;
     let registryGet: number | undefined;
@@ -287,7 +241,7 @@ class ConsoleServer {
     if (endpoint === undefined) return json(404, { err: `no such endpoint ${entry.path}` });
     const decision = this.limiter?.admit(performance.now()) ?? { admitted: true };
     if (!decision.admitted && fault === undefined)
-      return tooManyRequests(this.retryAfter, decision.retryAfterMs);
+      return tooManyRequests(this.options.retryAfter ?? 'seconds', decision.retryAfterMs);
     if (endpoint === 'authenticate') {
       return req.method === 'POST' ? authenticate(req, this.state) : json(405, { err: 'method not allowed' });
     }
@@ -295,15 +249,11 @@ class ConsoleServer {
     if (fault?.kind === 'token-expiry' || !this.credentials.check(req.headers.authorization).valid) {
       return json(401, { err: entry.auth === 'none' ? 'missing credentials' : 'unauthorized' });
     }
-    return endpoint === 'registry' ? registry(params, this.state) : registryProgress(params, this.state);
+    return endpoint === 'registry' ? registry(params, this.state) : this.state.progress.respond(params);
   }
 
-  private send(
-    req: IncomingMessage,
-    res: ServerResponse,
-    outcome: FaultOutcome,
-    { entry, fault }: Exchange,
-  ): void {
+  private send(req: IncomingMessage, res: ServerResponse, outcome: FaultOutcome, exchange: Exchange): void {
+    const { entry, fault } = exchange;
     if (outcome === 'reset') {
       req.socket.destroy();
       return;
@@ -331,18 +281,7 @@ class ConsoleServer {
   }
 }
 
-/**
- * Starts a simulated console on 127.0.0.1.
- *
- * @example
- * const sim = await startSimulator({ images: 120, rateLimit: false });
- * const { token } = await (await fetch(`${sim.url}/api/v34.04/authenticate`, {
- *   method: 'POST', body: JSON.stringify({ username: 'demo', password: 'demo' }),
- * })).json();
- * const page = await fetch(`${sim.url}/api/v34.04/registry?limit=50&offset=0`, { headers: { Authorization: `Bearer ${token}` } });
- * page.headers.get('Total-Count'); // '120'
- * await sim.close();
- */
+/** Starts a simulated console on 127.0.0.1 (a free port unless `port`). */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   checkOptions(options);
   const seed = options.seed ?? 1;
@@ -358,8 +297,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     catalog,
     progress,
     totalCountHeader: options.totalCountHeader ?? true,
-    credentialsMatch: (user, pass) => credentials.match(user, pass),
-    issueToken: () => credentials.issue(),
+    credentials,
   };
   const console = new ConsoleServer(options, state, credentials);
   const server = createServer((req, res) => {
