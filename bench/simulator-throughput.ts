@@ -1,16 +1,16 @@
 /**
  * Simulator throughput: how many /registry pages per second it serves, unthrottled, on loopback.
  * Benchmarks of the client must measure the client, not the simulator (target ≥ 100 pages of 50
- * reports per second; the product's client takes in 13-16).
+ * reports per second; results in bench/results.md "Simulator throughput").
  *
  *   npx tsx bench/simulator-throughput.ts [--images 20000] [--pages 4000] [--connections 8] [--gzip on|off]
  *   npx tsx bench/simulator-throughput.ts --child      (the simulator in its own process, as bench/run.ts runs it)
  *
  * Bounded passes over compact pages of 50 (gzip accepted, as undici's fetch does): one
  * connection (how the sync client pages) and several, with every report generated (in process:
- * after a rescan of all images; with --child: a pass over more reports than the simulator's
- * 64 MB report cache holds, e.g. --images 100000, so none is found there), forwards and
- * backwards; pages whose reports are all in the report cache; full pages of 50; and small pages
+ * after a rescan of all images; with --child: a forwards pass over more reports than the
+ * simulator's report cache holds, e.g. --images 100000; a backwards pass after it starts with what
+ * the previous pass left in the cache), forwards and backwards; pages whose reports are all in the report cache; full pages of 50; and small pages
  * (5 compact reports). The client runs in the same process (its CPU time counted too) unless
  * --child.
  */
