@@ -435,10 +435,14 @@ function addQueryCommands(
       );
       for (const run of rows) {
         const listed = Array.isArray(run.quarantine) ? (run.quarantine as QuarantineEntry[]) : [];
-        if (listed.length === 0) continue;
-        out.stdout.write(
-          `\nrun ${run.runId}: ${quarantineLines(listed, Number(run.quarantined ?? listed.length))}`,
-        );
+        if (listed.length > 0) {
+          out.stdout.write(
+            `\nrun ${run.runId}: ${quarantineLines(listed, Number(run.quarantined ?? listed.length))}`,
+          );
+        }
+        if (typeof run.sweepSkipped === 'string') {
+          out.stdout.write(`run ${run.runId}: ${escapeControl(run.sweepSkipped, { newlines: false })}\n`);
+        }
       }
     });
 }

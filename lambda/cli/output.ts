@@ -100,7 +100,8 @@ export function table(rows: Array<Record<string, unknown>>, columns: string[]): 
 export function quarantineLines(entries: readonly QuarantineEntry[], total = entries.length): string {
   if (total === 0) return '';
   const lines = entries.map((q) => {
-    const what = q.key ?? '(no image name)';
+    const what =
+      q.key ?? (q.reportId === undefined ? '(no image name)' : `(no image name; _id ${q.reportId})`);
     const digest = q.sha256 ? `sha256:${q.sha256}` : 'no digest';
     return `  ${what} at offset ${q.offset} #${q.index}: ${q.code}: ${q.reason} (${digest})`;
   });

@@ -19,6 +19,7 @@ export {
 export { type Clock, systemClock } from './clock.js';
 export {
   DEFAULT_PREFETCH_MAX_BYTES,
+  invalidFingerprint,
   MAX_PAGE_SIZE,
   type PagerState,
   type PagerStats,
@@ -31,6 +32,8 @@ export { fetchScanProgress, type ScanProgressQuery } from './progress.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitSettings, SlidingWindowRateLimiter } from './rate-limiter.js';
 export { backoffDelay, computeRetryDelay, parseRetryAfter, type RetryDecision } from './retry-policy.js';
 export {
+  type InvalidReport,
+  type PageItem,
   parseRegistryPage,
   parseScanProgress,
   type RawReport,

@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SyncError } from '../common/errors.js';
 import type { ConsoleClient } from './client.js';
-import { parseRegistryPage, type RawReport } from './schema.js';
+import { type InvalidReport, type PageItem, parseRegistryPage, type RawReport } from './schema.js';
 
 /** The console's page cap. */
 export const MAX_PAGE_SIZE = 50;
@@ -52,7 +52,7 @@ export interface PagerState {
    * re-alignment to an earlier item (inserts before the boundary), until paging passes them again.
    */
   ahead: string[];
-  /** Reports emitted so far in the run. */
+  /** Reports emitted so far in the run (valid and rejected). */
   emitted: number;
   /** True once the last page was read. */
   done: boolean;
@@ -79,6 +79,14 @@ export interface RegistryPage {
   offset: number;
   /** Validated reports, in console order; each report appears once across the run. */
   reports: RawReport[];
+  /** `positions[i]`: where `reports[i]` was in the response read at `offset` (offset + position = its place in the console's list). */
+  positions: number[];
+  /**
+   * Reports that fail the schema, in console order, with their `index` in the response read at
+   * `offset`: to be quarantined. Each takes its slot like any report (paging, page-full, each
+   * once across the run), so one bad report never costs the page nor moves the paging.
+   */
+  rejected: InvalidReport[];
   /** `Total-Count` of the response, when the console (or its proxy) sent it. */
   totalCount: number | undefined;
   /** Decoded size of the response body the reports were read from, in bytes. */
@@ -121,7 +129,8 @@ export interface PagerStats {
 
 interface Window {
   offset: number;
-  reports: RawReport[];
+  /** Every slot of the response, valid or not: paging counts slots, never only valid reports. */
+  reports: PageItem[];
   fingerprints: string[];
   totalCount: number | undefined;
   bytes: number;
@@ -140,6 +149,26 @@ export function reportFingerprint(report: RawReport): string {
   const tag = report.repoTag;
   const identity = [report._id, tag?.registry ?? '', tag?.repo ?? '', tag?.tag ?? ''].join('\u0000');
   return createHash('sha256').update(identity).digest('base64url').slice(0, 22);
+}
+
+/**
+ * The fingerprint of a report that fails the schema: the same as `reportFingerprint` over what of
+ * its identity is text, so it is as stable as a valid report's. When nothing of it is text, its
+ * raw digest stands in (stable while the console serves it unchanged); when it has none either
+ * (it cannot be serialized), its place in the response does.
+ */
+export function invalidFingerprint(invalid: InvalidReport, offset: number): string {
+  const { id, registry, repo, tag } = invalid.readable;
+  if (id === null && registry === null && repo === null && tag === null) {
+    const stand = invalid.sha256 ?? `unserializable@${offset + invalid.index}`;
+    return createHash('sha256').update(`invalid\u0000${stand}`).digest('base64url').slice(0, 22);
+  }
+  const identity = [id ?? '', registry ?? '', repo ?? '', tag ?? ''].join('\u0000');
+  return createHash('sha256').update(identity).digest('base64url').slice(0, 22);
+}
+
+function itemFingerprint(item: PageItem, offset: number): string {
+  return item.kind === 'report' ? reportFingerprint(item.report) : invalidFingerprint(item.invalid, offset);
 }
 
 /**
@@ -378,7 +407,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
     return {
       offset,
       reports,
-      fingerprints: reports.map(reportFingerprint),
+      fingerprints: reports.map((item) => itemFingerprint(item, offset)),
       totalCount: this.totalCountOf(response.headers['total-count'], where),
       bytes: response.bytes,
     };
@@ -387,11 +416,18 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
   /** Emits `window` from `start` on (skipping what was emitted before) and moves the state past it. */
   private commit(window: Window, start: number): RegistryPage {
     const reports: RawReport[] = [];
+    const positions: number[] = [];
+    const rejected: InvalidReport[] = [];
     for (let i = start; i < window.reports.length; i++) {
       const fingerprint = window.fingerprints[i]!;
       if (this.seen.has(fingerprint)) continue;
       this.seen.add(fingerprint);
-      reports.push(window.reports[i]!);
+      const item = window.reports[i]!;
+      if (item.kind === 'invalid') rejected.push(item.invalid);
+      else {
+        reports.push(item.report);
+        positions.push(i);
+      }
     }
     const { behind, ahead } = this.advance(window, start);
     const nextOffset = window.offset + window.reports.length;
@@ -407,7 +443,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       boundary: window.fingerprints[window.fingerprints.length - 1] ?? this.state.boundary,
       behind,
       ahead,
-      emitted: this.state.emitted + reports.length,
+      emitted: this.state.emitted + reports.length + rejected.length,
       done,
       ...(window.totalCount === undefined ? {} : { totalCount: window.totalCount }),
     };
@@ -416,6 +452,8 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       index,
       offset: window.offset,
       reports,
+      positions,
+      rejected,
       totalCount: window.totalCount,
       bytes: window.bytes,
       state: { ...this.state, behind: [...behind], ahead: [...ahead] },

@@ -9,7 +9,8 @@
  * (`vulnerabilities: null` on a clean image, `complianceIssues`/`packages: null` on agentless
  * scans, `riskFactors: null` in compliance issues). What a key field holds when present is
  * checked (`_id`, `repoTag`, `tags`, the lists, a finding's cve/id/package): a wrong type there
- * (`repoTag: 5`, `vulnerabilities: "x"`) fails the page with its path. Every other field is
+ * (`repoTag: 5`, `vulnerabilities: "x"`) makes that one report invalid, named by its path; the
+ * rest of the page stands. Every other field is
  * typed as documented but unchecked (`osDistro: 12`, `cvss: "high"` pass): the normalizer reads
  * such a value as absent and warns. Read the typed fields of a `RawReport` as `unknown`.
  * Where real data and the OpenAPI disagree, the real data wins: vulnerability `id` is a rule
@@ -18,6 +19,7 @@
  *
  * The validated value is the console's own object, not a copy: nothing is dropped or rewritten.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SyncError } from '../common/errors.js';
 
@@ -201,15 +203,39 @@ function describeIssue(issue: z.core.$ZodIssue, root: unknown): string {
 }
 
 /**
- * Validates one `/registry` response body: a JSON array of reports.
+ * A report of a `/registry` page that fails the schema (a key field of the wrong type, no `_id`).
+ * It is handed on, not fatal: it keeps its slot on the page, and the engine quarantines it.
+ */
+export interface InvalidReport {
+  /** Its position in the response (the response's offset + index = its place in the console's list). */
+  index: number;
+  /** The first problem with its path, e.g. `report[3].repoTag.repo: expected string, got number (+1 more)`. */
+  reason: string;
+  /** The report's own paths of its problems (`repoTag.repo`, `_id`), at most five. */
+  paths: string[];
+  /** What of the identity is text: `_id` and `repoTag` registry/repo/tag, each null when it is not. */
+  readable: { id: string | null; registry: string | null; repo: string | null; tag: string | null };
+  /** SHA-256 (hex) of the report as JSON; null when it cannot be serialized (nesting too deep). */
+  sha256: string | null;
+  /** The console's value itself, unread: the engine reads what identity it can by the normalizer's rule. */
+  raw: unknown;
+}
+
+/** One slot of a `/registry` page, in console order. */
+export type PageItem = { kind: 'report'; report: RawReport } | { kind: 'invalid'; invalid: InvalidReport };
+
+/**
+ * Validates one `/registry` response body: a JSON array of reports. Each report is checked on its
+ * own: a report that fails the schema becomes an `invalid` item in its slot, the others are
+ * returned as they came (SPEC §4.7: one bad report never costs the page).
  *
  * @param where how to name the page in an error, e.g. `page offset=100`
- * @throws SyncError `client.schema` naming the page, the report index and the field path:
- *   `page offset=100 report[3].repoTag.repo: expected string, got number`.
+ * @throws SyncError `client.schema` when the body is not an array (the whole page is unusable).
  * @example
- * const reports = parseRegistryPage(JSON.parse(text), 'page offset=0');
+ * const items = parseRegistryPage(JSON.parse(text), 'page offset=0');
+ * items.filter((i) => i.kind === 'invalid'); // [{ kind: 'invalid', invalid: { index: 3, reason: 'report[3].repoTag.repo: expected string, got number', ... } }]
  */
-export function parseRegistryPage(body: unknown, where: string): RawReport[] {
+export function parseRegistryPage(body: unknown, where: string): PageItem[] {
   if (!Array.isArray(body)) {
     throw new SyncError(
       'client.schema',
@@ -220,26 +246,55 @@ export function parseRegistryPage(body: unknown, where: string): RawReport[] {
       },
     );
   }
+  const items: PageItem[] = [];
   for (let index = 0; index < body.length; index++) {
-    const result = rawReportSchema.safeParse(body[index]);
-    if (!result.success) {
-      const [first] = result.error.issues;
-      const path = formatPath([index, ...(first?.path ?? [])]);
-      const problem = first === undefined ? 'invalid report' : describeIssue(first, body[index]);
-      const more = result.error.issues.length > 1 ? ` (+${result.error.issues.length - 1} more)` : '';
-      throw new SyncError('client.schema', `${where} report${path}: ${problem}${more}`, {
-        where,
-        reportIndex: index,
-        path: `report${path}`,
-        issues: result.error.issues.slice(0, 5).map((issue) => ({
-          path: `report${formatPath([index, ...issue.path])}`,
-          message: describeIssue(issue, body[index]),
-        })),
-      });
-    }
+    const raw: unknown = body[index];
+    const result = rawReportSchema.safeParse(raw);
+    // The validated value is the input itself: the schemas transform nothing, so no copy is made.
+    if (result.success) items.push({ kind: 'report', report: raw as RawReport });
+    else items.push({ kind: 'invalid', invalid: invalidReport(raw, index, result.error.issues) });
   }
-  // The validated value is the input itself: the schemas transform nothing, so no copy is made.
-  return body as RawReport[];
+  return items;
+}
+
+function invalidReport(raw: unknown, index: number, issues: readonly z.core.$ZodIssue[]): InvalidReport {
+  const [first] = issues;
+  const path = formatPath([index, ...(first?.path ?? [])]);
+  const problem = first === undefined ? 'invalid report' : describeIssue(first, raw);
+  const more = issues.length > 1 ? ` (+${issues.length - 1} more)` : '';
+  return {
+    index,
+    reason: `report${path}: ${problem}${more}`,
+    paths: issues.slice(0, 5).map((issue) => formatPath(issue.path)),
+    readable: readableIdentity(raw),
+    sha256: digestOf(raw),
+    raw,
+  };
+}
+
+/** `_id` and `repoTag` registry/repo/tag, each where it is text. */
+function readableIdentity(raw: unknown): InvalidReport['readable'] {
+  const textAt = (path: readonly string[]): string | null => {
+    const value = valueAt(raw, path);
+    return typeof value === 'string' ? value : null;
+  };
+  return {
+    id: textAt(['_id']),
+    registry: textAt(['repoTag', 'registry']),
+    repo: textAt(['repoTag', 'repo']),
+    tag: textAt(['repoTag', 'tag']),
+  };
+}
+
+function digestOf(raw: unknown): string | null {
+  let text: string;
+  try {
+    text = JSON.stringify(raw) ?? 'null';
+  } catch {
+    // JSON.stringify overflows the stack past a few thousand levels of nesting.
+    return null;
+  }
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /**

@@ -118,3 +118,15 @@ export function scanGateStep(input: {
   if (input.deadline !== undefined && input.now + input.pollMs > input.deadline) return 'budget';
   return 'wait';
 }
+
+/**
+ * Why a complete pass must not sweep, or undefined when it may: a quarantined report whose image
+ * cannot be told for sure may be any stored image, so no image the pass did not see is proven gone.
+ */
+export function sweepSkippedReason(unidentified: number): string | undefined {
+  if (unidentified <= 0) return undefined;
+  return (
+    `removal sweep skipped: ${unidentified} quarantined report(s) name no image for sure, ` +
+    'so no image can be proven gone (fix or delete them in the console; the next clean run sweeps)'
+  );
+}

@@ -18,8 +18,13 @@ export interface RunFigures {
   new: number;
   stale: number;
   removed: number;
-  /** Reports skipped because they could not be normalized or stored (SPEC §4.7). */
+  /** Reports skipped because they could not be read, normalized or stored (SPEC §4.7). */
   quarantined: number;
+  /**
+   * Of those, reports whose image cannot be told for sure (no readable identity): a stored image
+   * may hide behind one, so a run with any does not sweep (nothing can be proven gone).
+   */
+  unidentified: number;
   bytes: number;
   durationMs: number;
   invocations: number;
@@ -52,6 +57,7 @@ export function emptyFigures(): RunFigures {
     stale: 0,
     removed: 0,
     quarantined: 0,
+    unidentified: 0,
     bytes: 0,
     durationMs: 0,
     invocations: 0,
@@ -106,6 +112,7 @@ export interface OwnCounts {
   stale: number;
   removed: number;
   quarantined: number;
+  unidentified: number;
   oldestScanTimeMs: number;
 }
 
@@ -120,6 +127,7 @@ export function emptyCounts(): OwnCounts {
     stale: 0,
     removed: 0,
     quarantined: 0,
+    unidentified: 0,
     oldestScanTimeMs: 0,
   };
 }

@@ -13,6 +13,7 @@
 import { isSyncError } from '../common/errors.js';
 import type { ImageIdentity, NormalizedReport } from '../common/records.js';
 import { imageKeyString, normalizeReport, resolveIdentity } from '../normalize/index.js';
+import type { InvalidReport } from '../prisma/index.js';
 import { rawDigest } from './quarantine.js';
 
 /** Default group size: a few heavy reports, or a whole page of ordinary ones. */
@@ -23,7 +24,7 @@ export interface NormalizedEntry {
   report: NormalizedReport;
   /** The raw report as JSON text: the store keeps it in full. */
   rawJson: string;
-  /** Its position on the page. */
+  /** Its position in the response its page was read from. */
   index: number;
 }
 
@@ -37,12 +38,16 @@ export interface RejectedReport {
   reason: string;
   /** SHA-256 of its raw JSON; null when it cannot be serialized. */
   sha256: string | null;
+  /** Its `_id` when that is text and no image can be told for sure: how an operator finds it in the console. */
+  reportId?: string;
 }
 
 export interface PageGroupsOptions {
   consoleId: string;
   /** The offset the page was read at, to name it in errors. */
   offset: number;
+  /** `positions[i]`: where `raws[i]` was in the response (the page's `positions`); default `i`. */
+  positions?: readonly number[];
   /** A group is handed out once its raw JSON reaches this many characters. */
   groupBytes?: number;
   logger: {
@@ -82,7 +87,7 @@ export function* normalizedGroups(
   let group: NormalizedEntry[] = [];
   let bytes = 0;
   for (let index = 0; index < raws.length; index++) {
-    const entry = normalizeOne(raws[index], consoleId, offset, index);
+    const entry = normalizeOne(raws[index], consoleId, offset, options.positions?.[index] ?? index);
     if ('code' in entry) {
       options.onRejected(entry);
       raws[index] = undefined;
@@ -169,4 +174,53 @@ function listedTwice(raws: readonly unknown[], consoleId: string): Set<string> {
     seen.add(key);
   }
   return twice;
+}
+
+/** Top-level fields the normalizer reads an image's identity from, in its order of precedence. */
+const IDENTITY_FIELDS = ['repoTag', '_id', 'tags'] as const;
+
+/**
+ * A report that failed the client's schema, as a rejection to quarantine. Its identity is the
+ * normalizer's own (the key a stored copy has) only when no field that identity could come from
+ * is broken: a broken `repoTag` hides what the image is called (it decides first); a broken `_id`
+ * (it might have been an image name) or `tags` matters only when the identity would come from tags. Otherwise the identity is null,
+ * and `reportId` keeps the `_id` when it is text.
+ *
+ * @example
+ * schemaRejection(invalid, 'prod', 49); // { offset: 49, index: 21, code: 'client.schema', reason: 'report[21].repoTag.repo: expected string, got number', identity: null, ... }
+ */
+export function schemaRejection(invalid: InvalidReport, consoleId: string, offset: number): RejectedReport {
+  const identity = schemaRejectIdentity(invalid, consoleId);
+  return {
+    offset,
+    index: invalid.index,
+    identity,
+    code: 'client.schema',
+    reason: invalid.reason,
+    sha256: invalid.sha256,
+    ...(identity === null && invalid.readable.id !== null ? { reportId: invalid.readable.id } : {}),
+  };
+}
+
+function schemaRejectIdentity(invalid: InvalidReport, consoleId: string): ImageIdentity | null {
+  const broken = new Set(
+    invalid.paths.map((path) =>
+      IDENTITY_FIELDS.find(
+        (field) => path === field || path.startsWith(`${field}.`) || path.startsWith(`${field}[`),
+      ),
+    ),
+  );
+  // A report that is not an object at all (path ''), or whose repoTag is broken: nothing is certain.
+  if (broken.has('repoTag') || invalid.paths.includes('')) return null;
+  if (typeof invalid.raw !== 'object' || invalid.raw === null || Array.isArray(invalid.raw)) return null;
+  let resolved: ReturnType<typeof resolveIdentity>;
+  try {
+    resolved = resolveIdentity(invalid.raw as Readonly<Record<string, unknown>>, consoleId);
+  } catch {
+    // No identity at all: the rejection says so by its null identity.
+    return null;
+  }
+  // repoTag and an `_id` that names an image come before tags: what broke after them cannot matter.
+  if (resolved.source !== 'tags') return resolved.identity;
+  return broken.has('_id') || broken.has('tags') ? null : resolved.identity;
 }

@@ -1,7 +1,8 @@
 /**
- * Quarantine (SPEC §4.7): a report that cannot be normalized or stored is skipped, not fatal. What
- * the run keeps of it is bounded and safe to print: its identity when one is known, where it was,
- * why, and the SHA-256 of its raw JSON (to find it again in the console's answer), never its text.
+ * Quarantine (SPEC §4.7): a report that fails the schema, cannot be normalized or cannot be stored
+ * is skipped, not fatal. What the run keeps of it is bounded and safe to print: its identity when
+ * one is known, where it was, why, and the SHA-256 of its raw JSON (to find it again in the
+ * console's answer), never its text.
  */
 import { createHash } from 'node:crypto';
 import type { ImageIdentity } from '../common/records.js';
@@ -23,10 +24,18 @@ export interface QuarantineEntry {
   /** `registry/repo:tag` when the report named an image, else null (cut to a safe length). */
   key: string | null;
   identity: { registry: string; repo: string; tag: string } | null;
-  /** The `/registry` offset its page was read at, and its position among the reports that page added. */
+  /**
+   * The report's `_id` (usually the image digest) when no image can be told for sure: how to find
+   * it in the console. Absent otherwise.
+   */
+  reportId?: string;
+  /**
+   * The `/registry` offset its page was read at, and its position in that response: offset + index
+   * is its place in the console's list when it was read.
+   */
   offset: number;
   index: number;
-  /** The error code (`normalize.*`, `sync.invalidReport`, `store.*`). */
+  /** The error code (`client.schema`, `normalize.*`, `sync.invalidReport`, `store.*`). */
   code: string;
   reason: string;
   /** SHA-256 (hex) of the raw report as JSON; null when it cannot even be serialized (nesting too deep). */
@@ -61,6 +70,7 @@ export function textCleaner(redact: (text: string) => string = (t) => t): TextCl
 export function quarantineEntry(
   input: {
     identity: Pick<ImageIdentity, 'registry' | 'repo' | 'tag'> | null;
+    reportId?: string;
     offset: number;
     index: number;
     code: string;
@@ -80,6 +90,7 @@ export function quarantineEntry(
   return {
     key: identity ? `${identity.registry}/${identity.repo}:${identity.tag}` : null,
     identity,
+    ...(input.reportId === undefined ? {} : { reportId: clean(input.reportId) }),
     offset: input.offset,
     index: input.index,
     code: input.code,

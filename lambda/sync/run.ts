@@ -15,6 +15,7 @@ import {
   resumeDecision,
   scanGateStep,
   stopForBudget,
+  sweepSkippedReason,
 } from './decisions.js';
 import type { RunStatus, SyncDependencies, SyncOptions, SyncResult } from './engine.js';
 import {
@@ -32,7 +33,12 @@ import {
   scanTimeText,
 } from './figures.js';
 import { localOwnerId, RunLease } from './lease.js';
-import { type NormalizedEntry, normalizedGroups, type RejectedReport } from './page-groups.js';
+import {
+  type NormalizedEntry,
+  normalizedGroups,
+  type RejectedReport,
+  schemaRejection,
+} from './page-groups.js';
 import {
   countsAsSeen,
   mergeQuarantine,
@@ -261,8 +267,9 @@ export class SyncRun {
 
   /**
    * One page: its reports normalized and stored group by group, then committed with its seen keys.
-   * A report that cannot be normalized or stored is quarantined; its image, if stored before,
-   * counts as seen, so the sweep leaves it as it was.
+   * A report that fails the schema, cannot be normalized or cannot be stored is quarantined; its
+   * image, if stored before, counts as seen, so the sweep leaves it as it was. One whose image
+   * cannot be told for sure counts as `unidentified`, and the run will not sweep (see `finish`).
    */
   async writePage(page: RegistryPage): Promise<void> {
     const { stores, consoleId, logger } = this.#deps;
@@ -277,13 +284,19 @@ export class SyncRun {
       // The seen-key format is the store's (the sweep reads it back).
       const key = identity ? imageKeyString(identity) : undefined;
       if (key !== undefined && countsAsSeen(key)) seen.push(key);
+      if (identity === null) this.#own.unidentified += 1;
       rejected.push(quarantineEntry({ ...entry, identity, at: seenAt }, this.#clean));
     };
+    for (const invalid of page.rejected.splice(0)) {
+      const { identity, ...entry } = schemaRejection(invalid, consoleId, page.offset);
+      reject(identity, entry);
+    }
     // Taken out of the page (the pager's generator holds the page while this loop runs), so each
     // raw report is freed once serialized; the store gets the page in groups bounded by bytes.
     const groups = normalizedGroups(page.reports.splice(0), {
       consoleId,
       offset: page.offset,
+      positions: page.positions,
       logger,
       onRejected: ({ identity, ...entry }) => reject(identity, entry),
       ...(this.#options.groupBytes === undefined ? {} : { groupBytes: this.#options.groupBytes }),
@@ -303,7 +316,7 @@ export class SyncRun {
       });
     }
     this.#own.pages += 1;
-    if (rejected.length > 0) await this.#recordQuarantine(rejected);
+    if (rejected.length > 0) await this.#recordQuarantine(rejected.sort((a, b) => a.index - b.index));
     await this.#commit(page.state, this.#pageIndex, seen);
     this.#pageIndex += 1;
   }
@@ -352,15 +365,21 @@ export class SyncRun {
     const { stores } = this.#deps;
     const complete = { pagingComplete: true, totalCount: this.#totalCount };
     await stores.runs.updateRun(this.#runId, this.#runPatch('running', complete));
-    const sweep = await stores.images.sweepRemoved(this.#runId);
-    this.#own.removed += sweep.removed;
-    this.#own.written += sweep.itemsWritten;
+    const skipped = sweepSkippedReason(this.totals().unidentified);
+    if (skipped === undefined) {
+      const sweep = await stores.images.sweepRemoved(this.#runId);
+      this.#own.removed += sweep.removed;
+      this.#own.written += sweep.itemsWritten;
+    } else {
+      this.#deps.logger.warn('removal sweep skipped', { runId: this.#runId, reason: skipped });
+    }
+    const sweepNote = skipped === undefined ? {} : { sweepSkipped: skipped };
     await stores.runs.updateRun(
       this.#runId,
-      this.#runPatch('completed', { ...complete, finishedAt: this.#iso() }),
+      this.#runPatch('completed', { ...complete, ...sweepNote, finishedAt: this.#iso() }),
     );
     await stores.runs.clearCheckpoint(this.#runId);
-    return this.result('completed');
+    return this.result('completed', skipped === undefined ? {} : { reason: skipped });
   }
 
   /**

@@ -134,19 +134,48 @@ describe('retries of transient faults (every fault class the simulator injects)'
   });
 });
 
-describe('faults that fail the run', () => {
+describe('schema drift: one report of the wrong shape', () => {
   it.each([
     ['vulnerabilities-string', 'report[0].vulnerabilities: expected array, got string'],
     ['repoTag-number', 'report[0].repoTag: expected object, got number'],
     ['missing-id', 'report[0]._id: expected string, got nothing (missing)'],
-  ] as const)('stops on schema drift (%s) with the page offset and the field path', async (drift, path) => {
-    const error = await pagingFailure({ kind: 'schema-drift', drift });
-    expect(error.code).toBe('client.schema');
-    expect(error.message).toBe(`page offset=49 ${path}`);
-    // Not retried: the same request would get the same data.
-    expect(registryGets(sim!)).toHaveLength(2);
-  });
+  ] as const)(
+    'is handed on as rejected (%s) with its index and field path; the rest of the page is read',
+    async (drift, reason) => {
+      sim = await startSimulator({
+        images: 120,
+        rateLimit: false,
+        heavyFraction: 0,
+        faults: { scripted: [{ at: 1, fault: { kind: 'schema-drift', drift } }] },
+      });
+      client = clientFor(sim);
+      const keys: string[] = [];
+      const rejected: Array<{ offset: number; index: number; reason: string }> = [];
+      for await (const page of new RegistryPager(client)) {
+        keys.push(...page.reports.map(keyOf));
+        rejected.push(
+          ...page.rejected.map((r) => ({ offset: page.offset, index: r.index, reason: r.reason })),
+        );
+      }
+      expect(rejected).toEqual([{ offset: 0, index: 0, reason }]);
+      // The drifted report is the console's first: every other one is read once, nothing else is lost.
+      const present = sim.truth.present();
+      expect(keys).toEqual(present.slice(1));
+      // Not retried: the same request would get the same data (3 pages, no extra request).
+      expect(registryGets(sim)).toHaveLength(3);
+    },
+  );
 
+  it.each(['vulnerabilities-string', 'repoTag-number', 'missing-id'] as const)(
+    'on the boundary item of a later page (%s) loses nothing and emits nothing twice',
+    async (drift) => {
+      const { keys } = await pageWithFault({ kind: 'schema-drift', drift });
+      expect(keys).toEqual(sim?.truth.present());
+    },
+  );
+});
+
+describe('faults that fail the run', () => {
   it('fails with client.pageFailed naming the offset once the attempts are spent', async () => {
     const error = await pagingFailure(
       { random: '5xx-html' },

@@ -1,7 +1,15 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isSyncError, type SyncError } from '../../lambda/common/errors.js';
-import { parseRegistryPage, parseScanProgress, rawReportSchema } from '../../lambda/prisma/schema.js';
+import {
+  type InvalidReport,
+  type PageItem,
+  parseRegistryPage,
+  parseScanProgress,
+  type RawReport,
+  rawReportSchema,
+} from '../../lambda/prisma/schema.js';
 import { generateReport, imageSlot } from '../../simulator/generator.js';
 
 const fixture = (name: string): unknown =>
@@ -15,6 +23,21 @@ function schemaError(body: unknown, where = 'page offset=100'): SyncError {
     throw error;
   }
   throw new Error('expected a client.schema error');
+}
+
+function reportsOf(items: PageItem[]): RawReport[] {
+  return items.flatMap((item) => (item.kind === 'report' ? [item.report] : []));
+}
+
+function invalidOf(items: PageItem[]): InvalidReport[] {
+  return items.flatMap((item) => (item.kind === 'invalid' ? [item.invalid] : []));
+}
+
+/** The one invalid report of a page of `[report]`. */
+function invalidAlone(report: unknown): InvalidReport {
+  const [invalid, ...more] = invalidOf(parseRegistryPage([report], 'page offset=100'));
+  if (!invalid || more.length > 0) throw new Error('expected exactly one invalid report');
+  return invalid;
 }
 
 describe('parseRegistryPage', () => {
@@ -48,41 +71,59 @@ describe('parseRegistryPage', () => {
       repoTag: { registry: '', repo: 'a', tag: '1', newField: [1] },
       future: { x: 1 },
     };
-    const [validated] = parseRegistryPage([report], 'page offset=0');
+    const [validated] = reportsOf(parseRegistryPage([report], 'page offset=0'));
     expect(validated).toBe(report);
     expect(rawReportSchema.parse(report)).toEqual(report);
   });
 
-  it('names the page, the report index and the field path of a wrong type', () => {
+  it('keeps every valid report of a page and hands on an invalid one in its slot, naming its index and field path', () => {
     const good = { _id: 'a', repoTag: { registry: '', repo: 'x', tag: '1' } };
-    const bad = { _id: 'b', repoTag: { registry: '', repo: 7, tag: '1' } };
-    const error = schemaError([good, good, good, bad]);
-    expect(error.message).toBe('page offset=100 report[3].repoTag.repo: expected string, got number');
-    expect(error.details).toMatchObject({
-      where: 'page offset=100',
-      reportIndex: 3,
-      path: 'report[3].repoTag.repo',
+    const bad = { _id: 'b', repoTag: { registry: 'r', repo: 7, tag: '1' } };
+    const items = parseRegistryPage([good, good, good, bad, good], 'page offset=100');
+    expect(items.map((item) => item.kind)).toEqual(['report', 'report', 'report', 'invalid', 'report']);
+    expect(reportsOf(items)).toEqual([good, good, good, good]);
+    expect(invalidOf(items)).toEqual([
+      {
+        index: 3,
+        reason: 'report[3].repoTag.repo: expected string, got number',
+        paths: ['repoTag.repo'],
+        readable: { id: 'b', registry: 'r', repo: null, tag: '1' },
+        sha256: createHash('sha256').update(JSON.stringify(bad)).digest('hex'),
+        raw: bad,
+      },
+    ]);
+  });
+
+  it('hands on each drift the simulator injects as one invalid report: vulnerabilities as a string, repoTag as a number, no _id', () => {
+    expect(invalidAlone({ _id: 'a', vulnerabilities: 'x' })).toMatchObject({
+      reason: 'report[0].vulnerabilities: expected array, got string',
+      paths: ['vulnerabilities'],
+      readable: { id: 'a' },
+    });
+    expect(invalidAlone({ _id: 'a', repoTag: 5 })).toMatchObject({
+      reason: 'report[0].repoTag: expected object, got number',
+      paths: ['repoTag'],
+      readable: { id: 'a', registry: null, repo: null, tag: null },
+    });
+    expect(invalidAlone({ repoTag: { repo: 'a' } })).toMatchObject({
+      reason: 'report[0]._id: expected string, got nothing (missing)',
+      paths: ['_id'],
+      readable: { id: null, repo: 'a' },
     });
   });
 
-  it('fails on each drift the simulator injects: vulnerabilities as a string, repoTag as a number, no _id', () => {
-    expect(schemaError([{ _id: 'a', vulnerabilities: 'x' }]).message).toBe(
-      'page offset=100 report[0].vulnerabilities: expected array, got string',
-    );
-    expect(schemaError([{ _id: 'a', repoTag: 5 }]).message).toBe(
-      'page offset=100 report[0].repoTag: expected object, got number',
-    );
-    expect(schemaError([{ repoTag: { repo: 'a' } }]).message).toBe(
-      'page offset=100 report[0]._id: expected string, got nothing (missing)',
-    );
+  it('hands on a report that is not an object, and one too deeply nested to serialize, without a digest for the latter', () => {
+    expect(invalidAlone(42)).toMatchObject({ reason: 'report[0]: expected object, got number', paths: [''] });
+    const deep = JSON.parse(`{"repoTag":5,"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`) as unknown;
+    expect(invalidAlone(deep)).toMatchObject({ paths: ['_id', 'repoTag'], sha256: null });
   });
 
   it('names a nested finding key field and counts further problems', () => {
     const report = { _id: 'a', vulnerabilities: [{ cve: 'CVE-1', packageName: 7 }], packages: 'none' };
-    const error = schemaError([report]);
-    expect(error.message).toBe(
-      'page offset=100 report[0].vulnerabilities[0].packageName: expected string, got number (+1 more)',
-    );
+    expect(invalidAlone(report)).toMatchObject({
+      reason: 'report[0].vulnerabilities[0].packageName: expected string, got number (+1 more)',
+      paths: ['vulnerabilities[0].packageName', 'packages'],
+    });
   });
 
   it('lets a wrong type in a field the product does not key on pass, unchanged, for the normalizer to read leniently', () => {
@@ -96,7 +137,7 @@ describe('parseRegistryPage', () => {
       vulnerabilities: [{ cve: 'CVE-1', cvss: 'high', severity: 9, description: ['x'], riskFactors: 'x' }],
       packages: [{ pkgsType: 3, pkgs: 'none' }],
     };
-    const [validated] = parseRegistryPage([report], 'page offset=0');
+    const [validated] = reportsOf(parseRegistryPage([report], 'page offset=0'));
     expect(validated).toBe(report);
     expect(validated).toEqual(structuredClone(report));
   });

@@ -78,9 +78,9 @@ describe('a report that cannot be normalized', () => {
       });
       expect(result.quarantine).toEqual([
         expect.objectContaining({
-          // The drift-safe pager reads each next page from one report before it.
+          // The drift-safe pager reads each next page from one report before it: 49 + 21 = 70.
           offset: 49,
-          index: 20,
+          index: 21,
           code: 'normalize.invalid',
           sha256: sha256(poison),
           identity: expect.objectContaining({ registry: 'r.example', repo: 'poison' }),
