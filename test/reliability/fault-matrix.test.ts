@@ -230,24 +230,6 @@ describe('the fault matrix', () => {
   it.each([
     {
       position: 'start' as const,
-      name: 'schema drift',
-      storm: [{ kind: 'schema-drift' } as Fault],
-      code: 'client.schema',
-    },
-    {
-      position: 'middle' as const,
-      name: 'schema drift',
-      storm: [{ kind: 'schema-drift', drift: 'repoTag-number' } as Fault],
-      code: 'client.schema',
-    },
-    {
-      position: 'end' as const,
-      name: 'schema drift',
-      storm: [{ kind: 'schema-drift', drift: 'missing-id' } as Fault],
-      code: 'client.schema',
-    },
-    {
-      position: 'start' as const,
       name: 'a storm of 503 pages longer than the attempts',
       storm: Array(6).fill({ kind: '5xx-html', status: 503 }) as Fault[],
       code: 'client.pageFailed',
@@ -305,6 +287,35 @@ describe('the fault matrix', () => {
       if (page > 1) expect(next.result?.runId).toBe(record?.runId);
       await verify(mark);
       await expectNoImageSeenTwice(next.result!.runId);
+    },
+  );
+
+  // SPEC §4.7: a report of the wrong shape is quarantined, never the page. The simulator drifts the
+  // first report of a response: on the first page a report of its own, on later pages the overlap
+  // item the pager already read (its drift is never a report to store, nor a reason to lose one).
+  it.each([
+    { position: 'start' as const, drift: 'vulnerabilities-string' as const, quarantined: 1 },
+    { position: 'middle' as const, drift: 'repoTag-number' as const, quarantined: 0 },
+    { position: 'end' as const, drift: 'missing-id' as const, quarantined: 0 },
+  ])(
+    'completes through schema drift ($drift) at the $position, quarantining $quarantined report(s)',
+    async ({ position, drift, quarantined }) => {
+      sim.setFaults({});
+      expect(errorCode(await run())).toBeUndefined();
+      const present = sim.truth.present().length;
+      script([pageAt(position, pagesFor(present))], () => [{ kind: 'schema-drift', drift }]);
+      const mark = sim.truth.mark();
+      const outcome = await run();
+      expect(errorCode(outcome)).toBeUndefined();
+      expect(outcome.result).toMatchObject({ status: 'completed', quarantined, removed: 0 });
+      expect(outcome.result?.images).toBe(present - quarantined);
+      if (quarantined > 0) {
+        expect(outcome.result?.quarantine[0]).toMatchObject({ offset: 0, index: 0, code: 'client.schema' });
+      }
+      expect(await stores.runs.loadCheckpoint()).toBeUndefined();
+      // The quarantined image keeps what the clean run stored: the console's truth.
+      await verify(mark);
+      await expectNoImageSeenTwice(outcome.result!.runId);
     },
   );
 

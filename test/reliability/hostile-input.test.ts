@@ -150,6 +150,16 @@ const FAILING: Array<{ name: string; arrange: () => void; code: RegExp; mentions
     code: /^client\./,
     mentions: ['offset=49'],
   },
+];
+
+/** One report of a key field of the wrong type: quarantined (SPEC §4.7), the rest of its page stored. */
+const QUARANTINED: Array<{
+  name: string;
+  arrange: () => void;
+  entry: { offset: number; index: number; reason: string };
+  /** Whether its image can be told for sure: if not, the run does not sweep. */
+  identified: boolean;
+}> = [
   {
     name: 'vulnerabilities as a string',
     arrange: () => {
@@ -157,8 +167,8 @@ const FAILING: Array<{ name: string; arrange: () => void; code: RegExp; mentions
       reports[52] = { ...clone(52), vulnerabilities: 'lots' };
       withReports(reports);
     },
-    code: /^client\.schema$/,
-    mentions: ['offset=49', 'vulnerabilities'],
+    entry: { offset: 49, index: 3, reason: 'report[3].vulnerabilities: expected array, got string' },
+    identified: true,
   },
   {
     name: 'repoTag as a number',
@@ -167,8 +177,8 @@ const FAILING: Array<{ name: string; arrange: () => void; code: RegExp; mentions
       reports[10] = { ...clone(10), repoTag: 42 };
       withReports(reports);
     },
-    code: /^client\.schema$/,
-    mentions: ['offset=0', 'repoTag'],
+    entry: { offset: 0, index: 10, reason: 'report[10].repoTag: expected object, got number' },
+    identified: false,
   },
   {
     name: 'a report without _id',
@@ -178,8 +188,8 @@ const FAILING: Array<{ name: string; arrange: () => void; code: RegExp; mentions
       reports[51] = rest;
       withReports(reports);
     },
-    code: /^client\.schema$/,
-    mentions: ['offset=49', '_id'],
+    entry: { offset: 49, index: 2, reason: 'report[2]._id: expected string, got nothing (missing)' },
+    identified: true,
   },
 ];
 
@@ -198,6 +208,26 @@ describe('hostile input', () => {
       const [run] = await stores.queries.runs(1);
       expect(run?.status).toBe('failed');
       expect(String(run?.error).length).toBeLessThan(2_100);
+      await expectBaselineIntact();
+      expectNoPollution();
+    },
+  );
+
+  it.each(QUARANTINED)(
+    'quarantines one report with $name, stores the rest and completes, its stored image kept',
+    async (c) => {
+      c.arrange();
+      const outcome = await runAgainstHostile();
+      tried.push(c.name);
+      expect(errorCode(outcome)).toBeUndefined();
+      expect(outcome.result).toMatchObject({ status: 'completed', quarantined: 1, removed: 0 });
+      expect(outcome.result?.quarantine).toEqual([
+        expect.objectContaining({ ...c.entry, code: 'client.schema' }),
+      ]);
+      expect(outcome.result?.quarantine[0]?.identity === null).toBe(!c.identified);
+      expect(outcome.result?.reason ?? '').toMatch(c.identified ? /^$/ : /removal sweep skipped/);
+      const [run] = await stores.queries.runs(1);
+      expect(run).toMatchObject({ status: 'completed', quarantined: 1 });
       await expectBaselineIntact();
       expectNoPollution();
     },
