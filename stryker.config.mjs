@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Mutation testing of the pure modules (`npm run test:mutation`, not part of `npm test`): the
- * normalizer, the client's retry policy, rate limiter and pager, the store's keys and write planner. Score and the
+ * normalizer, the client's retry policy, rate limiter and pager, the store's keys, identity and write planner. Score and the
  * survivors judged equivalent: README, Development.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
@@ -14,10 +14,12 @@ export default {
     'lambda/prisma/rate-limiter.ts',
     'lambda/prisma/pager.ts',
     'lambda/store/keys.ts',
+    'lambda/store/identity.ts',
     'lambda/store/planner.ts',
   ],
   coverageAnalysis: 'perTest',
-  concurrency: 2,
+  // One test process: the 2-core build machine is shared with other work.
+  concurrency: 1,
   timeoutMS: 10_000,
   incremental: true,
   incrementalFile: 'reports/mutation/incremental.json',

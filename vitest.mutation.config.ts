@@ -10,11 +10,13 @@ export default defineConfig({
       'test/normalize/**/*.test.ts',
       'test/prisma/retry-policy.test.ts',
       'test/prisma/rate-limiter.test.ts',
+      'test/prisma/rate-limiter-limits.test.ts',
+      'test/prisma/retry-policy-limits.test.ts',
       'test/prisma/pager.test.ts',
-      'test/prisma/pager-unit.test.ts',
       'test/store/pure.test.ts',
       'test/store/planner.test.ts',
-      'test/store/keys-mutation.test.ts',
+      'test/store/keys.test.ts',
+      'test/store/planner-lifecycle.test.ts',
     ],
     // The normalizer's property and at-size tests run every mutant hundreds of times over: too slow
     // for 2 shared cores, and the example-based tests cover the same rules.
