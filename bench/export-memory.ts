@@ -37,7 +37,7 @@ import type { NormalizedReport } from '../lambda/common/records.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../lambda/export/writers.js';
 import { normalizeReport } from '../lambda/normalize/index.js';
 import { createStores, createTables } from '../lambda/store/index.js';
-import { toChangeItem, toFindingItem, toHistoryItem, toImageItem } from '../lambda/store/items.js';
+import { changeItems, toFindingItem, toHistoryItem, toImageItem } from '../lambda/store/items.js';
 
 type Item = object;
 
@@ -98,16 +98,13 @@ function generateStoredItems(index: number): Item[] {
   const findings = normalized.findings
     .map((finding) => toFindingItem(identity, finding, { firstSeen: observedAt, occurrences: 1 }, SEEN_AT))
     .sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1));
-  const changes = normalized.findings.map((finding) =>
-    toChangeItem({
+  const changes = changeItems(
+    {
       consoleId: CONSOLE_ID,
       image: { registry: identity.registry, repo: identity.repo, tag: identity.tag },
-      finding,
-      change: 'new',
-      at: SEEN_AT,
-      observedAt,
       runId: RUN_ID,
-    }),
+    },
+    normalized.findings.map((finding) => ({ finding, change: 'new' as const, at: SEEN_AT, observedAt })),
   );
   return [
     ...findings,

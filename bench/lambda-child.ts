@@ -6,12 +6,14 @@
  *
  * Prints one JSON line: status, images, wall and CPU ms of the sync itself (module loading excluded).
  */
-import { runSync } from '../lambda/sync/engine.js';
+import { runSync, tuneProcessForSync } from '../lambda/sync/engine.js';
 import { benchClient, benchStore, countingLogger } from './support.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as { simUrl: string; endpoint: string; budgetMs: number };
 const consoleId = 'bench-lambda';
-const store = await benchStore(options.endpoint, 'bench-lambda', consoleId);
+// A shell, like the handler: it tunes its process for syncs; no write meter (its CPU is the measure).
+tuneProcessForSync();
+const store = await benchStore(options.endpoint, 'bench-lambda', consoleId, { metered: false });
 const client = benchClient(options.simUrl, { unpaced: true });
 const cpuStart = process.cpuUsage();
 const started = performance.now();

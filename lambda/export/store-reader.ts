@@ -38,8 +38,9 @@ import {
   keyPart,
   monthsBetween,
 } from '../store/keys.js';
+import { decodeChanges } from '../store/model/change.js';
 import { INDEX_NAMES, tableNames } from '../store/tables.js';
-import type { CellValue, ExportRow, ExportTableName } from './schema.js';
+import type { ExportRow, ExportTableName } from './schema.js';
 
 /** Items per page of an export read: keeps each response (and its parsed copies) small. */
 export const DEFAULT_EXPORT_PAGE_SIZE = 100;
@@ -209,22 +210,24 @@ export function scanRow(item: StoredItem): ExportRow {
   };
 }
 
-/** The `changes` row of a change-feed item (pure). */
-export function changeRow(item: StoredItem): ExportRow {
-  const { console_id: consoleId, ...image } = identity(item);
-  return {
-    console_id: consoleId as CellValue,
-    change: item.change === 'resolved' ? 'resolved' : 'new',
-    at: toUtcIso(item.at, `change ${str(item.imageKey)} at`),
-    ...image,
-    finding_key: str(item.findingKey),
-    vulnerability_id: str(item.id),
-    package_name: strOrNull(item.packageName),
-    package_version: strOrNull(item.packageVersion),
-    severity: strOrNull(item.severity),
-    reason: strOrNull(item.reason),
-    run_id: strOrNull(item.runId),
-  };
+/** The `changes` rows of a change-feed item (pure): one per finding it holds. */
+export function changeRows(item: StoredItem): ExportRow[] {
+  return decodeChanges(item).map((c) => ({
+    console_id: c.consoleId,
+    change: c.change,
+    at: toUtcIso(c.at, `change ${c.imageKey} at`),
+    registry: c.registry,
+    repo: c.repo,
+    tag: c.tag,
+    image_key: c.imageKey || `${c.registry}/${c.repo}:${c.tag}`,
+    finding_key: c.findingKey,
+    vulnerability_id: c.id,
+    package_name: c.packageName,
+    package_version: c.packageVersion,
+    severity: c.severity || null,
+    reason: c.reason ?? null,
+    run_id: c.runId || null,
+  }));
 }
 
 /** A filter on sync time, for `since` exports. */
@@ -265,7 +268,9 @@ class PartitionAssembler {
   async feed(item: StoredItem, out: ExportRecord[]): Promise<void> {
     switch (item.type) {
       case 'change':
-        if (this.keep('changes', item)) out.push({ table: 'changes', row: changeRow(item) });
+        if (this.keep('changes', item)) {
+          for (const row of changeRows(item)) out.push({ table: 'changes', row });
+        }
         return;
       case 'image':
       case 'finding':

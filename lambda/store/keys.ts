@@ -88,14 +88,17 @@ export function changePk(consoleId: string, month: string, shard: number): strin
   return `CHG#${keyPart(consoleId)}#${month}#${shard}`;
 }
 
-/** Sort key of one change: detection time first, so "since T" is a key condition. */
-export function changeSk(
+/**
+ * Sort key of an image's changes of one kind at one detection time: detection time first, so
+ * "since T" is a key condition; the part number keeps a split list in order.
+ */
+export function changeGroupSk(
   at: string,
   imageKey: string,
-  findingKey: string,
   change: 'new' | 'resolved',
+  part: number,
 ): string {
-  return `${at}#${keyPart(imageKey)}#${keyPart(findingKey)}#${change}`;
+  return `${at}#${keyPart(imageKey)}#${change}#${String(part).padStart(3, '0')}`;
 }
 
 /** Every `yyyy-mm` from `since` to `until`, inclusive. */

@@ -22,7 +22,7 @@
 import type { FindingRecord, NormalizedReport } from '../common/records.js';
 import { type ImageKey, imageKeyOf, imageKeyString } from './identity.js';
 import { findingSk } from './keys.js';
-import { type ChangeItem, type ChangeKind, toChangeItem } from './model/change.js';
+import { type ChangeItem, type ChangeKind, changeItems, type PlannedChange } from './model/change.js';
 import { canonicalTime, type RawPointer } from './model/common.js';
 import {
   type FindingItem,
@@ -194,24 +194,21 @@ export function isUnannounced(finding: FindingItem, stored: StoredImage | undefi
   return finding.changeAt !== undefined && finding.changeAt > (stored?.updatedAt ?? '');
 }
 
-/** The change item a stored finding's last transition wrote (to announce it again, same key). */
-export function announcedChange(finding: FindingItem, consoleId: string): ChangeItem {
+/** The change a stored finding's last transition announced (to announce it again, same item key). */
+export function announcedChange(finding: FindingItem): PlannedChange {
   const resolved = finding.resolvedAt !== undefined;
-  return toChangeItem({
-    consoleId,
-    image: imageKeyOf(finding),
+  return {
     finding: findingRecordOf(finding),
     change: resolved ? 'resolved' : 'new',
     at: finding.changeAt ?? finding.updatedAt,
     observedAt: (resolved ? finding.resolvedAt : finding.firstSeen) ?? finding.updatedAt,
-    runId: '',
     ...(resolved && finding.resolvedReason === 'imageRemoved' ? { reason: 'imageRemoved' } : {}),
-  });
+  };
 }
 
 interface DiffState {
   findings: FindingItem[];
-  changes: ChangeItem[];
+  changes: PlannedChange[];
   transitions: Transitions;
   duplicates: string[];
 }
@@ -220,7 +217,6 @@ interface DiffState {
 function diffFindings(input: WriteInput, observedAt: string): DiffState {
   const { report, stored, ctx } = input;
   const identity = report.image.identity;
-  const key = imageKeyOf(identity);
   const state: DiffState = {
     findings: [],
     changes: [],
@@ -230,21 +226,10 @@ function diffFindings(input: WriteInput, observedAt: string): DiffState {
   const change = (
     finding: Pick<FindingRecord, 'key' | 'id' | 'packageName' | 'packageVersion' | 'severity'>,
     kind: ChangeKind,
-  ) =>
-    state.changes.push(
-      toChangeItem({
-        consoleId: identity.consoleId,
-        image: key,
-        finding,
-        change: kind,
-        at: ctx.seenAt,
-        observedAt,
-        runId: ctx.runId,
-      }),
-    );
+  ) => state.changes.push({ finding, change: kind, at: ctx.seenAt, observedAt });
   const reannounce = (previous: FindingItem) => {
     if (!isUnannounced(previous, stored)) return;
-    state.changes.push({ ...announcedChange(previous, identity.consoleId), runId: ctx.runId });
+    state.changes.push(announcedChange(previous));
     state.transitions.reannounced += 1;
   };
   const storedBySk = new Map(input.storedFindings.map((item) => [item.sk, item]));
@@ -332,7 +317,10 @@ export function planWrite(input: WriteInput): WritePlan {
     outcome: stored && !stored.removed ? 'changed' : 'new',
     imageKey: imageItem.imageKey,
     findings: diff.findings,
-    changes: diff.changes,
+    changes: changeItems(
+      { consoleId: image.identity.consoleId, image: imageKeyOf(image.identity), runId: ctx.runId },
+      diff.changes,
+    ),
     history: toHistoryItem(report, { observedAt, seenAt: ctx.seenAt, runId: ctx.runId, raw }),
     raw: compressed ? toRawItems(image.identity, image.contentHash, compressed) : [],
     image: imageItem,
@@ -366,31 +354,27 @@ export function planRemoval(
   removedAt: string,
 ): RemovalPlan {
   const key: ImageKey = imageKeyOf(image);
-  const plan: RemovalPlan = {
+  const resolved: FindingItem[] = [];
+  const changes: PlannedChange[] = [];
+  for (const finding of findings) {
+    if (isUnannounced(finding, image)) changes.push(announcedChange(finding));
+    if (finding.resolvedAt !== undefined) continue;
+    resolved.push(toResolvedFindingItem(finding, removedAt, 'imageRemoved', removedAt));
+    changes.push({
+      finding: findingRecordOf(finding),
+      change: 'resolved',
+      at: removedAt,
+      observedAt: removedAt,
+      reason: 'imageRemoved',
+    });
+  }
+  return {
     imageKey: image.imageKey,
     pk: image.pk,
-    findings: [],
-    changes: [],
+    findings: resolved,
+    changes: changeItems({ consoleId, image: key, runId }, changes),
     removedAt,
     runId,
     condition: { contentHash: image.contentHash, scanTimeKey: image.scanTimeKey },
   };
-  for (const finding of findings) {
-    if (isUnannounced(finding, image)) plan.changes.push({ ...announcedChange(finding, consoleId), runId });
-    if (finding.resolvedAt !== undefined) continue;
-    plan.findings.push(toResolvedFindingItem(finding, removedAt, 'imageRemoved', removedAt));
-    plan.changes.push(
-      toChangeItem({
-        consoleId,
-        image: key,
-        finding: findingRecordOf(finding),
-        change: 'resolved',
-        at: removedAt,
-        observedAt: removedAt,
-        runId,
-        reason: 'imageRemoved',
-      }),
-    );
-  }
-  return plan;
 }

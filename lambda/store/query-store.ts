@@ -7,7 +7,7 @@ import { SyncError } from '../common/errors.js';
 import type { Severity } from '../common/records.js';
 import { batchGet, mapLimit, queryAll, queryPages, type RetryPolicy, type StoredItem } from './batch.js';
 import { lowLevel } from './client.js';
-import { countsOf, decodeHistory } from './items.js';
+import { countsOf, decodeChanges, decodeHistory } from './items.js';
 import {
   CHANGE_FEED_SHARDS,
   CONSOLES_PK,
@@ -269,19 +269,21 @@ export class QueryStore {
         ExpressionAttributeValues: { ':pk': pk, ':since': from },
       }),
     );
-    const changes: ChangeView[] = pages.flat().map((item) => ({
-      change: item.change === 'resolved' ? 'resolved' : 'new',
-      id: str(item.id),
-      registry: str(item.registry),
-      repo: str(item.repo),
-      tag: str(item.tag),
-      at: str(item.at),
-      packageName: str(item.packageName),
-      packageVersion: str(item.packageVersion),
-      severity: str(item.severity) as Severity,
-      observedAt: str(item.observedAt),
-      ...(typeof item.reason === 'string' ? { reason: item.reason } : {}),
-    }));
+    const changes: ChangeView[] = pages.flat().flatMap((item) =>
+      decodeChanges(item).map((c) => ({
+        change: c.change,
+        id: c.id,
+        registry: c.registry,
+        repo: c.repo,
+        tag: c.tag,
+        at: c.at,
+        packageName: c.packageName,
+        packageVersion: c.packageVersion,
+        severity: c.severity,
+        observedAt: c.observedAt,
+        ...(c.reason !== undefined ? { reason: c.reason } : {}),
+      })),
+    );
     return changes.sort(
       (a, b) =>
         compare(a.at, b.at) ||

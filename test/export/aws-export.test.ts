@@ -25,7 +25,7 @@ import {
   runExporter,
   settingsFromEnv,
 } from '../../lambda/export/aws/handler.js';
-import { EXPORT_TABLES, FINDINGS_TABLE } from '../../lambda/export/schema.js';
+import { CHANGES_TABLE, EXPORT_TABLES, FINDINGS_TABLE } from '../../lambda/export/schema.js';
 
 const BASE = 'dynamodb/images';
 const at = (iso: string) => new Date(iso);
@@ -369,5 +369,15 @@ describe('Athena views', () => {
     expect(type).toContain('cvss:struct<n:string>');
     expect(type).toContain('removed:struct<bool:boolean>');
     expect(type).toContain('riskfactors:struct<l:array<struct<s:string>>>');
+    expect(type).toContain(
+      'findings:struct<l:array<struct<m:struct<findingkey:struct<s:string>,id:struct<s:string>,',
+    );
+  });
+
+  it('gives one changes row per finding of a change item, and one for an item of the older layout', () => {
+    const sql = viewSql('db', CHANGES_TABLE);
+    expect(sql).toContain('LEFT JOIN UNNEST(f.i.findings.l) AS e(entry) ON true');
+    expect(sql).toContain('coalesce(e.entry.m.findingkey.s, i.findingkey.s)');
+    expect(sql).toContain('coalesce(e.entry.m.reason.s, i.reason.s)');
   });
 });

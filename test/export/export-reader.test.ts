@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isSyncError } from '../../lambda/common/errors.js';
 import { EXPORT_TABLES } from '../../lambda/export/schema.js';
 import {
-  changeRow,
+  changeRows,
   findingRow,
   imageRow,
   mergeAsync,
@@ -26,7 +26,7 @@ describe('row mapping', () => {
       images: imageRow({ type: 'image' }),
       findings: findingRow({ type: 'finding', firstSeen: '2025-01-01T00:00:00Z' }, null),
       scans: scanRow({ type: 'history', observedAt: '2025-01-01T00:00:00Z' }),
-      changes: changeRow({ type: 'change', at: '2025-01-01T00:00:00Z' }),
+      changes: changeRows({ type: 'change', at: '2025-01-01T00:00:00Z' })[0] ?? {},
     };
     for (const table of EXPORT_TABLES) {
       expect(Object.keys(rows[table.name]).sort()).toEqual(table.columns.map((c) => c.name).sort());

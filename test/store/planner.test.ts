@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { NormalizedReport } from '../../lambda/common/records.js';
 import {
+  CHANGE_PART_BYTES,
+  type ChangeItem,
   canonicalTime,
+  changeItems,
+  decodeChanges,
   decodeFinding,
   decodeImage,
   type FindingItem,
@@ -16,6 +20,9 @@ import {
   planWrite,
 } from '../../lambda/store/planner.js';
 import { finding, rawOf, report } from './support.js';
+
+/** The single changes of a plan's change items, as every reader decodes them. */
+const changesOf = (items: readonly ChangeItem[]) => items.flatMap((item) => decodeChanges({ ...item }));
 
 const ctx = (seenAt = '2024-06-01T00:00:00.000Z', runId = 'run-1'): PlanContext => ({
   runId,
@@ -45,7 +52,7 @@ describe('write planner: the finding lifecycle without DynamoDB', () => {
     const plan = write(report({ repo: 'p/new' }), undefined);
     expect(plan.outcome).toBe('new');
     expect(plan.transitions).toMatchObject({ new: 2, resolved: 0, changed: 0, reopened: 0 });
-    expect(plan.changes.map((c) => [c.change, c.id, c.at])).toEqual([
+    expect(changesOf(plan.changes).map((c) => [c.change, c.id, c.at])).toEqual([
       ['new', 'CVE-2024-0001', '2024-06-01T00:00:00.000Z'],
       ['new', 'CVE-2024-0002', '2024-06-01T00:00:00.000Z'],
     ]);
@@ -119,7 +126,7 @@ describe('write planner: the finding lifecycle without DynamoDB', () => {
       resolvedReason: 'goneFromReport',
     });
     expect(fixed.findings[0]?.vulnPk).toBeUndefined();
-    expect(fixed.changes.map((c) => [c.change, c.id, c.at])).toEqual([
+    expect(changesOf(fixed.changes).map((c) => [c.change, c.id, c.at])).toEqual([
       ['resolved', 'CVE-B', '2024-06-02T00:00:00.000Z'],
     ]);
 
@@ -137,7 +144,7 @@ describe('write planner: the finding lifecycle without DynamoDB', () => {
       lastResolvedAt: '2024-05-02T00:00:00.000Z',
     });
     expect(back.findings[0]?.resolvedAt).toBeUndefined();
-    expect(back.changes.map((c) => [c.change, c.id])).toEqual([['new', 'CVE-B']]);
+    expect(changesOf(back.changes).map((c) => [c.change, c.id])).toEqual([['new', 'CVE-B']]);
   });
 
   it('resolves nothing from a compact or trimmed report', () => {
@@ -180,7 +187,7 @@ describe('write planner: the finding lifecycle without DynamoDB', () => {
       ['imageRemoved', '2024-06-05T00:00:00.000Z'],
       ['imageRemoved', '2024-06-05T00:00:00.000Z'],
     ]);
-    expect(removal.changes.map((c) => [c.change, c.reason])).toEqual([
+    expect(changesOf(removal.changes).map((c) => [c.change, c.reason])).toEqual([
       ['resolved', 'imageRemoved'],
       ['resolved', 'imageRemoved'],
     ]);
@@ -248,7 +255,9 @@ describe('write planner: no change is lost or doubled after an interrupted write
       ctx: ctx('2024-06-01T00:05:00.000Z'),
     });
     expect(rerun.transitions).toMatchObject({ new: 0, reannounced: 2 });
-    expect(rerun.changes.map((c) => c.sk)).toEqual(crashed.changes.map((c) => c.sk));
+    // The same items (same keys, same findings): the re-run overwrites what the crashed run may have written.
+    const withoutRun = (items: readonly ChangeItem[]) => items.map((item) => ({ ...item, runId: '' }));
+    expect(withoutRun(rerun.changes)).toEqual(withoutRun(crashed.changes));
     expect(rerun.findings).toEqual([]);
   });
 
@@ -260,6 +269,111 @@ describe('write planner: no change is lost or doubled after an interrupted write
       ctx('2024-06-02T00:00:00.000Z'),
     );
     expect(again.transitions).toMatchObject({ reannounced: 0, resolved: 1 });
-    expect(again.changes).toHaveLength(1);
+    expect(changesOf(again.changes)).toHaveLength(1);
+  });
+});
+
+describe('change items: one per image, detection time and kind', () => {
+  const image = { registry: 'r', repo: 'p', tag: 't' };
+  const planned = (n: number, at = '2024-06-01T00:00:00.000Z', pad = 0) =>
+    Array.from({ length: n }, (_, i) => ({
+      finding: {
+        key: `CVE-${String(i).padStart(5, '0')}|${'p'.repeat(pad)}|1`,
+        id: `CVE-${i}`,
+        packageName: 'p'.repeat(pad),
+        packageVersion: '1',
+        severity: 'high' as const,
+      },
+      change: 'new' as const,
+      at,
+      observedAt: '2024-05-01T00:00:00.000Z',
+    }));
+
+  it('holds every finding of a new image in one item, sorted by finding key', () => {
+    const plan = write(report({ repo: 'p/new' }), undefined);
+    expect(plan.changes).toHaveLength(1);
+    expect(plan.changes[0]?.findings.map((f) => f.id)).toEqual(['CVE-2024-0001', 'CVE-2024-0002']);
+    const shuffled = changeItems({ consoleId: 'c', image, runId: 'r' }, planned(30).reverse());
+    expect(shuffled[0]?.findings.map((f) => f.findingKey)).toEqual(planned(30).map((p) => p.finding.key));
+  });
+
+  it('keeps kinds and detection times apart, and decodes each finding with the item fields', () => {
+    const items = changeItems({ consoleId: 'c', image, runId: 'r' }, [
+      ...planned(2, '2024-06-01T00:00:00.000Z'),
+      ...planned(1, '2024-06-02T00:00:00.000Z'),
+      {
+        ...planned(1)[0]!,
+        change: 'resolved',
+        reason: 'imageRemoved',
+        observedAt: '2024-06-01T00:00:00.000Z',
+      },
+    ]);
+    expect(items.map((i) => [i.at, i.change, i.findings.length])).toEqual([
+      ['2024-06-01T00:00:00.000Z', 'new', 2],
+      ['2024-06-02T00:00:00.000Z', 'new', 1],
+      ['2024-06-01T00:00:00.000Z', 'resolved', 1],
+    ]);
+    expect(new Set(items.map((i) => i.sk)).size).toBe(3);
+    const resolved = changesOf(items).find((c) => c.change === 'resolved');
+    expect(resolved).toMatchObject({
+      reason: 'imageRemoved',
+      registry: 'r',
+      repo: 'p',
+      tag: 't',
+      runId: 'r',
+    });
+  });
+
+  it('splits a long list into parts below the item limit, the same way every time', () => {
+    const many = planned(3000, undefined, 100);
+    const items = changeItems({ consoleId: 'c', image, runId: 'r' }, many);
+    expect(items.length).toBeGreaterThan(1);
+    for (const item of items) expect(JSON.stringify(item).length).toBeLessThan(CHANGE_PART_BYTES + 10_000);
+    expect(items.map((i) => i.part)).toEqual(items.map((_, i) => i));
+    expect(changesOf(items).map((c) => c.findingKey)).toEqual(many.map((p) => p.finding.key));
+    const again = changeItems({ consoleId: 'c', image, runId: 'r' }, [...many].reverse());
+    expect(again).toEqual(items);
+  });
+
+  it('still reads a change item of the one-per-finding layout', () => {
+    const old = {
+      pk: 'CHG#c#2024-06#1',
+      sk: '2024-06-01T00:00:00.000Z#r#p#t#CVE-1|pkg|1#resolved',
+      type: 'change',
+      consoleId: 'c',
+      change: 'resolved',
+      id: 'CVE-1',
+      findingKey: 'CVE-1|pkg|1',
+      registry: 'r',
+      repo: 'p',
+      tag: 't',
+      imageKey: 'r/p:t',
+      packageName: 'pkg',
+      packageVersion: '1',
+      severity: 'low',
+      at: '2024-06-01T00:00:00.000Z',
+      observedAt: '2024-05-30T00:00:00.000Z',
+      runId: 'run-0',
+      reason: 'imageRemoved',
+    };
+    expect(decodeChanges(old)).toEqual([
+      {
+        change: 'resolved',
+        findingKey: 'CVE-1|pkg|1',
+        id: 'CVE-1',
+        packageName: 'pkg',
+        packageVersion: '1',
+        severity: 'low',
+        consoleId: 'c',
+        registry: 'r',
+        repo: 'p',
+        tag: 't',
+        imageKey: 'r/p:t',
+        at: '2024-06-01T00:00:00.000Z',
+        observedAt: '2024-05-30T00:00:00.000Z',
+        runId: 'run-0',
+        reason: 'imageRemoved',
+      },
+    ]);
   });
 });

@@ -29,7 +29,18 @@ export const RAW_TABLES = {
   currentItems: 'ddb_images_current_items',
 } as const;
 
-type DynamoType = 'S' | 'N' | 'BOOL' | 'COUNTS' | 'LIST_S';
+type DynamoType = 'S' | 'N' | 'BOOL' | 'COUNTS' | 'LIST_S' | 'CHANGE_ENTRIES';
+
+/** The attributes of one entry of a change item's `findings` list (`ChangeEntry`). */
+const CHANGE_ENTRY_ATTRIBUTES = [
+  'findingKey',
+  'id',
+  'packageName',
+  'packageVersion',
+  'severity',
+  'observedAt',
+  'reason',
+];
 
 /** The item attributes the views read, with their DynamoDB type. */
 const ITEM_ATTRIBUTES: Readonly<Record<string, DynamoType>> = {
@@ -85,6 +96,7 @@ const ITEM_ATTRIBUTES: Readonly<Record<string, DynamoType>> = {
   change: 'S',
   at: 'S',
   reason: 'S',
+  findings: 'CHANGE_ENTRIES',
 };
 
 function hiveType(type: DynamoType): string {
@@ -99,6 +111,8 @@ function hiveType(type: DynamoType): string {
       return 'struct<l:array<struct<s:string>>>';
     case 'COUNTS':
       return `struct<m:struct<${['critical', 'high', 'medium', 'low', 'total'].map((s) => `${s}:struct<n:string>`).join(',')}>>`;
+    case 'CHANGE_ENTRIES':
+      return `struct<l:array<struct<m:struct<${CHANGE_ENTRY_ATTRIBUTES.map((a) => `${a.toLowerCase()}:struct<s:string>`).join(',')}>>>>`;
   }
 }
 
@@ -227,7 +241,10 @@ function columnExpressions(table: ExportTableName): Record<string, string> {
         finding_count: integer('findingCount'),
         run_id: attr('i', 'runId'),
       };
-    case 'changes':
+    case 'changes': {
+      // One row per finding of a change item (`e.entry`); an item of the one-per-finding layout has
+      // no list and gives one row from its own attributes.
+      const entry = (name: string) => `coalesce(e.entry.m.${name.toLowerCase()}.s, ${attr('i', name)})`;
       return {
         console_id: identity.console_id,
         change: `CASE WHEN ${attr('i', 'change')} = 'resolved' THEN 'resolved' ELSE 'new' END`,
@@ -236,14 +253,15 @@ function columnExpressions(table: ExportTableName): Record<string, string> {
         repo: identity.repo,
         tag: identity.tag,
         image_key: identity.image_key,
-        finding_key: attr('i', 'findingKey'),
-        vulnerability_id: attr('i', 'id'),
-        package_name: attr('i', 'packageName'),
-        package_version: attr('i', 'packageVersion'),
-        severity: attr('i', 'severity'),
-        reason: attr('i', 'reason'),
+        finding_key: entry('findingKey'),
+        vulnerability_id: entry('id'),
+        package_name: entry('packageName'),
+        package_version: entry('packageVersion'),
+        severity: entry('severity'),
+        reason: entry('reason'),
         run_id: attr('i', 'runId'),
       };
+    }
   }
 }
 
@@ -289,7 +307,9 @@ export function viewSql(database: string, table: ExportTableDefinition): string 
   const from =
     table.name === 'findings' || table.name === 'scans'
       ? `FROM (SELECT item AS i FROM ${items} WHERE item.type.s = '${type}') AS f\nJOIN (SELECT item AS img FROM ${items} WHERE item.type.s = 'image') AS m ON m.img.pk.s = f.i.pk.s`
-      : `FROM (SELECT item AS i FROM ${items} WHERE item.type.s = '${type}') AS f`;
+      : table.name === 'changes'
+        ? `FROM (SELECT item AS i FROM ${items} WHERE item.type.s = '${type}') AS f\nLEFT JOIN UNNEST(f.i.findings.l) AS e(entry) ON true`
+        : `FROM (SELECT item AS i FROM ${items} WHERE item.type.s = '${type}') AS f`;
   return `SELECT\n${selectList(table)}\n${from}`;
 }
 
@@ -340,6 +360,8 @@ function prestoItemType(): string {
         return 'row(l array(row(s varchar)))';
       case 'COUNTS':
         return `row(m row(${['critical', 'high', 'medium', 'low', 'total'].map((s) => `${s} row(n varchar)`).join(', ')}))`;
+      case 'CHANGE_ENTRIES':
+        return `row(l array(row(m row(${CHANGE_ENTRY_ATTRIBUTES.map((a) => `${a.toLowerCase()} row(s varchar)`).join(', ')}))))`;
     }
   };
   return `row(${Object.entries(ITEM_ATTRIBUTES)
