@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   CHANGE_FEED_SHARDS,
+  changeGroupSk,
   changePk,
   changeShard,
-  changeSk,
   consolePk,
   currentImageKeys,
   findingSk,
@@ -110,8 +110,8 @@ describe('item sort keys', () => {
 describe('the change feed keys', () => {
   it('pins the change partition and sort keys', () => {
     expect(changePk('con#1', '2024-05', 3)).toBe('CHG#con%231#2024-05#3');
-    expect(changeSk('2024-05-01T00:00:00.000Z', 'r/x:1#a', 'CVE-1#p', 'resolved')).toBe(
-      '2024-05-01T00:00:00.000Z#r/x:1%23a#CVE-1%23p#resolved',
+    expect(changeGroupSk('2024-05-01T00:00:00.000Z', 'r/x:1#a', 'resolved', 2)).toBe(
+      '2024-05-01T00:00:00.000Z#r/x:1%23a#resolved#002',
     );
   });
 

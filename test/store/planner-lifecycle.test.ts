@@ -6,7 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { NormalizedReport } from '../../lambda/common/records.js';
-import { decodeFinding, decodeImage, type FindingItem, type StoredImage } from '../../lambda/store/items.js';
+import {
+  decodeChanges,
+  decodeFinding,
+  decodeImage,
+  type FindingItem,
+  type StoredImage,
+} from '../../lambda/store/items.js';
 import {
   announcedChange,
   classify,
@@ -78,7 +84,7 @@ describe('an interrupted write is announced again exactly as first written', () 
       at: '2024-06-02T00:00:00.000Z',
       observedAt: '2024-05-02T00:00:00.000Z',
     });
-    expect(rerun.changes[0]?.reason).toBeUndefined();
+    expect(rerun.changes[0]?.findings[0]?.reason).toBeUndefined();
   });
 
   it('announces a new finding again with the observed time of its first write', () => {
@@ -133,13 +139,13 @@ describe('an interrupted write is announced again exactly as first written', () 
     const again = planRemoval(image, left, 'console-a', 'run-3', '2024-06-06T00:00:00.000Z');
     expect(again.findings).toEqual([]);
     expect(again.changes).toEqual(sweep.changes.map((c) => ({ ...c, runId: 'run-3' })));
-    for (const change of again.changes)
+    for (const change of again.changes.flatMap((item) => decodeChanges({ ...item })))
       expect(change).toMatchObject({
         change: 'resolved',
         reason: 'imageRemoved',
         at: '2024-06-05T00:00:00.000Z',
       });
-    expect(announcedChange(left[0] as FindingItem, 'console-a').reason).toBe('imageRemoved');
+    expect(announcedChange(left[0] as FindingItem).reason).toBe('imageRemoved');
   });
 });
 
@@ -168,7 +174,9 @@ describe('finding lifecycle fields', () => {
     );
     expect(third.transitions).toMatchObject({ resolved: 1, reannounced: 0 });
     expect(third.findings.map((f) => f.id)).toEqual(['CVE-A']);
-    expect(third.changes.map((c) => [c.change, c.id])).toEqual([['resolved', 'CVE-A']]);
+    expect(third.changes.flatMap((item) => decodeChanges({ ...item })).map((c) => [c.change, c.id])).toEqual([
+      ['resolved', 'CVE-A'],
+    ]);
   });
 
   it('keeps lastResolvedAt and changeAt of a reopened finding when its content changes later', () => {
