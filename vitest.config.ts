@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
  * seconds is hung (a pager or a limiter that never ends), so it fails fast.
  */
 export const UNIT_TESTS = [
+  'test/common/backoff.test.ts',
   'test/normalize/**/*.test.ts',
   'test/prisma/retry-policy.test.ts',
   'test/prisma/rate-limiter.test.ts',

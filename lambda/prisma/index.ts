@@ -30,7 +30,7 @@ export {
 } from './pager.js';
 export { fetchScanProgress, type ScanProgressQuery } from './progress.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitSettings, SlidingWindowRateLimiter } from './rate-limiter.js';
-export { backoffDelay, computeRetryDelay, parseRetryAfter, type RetryDecision } from './retry-policy.js';
+export { computeRetryDelay, parseRetryAfter, type RetryDecision } from './retry-policy.js';
 export {
   type InvalidReport,
   type PageItem,

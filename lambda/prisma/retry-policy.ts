@@ -9,6 +9,8 @@
  * the same request again would get the same answer.
  */
 
+import { backoffDelay } from '../common/backoff.js';
+
 /** HTTP statuses worth sending the same idempotent request again for. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
@@ -64,20 +66,6 @@ export function parseRetryAfter(value: string | null | undefined, now: number): 
   return Math.max(0, at - now);
 }
 
-/**
- * Capped exponential backoff with "equal jitter": half the capped delay is fixed, half is random,
- * so a retry never fires immediately and concurrent clients still spread out.
- *
- * @example
- * backoffDelay(1, 500, 30_000, () => 0); // 250 (attempt 1: 500 ms capped, half fixed)
- * backoffDelay(4, 500, 30_000, () => 1); // 4000
- */
-export function backoffDelay(attempt: number, base: number, max: number, random: () => number): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 30);
-  const capped = Math.min(max, base * 2 ** exponent);
-  return Math.round(capped / 2 + random() * (capped / 2));
-}
-
 export interface RetryDecisionInput {
   /** The 1-based number of the attempt that just failed. */
   attempt: number;
@@ -91,7 +79,7 @@ export interface RetryDecisionInput {
   now: number;
   /** Jitter source in [0, 1). */
   random: () => number;
-  /** Backoff base delay in ms. */
+  /** Backoff base delay in ms (lambda/common/backoff.ts). */
   base: number;
   /** Backoff cap in ms (a `Retry-After` is honoured even when longer, up to `maxRetryAfter`). */
   max: number;
@@ -144,14 +132,14 @@ export function computeRetryDelay(input: RetryDecisionInput): RetryDecision {
     }
     return {
       retry: true,
-      delayMs: backoffDelay(attempt, base, max, random),
+      delayMs: backoffDelay(attempt, { baseMs: base, maxMs: max }, random),
       reason: `HTTP ${status}, backoff`,
     };
   }
   if (errorCode !== undefined && RETRYABLE_ERROR_CODES.has(errorCode)) {
     return {
       retry: true,
-      delayMs: backoffDelay(attempt, base, max, random),
+      delayMs: backoffDelay(attempt, { baseMs: base, maxMs: max }, random),
       reason: `${errorCode}, backoff`,
     };
   }

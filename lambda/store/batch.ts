@@ -1,6 +1,13 @@
 /**
  * The thin I/O layer: batched writes and reads with retries, and paginated queries. Everything
  * above it builds plain request objects; only this module talks to DynamoDB in bulk.
+ *
+ * One retry layer per failure: an error (throttling, a 500, a dropped connection) is retried by
+ * the SDK's standard retry strategy alone (`maxAttempts` of the client, createStoreClient), never
+ * again here. What the SDK reports as success but left undone is retried here alone:
+ * UnprocessedItems, UnprocessedKeys, a transaction cancelled only by conflicts or throttling. A
+ * batch's budget (`RetryPolicy.maxAttempts`) counts every request sent for it, the SDK's retries
+ * included, so no batch is sent more than `maxAttempts` + the SDK's `maxAttempts` - 1 times.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -21,6 +28,7 @@ import {
   type QueryCommandInput,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
+import { type Backoff, backoffDelay } from '../common/backoff.js';
 import { SyncError } from '../common/errors.js';
 import type { LowLevelClient } from './client.js';
 import { type AttributeMap, fromAttributeMap } from './model/attribute-value.js';
@@ -33,12 +41,23 @@ export type StoredItem = Record<string, unknown>;
 
 /** Retry behaviour of batched calls; injectable so tests run fast and deterministically. */
 export interface RetryPolicy {
-  /** Attempts per batch including the first (UnprocessedItems or throttling count alike). */
+  /** Requests per batch including the first and the SDK's own retries of them. */
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
+}
+
+/** The wait before the batch layer's `retry`-th retry (lambda/common/backoff.ts). */
+function retryDelay(retry: number, policy: RetryPolicy): number {
+  const backoff: Backoff = { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs };
+  return backoffDelay(retry, backoff, policy.random);
+}
+
+/** Requests the SDK sent for one call (its own retries included), from the output's or error's metadata. */
+function sent(result: unknown): number {
+  return (result as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -48,42 +67,6 @@ export const DEFAULT_RETRY: RetryPolicy = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   random: Math.random,
 };
-
-/**
- * Delay before retry `attempt` (1 = first retry): capped exponential with full jitter.
- *
- * @example
- * retryDelayMs(3, DEFAULT_RETRY, () => 0.5) // 100: half of min(5000, 50 * 2^2)
- */
-export function retryDelayMs(
-  attempt: number,
-  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>,
-  random: () => number,
-): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(ceiling * random());
-}
-
-/** Error names DynamoDB uses for "slow down": retried like UnprocessedItems. */
-const THROTTLING_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-]);
-
-/** True for an error the batch layer retries itself (an allow-list, not "anything"). */
-export function isThrottling(error: unknown): boolean {
-  return error instanceof Error && THROTTLING_ERRORS.has(error.name);
-}
-
-/**
- * A 500 from DynamoDB after the SDK's own retries. Retried for transactions only (they carry an
- * idempotency token): DynamoDB Local answers transactions that wait for its table lock this way.
- */
-function isServerError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'InternalServerError';
-}
 
 /** A counting semaphore: at most `limit` tasks run at once. */
 export class Limiter {
@@ -186,70 +169,66 @@ export class BatchWriter {
   async #writeBatch(initial: RequestItems): Promise<number> {
     const total = countRequests(initial);
     let pending: RequestItems = initial;
-    for (let attempt = 1; ; attempt += 1) {
+    let attempts = 0;
+    for (let retry = 1; ; retry += 1) {
+      let response: { UnprocessedItems?: unknown };
       try {
-        const response = await this.client.send(new BatchWriteItemCommand({ RequestItems: pending }));
-        const unprocessed = response.UnprocessedItems as RequestItems | undefined;
-        if (countRequests(unprocessed) === 0) return total;
-        pending = unprocessed as RequestItems;
+        response = await this.client.send(new BatchWriteItemCommand({ RequestItems: pending }));
       } catch (error) {
-        if (!isThrottling(error)) {
-          throw new SyncError(
-            'store.writeFailed',
-            `BatchWriteItem failed: ${errorText(error)}`,
-            { tables: Object.keys(pending) },
-            error,
-          );
-        }
+        const message = `BatchWriteItem failed: ${errorText(error)}`;
+        throw new SyncError('store.writeFailed', message, { tables: Object.keys(pending) }, error);
       }
-      if (attempt >= this.retry.maxAttempts) {
+      attempts += sent(response);
+      const unprocessed = response.UnprocessedItems as RequestItems | undefined;
+      if (countRequests(unprocessed) === 0) return total;
+      pending = unprocessed as RequestItems;
+      if (attempts >= this.retry.maxAttempts) {
         throw new SyncError(
           'store.unprocessed',
-          `${countRequests(pending)} of ${total} items still unprocessed after ${attempt} BatchWriteItem attempts`,
-          { unprocessed: countRequests(pending), total, attempts: attempt },
+          `${countRequests(pending)} of ${total} items still unprocessed after ${attempts} BatchWriteItem requests`,
+          { unprocessed: countRequests(pending), total, attempts },
         );
       }
-      await this.retry.sleep(retryDelayMs(attempt, this.retry, this.retry.random));
+      await this.retry.sleep(retryDelay(retry, this.retry));
     }
   }
 
   /**
-   * One TransactWriteItems call (≤ 100 operations), retried on throttling and transaction
-   * conflicts. A cancellation for a condition or a validation error of an item is the caller's to
-   * read (`TransactionCanceledException` with its `CancellationReasons`, rethrown as is); other
-   * errors become `store.writeFailed`.
+   * One TransactWriteItems call (≤ 100 operations). Throttling and 500s (DynamoDB Local answers
+   * transactions waiting for its table lock with one) are the SDK's to retry; a cancellation only
+   * by conflicts or throttling is retried here. A cancellation for a condition or a validation
+   * error of an item is the caller's to read (`TransactionCanceledException` with its
+   * `CancellationReasons`, rethrown as is); other errors become `store.writeFailed`.
    */
   async transact(items: readonly TransactWriteItem[]): Promise<number> {
     if (items.length === 0) return 0;
-    // One token for every attempt: a retry of a transaction that did apply is a no-op, not a second write.
+    // One token for every attempt, the SDK's included: resending a transaction that did apply is a no-op.
     const token = randomUUID();
     return await this.limiter.run(async () => {
-      for (let attempt = 1; ; attempt += 1) {
+      let attempts = 0;
+      for (let retry = 1; ; retry += 1) {
         try {
           await this.client.send(
             new TransactWriteItemsCommand({ TransactItems: [...items], ClientRequestToken: token }),
           );
           return items.length;
         } catch (error) {
-          if (isCancellation(error) && !retryableCancellation(error)) throw error;
-          if (!isCancellation(error) && !isThrottling(error) && !isServerError(error)) {
+          if (!isCancellation(error)) {
             if (error instanceof Error && error.name === 'ValidationException') throw error;
-            throw new SyncError(
-              'store.writeFailed',
-              `TransactWriteItems failed: ${errorText(error)}`,
-              { operations: items.length },
-              error,
-            );
+            const message = `TransactWriteItems failed: ${errorText(error)}`;
+            throw new SyncError('store.writeFailed', message, { operations: items.length }, error);
           }
+          if (!retryableCancellation(error)) throw error;
+          attempts += sent(error);
         }
-        if (attempt >= this.retry.maxAttempts) {
+        if (attempts >= this.retry.maxAttempts) {
           throw new SyncError(
             'store.unprocessed',
-            `a transaction of ${items.length} writes still throttled or in conflict after ${attempt} attempts`,
-            { total: items.length, attempts: attempt },
+            `a transaction of ${items.length} writes still in conflict after ${attempts} requests`,
+            { total: items.length, attempts },
           );
         }
-        await this.retry.sleep(retryDelayMs(attempt, this.retry, this.retry.random));
+        await this.retry.sleep(retryDelay(retry, this.retry));
       }
     });
   }
@@ -295,31 +274,27 @@ export async function batchGet(
   const found: StoredItem[] = [];
   for (const batch of chunk(keys, 100)) {
     let pending: Record<string, KeysAndAttributes> = { [table]: { Keys: batch, ConsistentRead: true } };
-    for (let attempt = 1; ; attempt += 1) {
-      let unprocessedCount = 0;
+    let attempts = 0;
+    for (let retryNumber = 1; ; retryNumber += 1) {
+      let response: BatchGetItemCommandOutput;
       try {
-        const response: BatchGetItemCommandOutput = await client.send(
-          new BatchGetItemCommand({ RequestItems: pending }),
-        );
-        for (const item of response.Responses?.[table] ?? []) found.push(fromAttributeMap(item));
-        const unprocessed = response.UnprocessedKeys?.[table];
-        unprocessedCount = unprocessed?.Keys?.length ?? 0;
-        if (unprocessedCount === 0) break;
-        pending = { [table]: { Keys: unprocessed?.Keys ?? [], ConsistentRead: true } };
+        response = await client.send(new BatchGetItemCommand({ RequestItems: pending }));
       } catch (error) {
-        if (!isThrottling(error)) {
-          throw new SyncError('store.readFailed', `BatchGetItem on ${table} failed`, { table }, error);
-        }
-        unprocessedCount = batch.length;
+        throw new SyncError('store.readFailed', `BatchGetItem on ${table} failed`, { table }, error);
       }
-      if (attempt >= retry.maxAttempts) {
+      attempts += sent(response);
+      for (const item of response.Responses?.[table] ?? []) found.push(fromAttributeMap(item));
+      const unprocessed = response.UnprocessedKeys?.[table]?.Keys ?? [];
+      if (unprocessed.length === 0) break;
+      pending = { [table]: { Keys: unprocessed, ConsistentRead: true } };
+      if (attempts >= retry.maxAttempts) {
         throw new SyncError(
           'store.unprocessed',
-          `${unprocessedCount} keys still unprocessed after ${attempt} BatchGetItem attempts`,
-          { table, unprocessed: unprocessedCount },
+          `${unprocessed.length} keys still unprocessed after ${attempts} BatchGetItem requests`,
+          { table, unprocessed: unprocessed.length },
         );
       }
-      await retry.sleep(retryDelayMs(attempt, retry, retry.random));
+      await retry.sleep(retryDelay(retryNumber, retry));
     }
   }
   return found;

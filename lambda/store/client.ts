@@ -20,6 +20,13 @@ export function lowLevel(client: DynamoDBDocumentClient): LowLevelClient {
 }
 
 /**
+ * Attempts per request of the store's client: the SDK's standard retry is the one layer that
+ * retries errors (throttling, 500s, dropped connections) for every store call; the batch layer
+ * (batch.ts) retries only what DynamoDB answered as done-in-part, within its own budget.
+ */
+export const STORE_SDK_MAX_ATTEMPTS = 5;
+
+/**
  * A DynamoDB client configured for the store, and the document client over it.
  *
  * The SDK's logger middleware runs a schema-driven filter over every request and response to hide
@@ -36,7 +43,7 @@ export function createStoreClient(config: DynamoDBClientConfig): {
   client: DynamoDBClient;
   documentClient: DynamoDBDocumentClient;
 } {
-  const client = new DynamoDBClient({ maxAttempts: 5, ...config });
+  const client = new DynamoDBClient({ maxAttempts: STORE_SDK_MAX_ATTEMPTS, ...config });
   client.middlewareStack.remove('loggerMiddleware');
   const documentClient = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },

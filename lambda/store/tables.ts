@@ -26,6 +26,7 @@ import {
   type TableDescription,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { type Backoff, backoffDelay } from '../common/backoff.js';
 import { SyncError } from '../common/errors.js';
 import { type IndexDefinition, physicalTableName, type TableDefinition } from './table-definition.js';
 
@@ -234,14 +235,17 @@ export function tableMismatches(def: TableDefinition, table: TableDescription): 
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** DescribeTable polls: the first within 200 ms, later ones up to 5 s apart (lambda/common/backoff.ts). */
+const POLL: Backoff = { baseMs: 200, maxMs: 5_000 };
+
 async function waitUntilActive(
   client: DynamoDBClient,
   tableName: string,
   timeoutMs: number,
+  random: () => number = Math.random,
 ): Promise<TableDescription> {
   const deadline = Date.now() + timeoutMs;
-  let delay = 200;
-  for (;;) {
+  for (let poll = 1; ; poll += 1) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every(
       (index) => index.IndexStatus === 'ACTIVE',
@@ -257,8 +261,7 @@ async function waitUntilActive(
         },
       );
     }
-    await sleep(delay);
-    delay = Math.min(delay * 2, 5_000);
+    await sleep(backoffDelay(poll, POLL, random));
   }
 }
 

@@ -11,7 +11,6 @@ export function createDocumentClient(config: AppConfig): DynamoDBDocumentClient 
   return createStoreClient({
     region: config.aws.region,
     ...(config.aws.endpoint ? { endpoint: config.aws.endpoint } : {}),
-    maxAttempts: 5,
   }).documentClient;
 }
 

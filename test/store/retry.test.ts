@@ -1,7 +1,6 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { isSyncError } from '../../lambda/common/errors.js';
-import { DEFAULT_RETRY, retryDelayMs } from '../../lambda/store/batch.js';
 import { finding, type Harness, harness, input, report } from './support.js';
 
 type Requests = Record<string, unknown[]>;
@@ -34,17 +33,24 @@ function injectUnprocessed(h: Harness, times: number): { injected: () => number 
   return { injected: () => injected };
 }
 
+/**
+ * Throttles the first `times` requests of the named commands. In the deserialize step, inside the
+ * SDK's retry loop, where DynamoDB's own throttling arrives: the SDK's retry strategy sees it.
+ */
 function injectThrottling(h: Harness, commandNames: string[], times: number): { thrown: () => number } {
   let thrown = 0;
   h.client.middlewareStack.add(
     (next, context) => async (args) => {
       if (commandNames.includes(String(context.commandName)) && thrown < times) {
         thrown += 1;
-        throw new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} });
+        throw new ProvisionedThroughputExceededException({
+          message: 'slow down',
+          $metadata: { httpStatusCode: 400 },
+        });
       }
       return next(args);
     },
-    { step: 'initialize', name: `throttle${commandNames.join('')}` },
+    { step: 'deserialize', name: `throttle${commandNames.join('')}`, priority: 'high' },
   );
   return { thrown: () => thrown };
 }
@@ -72,15 +78,16 @@ describe('batched writes under pressure', () => {
     expect(await h.stores.queries.changes('2024-01-01T00:00:00Z')).toHaveLength(60);
   });
 
-  it('retries throttled batch and transactional writes and batch reads', async () => {
+  it('retries throttled batch and transactional writes and batch reads (the SDK, within its maxAttempts)', async () => {
     const h = await harness('throttle');
-    const writes = injectThrottling(h, ['BatchWriteItemCommand', 'TransactWriteItemsCommand'], 3);
+    // The harness client keeps the SDK's default attempts (3 or more): 2 throttled requests in a row at most.
+    const writes = injectThrottling(h, ['BatchWriteItemCommand', 'TransactWriteItemsCommand'], 2);
     const reads = injectThrottling(h, ['BatchGetItemCommand'], 2);
     const result = await h.stores.images.writeReports(
       [input(report({ repo: 'retry/throttled', findings: many(30) }))],
       seen,
     );
-    expect([writes.thrown(), reads.thrown()]).toEqual([3, 2]);
+    expect([writes.thrown(), reads.thrown()]).toEqual([2, 2]);
     expect(result.images[0]?.outcome).toBe('new');
     expect(
       (
@@ -93,6 +100,20 @@ describe('batched writes under pressure', () => {
     ).toHaveLength(30);
   });
 
+  it('sends a throttled request only as often as the SDK allows: no retry of the store around it', async () => {
+    const h = await harness('nested', { retry: { maxAttempts: 10, baseDelayMs: 1, maxDelayMs: 2 } });
+    const throttled = injectThrottling(h, ['TransactWriteItemsCommand'], Number.POSITIVE_INFINITY);
+    const failure = await h.stores.images
+      .writeReports([input(report({ repo: 'retry/nested', findings: many(2) }))], seen)
+      .catch((error: unknown) => error);
+    expect(isSyncError(failure, 'store.writeFailed')).toBe(true);
+    expect((failure as Error).cause).toBeInstanceOf(ProvisionedThroughputExceededException);
+    // The SDK's attempts (the harness client's default), not that many times the store's 10.
+    const sdkAttempts = await h.client.config.maxAttempts();
+    expect(sdkAttempts).toBeLessThan(10);
+    expect(throttled.thrown()).toBe(sdkAttempts);
+  });
+
   it('gives up with store.unprocessed after its bounded retries, leaving the image item unwritten', async () => {
     const h = await harness('giveup', { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
     injectUnprocessed(h, Number.POSITIVE_INFINITY);
@@ -103,16 +124,5 @@ describe('batched writes under pressure', () => {
     expect(
       await h.stores.queries.image({ registry: 'registry.example.com', repo: 'retry/never', tag: 'latest' }),
     ).toBeUndefined();
-  });
-});
-
-describe('retryDelayMs', () => {
-  it('grows exponentially with full jitter up to the cap', () => {
-    const top = () => 0.999_999;
-    expect([1, 2, 3, 4].map((attempt) => retryDelayMs(attempt, DEFAULT_RETRY, top))).toEqual([
-      49, 99, 199, 399,
-    ]);
-    expect(retryDelayMs(30, DEFAULT_RETRY, top)).toBe(4_999);
-    expect(retryDelayMs(3, DEFAULT_RETRY, () => 0)).toBe(0);
   });
 });
