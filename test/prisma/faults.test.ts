@@ -100,15 +100,14 @@ describe('retries of transient faults (every fault class the simulator injects)'
     const clock = recordingClock();
     const { client } = await pageWithFault(
       { kind: '429', retryAfter: false },
-      { clock, retry: { baseDelayMs: 400, maxDelayMs: 10_000 } },
+      { clock, retry: { baseDelayMs: 400, maxDelayMs: 10_000 }, random: () => 0.75 },
     );
     expect(client.counters.throttled).toBe(1);
     // The 429 is the first fault, so its backoff is the first wait; a loaded machine may add later
-    // timeout retries, which are not what this test is about.
+    // timeout retries, which are not what this test is about. Full jitter over [0, 400): 0.75 → 300.
     const backoff = clock.sleeps.filter((ms) => ms > 0);
     expect(backoff.length).toBeGreaterThanOrEqual(1);
-    expect(backoff[0]).toBeGreaterThanOrEqual(200);
-    expect(backoff[0]).toBeLessThanOrEqual(400);
+    expect(backoff[0]).toBe(300);
   });
 
   it('pauses every request after a 429, not only the one that drew it', async () => {
