@@ -80,7 +80,7 @@ async function run(scenario: string, storeMs: number, drift: boolean): Promise<R
   const missed = sim.truth.persistentSince(mark).filter((key) => !read.has(key)).length;
   await client.close();
   await sim.close();
-  const stats = pager.stats;
+  const stats = pager.counters;
   return {
     scenario,
     images,

@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import { FUNCTION_TIMEOUT_MINUTES } from '../lambda/handler-limits.js';
 import type { ConsoleDeployment } from './config.js';
 import { XRAY_ACKNOWLEDGEMENT } from './nag.js';
-import type { SyncTables } from './tables.js';
+import type { SyncTables } from './sync-tables.js';
 
 /** Where the handler publishes its metrics (Powertools EMF). */
 export const METRICS_NAMESPACE = 'PrismaRegistrySync';

@@ -10,7 +10,7 @@ import { TABLE_DEFINITIONS } from '../lambda/store/tables.js';
 import { AnalyticsConstruct } from './analytics.js';
 import { CONTEXT_KEYS, type ContextKey, parseStackConfig, type StackConfig } from './config.js';
 import { ConsoleSync } from './console-sync.js';
-import { pascalCase, SyncTables } from './tables.js';
+import { pascalCase, SyncTables } from './sync-tables.js';
 
 /** The handler the functions bundle. */
 export const HANDLER_ENTRY = fileURLToPath(new URL('../lambda/handler.ts', import.meta.url));

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from './common/errors.js';
 import { isLoopbackHost } from './common/net.js';
 
-/** The newest console API version the client knows (see shared/reference). */
+/** The newest console API version the client knows (see test/simulator/reference). */
 export const DEFAULT_API_VERSION = 'v34.04';
 export const DEFAULT_TABLE_PREFIX = 'prisma-registry';
 

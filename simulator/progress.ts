@@ -1,4 +1,4 @@
-/** `GET /registry/progress` as shared/seeds/registry-progress.txt shows it (simulator/README.md). */
+/** `GET /registry/progress` as a real console answers it (simulator/README.md "/registry/progress"). */
 import { ZERO_TIME } from './generator.js';
 import { json, type Reply } from './routes.js';
 

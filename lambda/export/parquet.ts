@@ -23,7 +23,7 @@ import { DUCKDB_TYPES, type ExportTableDefinition } from './schema.js';
  * Bytes of one Parquet row group as DuckDB's writer holds it in memory (it closes a group at this size
  * or at {@link ROW_GROUP_MAX_ROWS}, whichever comes first). Bounding groups by bytes rather than rows
  * keeps the writer's memory flat whatever the width of the rows: about 3,500 findings with their
- * descriptions, 10,000s of narrow change rows. 4 MiB costs about 10 MB less RSS than 8 MiB and 3% more file.
+ * descriptions, 10,000s of narrow change rows. Why 4 MiB and not 8: bench/results.md "Figures behind code comments".
  */
 export const ROW_GROUP_BYTES = 4 * 1024 * 1024;
 

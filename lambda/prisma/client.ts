@@ -37,7 +37,7 @@ import { ConsoleUrls, LATEST_API_VERSION, type QueryValue } from './url.js';
 export interface ConsoleClientOptions {
   /** Console base URL; may carry a path prefix: `https://host/us-1-111111111`. */
   baseUrl: string;
-  /** `v34.04` by default (the newest in shared/reference); `v1` selects the legacy `/api/v1` paths. */
+  /** `v34.04` by default (the newest in test/simulator/reference); `v1` selects the legacy `/api/v1` paths. */
   apiVersion?: string;
   credentials: { username: string; password: string };
   /** `token` (default): POST /authenticate, then Bearer. `basic`: `Authorization: Basic` on every request. */

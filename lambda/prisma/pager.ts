@@ -116,7 +116,7 @@ export interface RegistryPagerOptions {
   prefetchMaxBytes?: number;
 }
 
-export interface PagerStats {
+export interface PagerCounters {
   /** Pages read and handed out (a prefetched page counts once it is read). */
   pages: number;
   /** Every /registry GET the pager made (retries of one GET are counted by the client). */
@@ -180,10 +180,10 @@ function itemFingerprint(item: PageItem, offset: number): string {
  *   await store(page.reports);
  *   await saveCheckpoint(page.state);
  * }
- * pager.stats; // { pages, registryRequests, driftRecoveries, extraRequests }
+ * pager.counters; // { pages, registryRequests, driftRecoveries, extraRequests }
  */
 export class RegistryPager implements AsyncIterable<RegistryPage> {
-  readonly stats: PagerStats = { pages: 0, registryRequests: 0, driftRecoveries: 0, extraRequests: 0 };
+  readonly counters: PagerCounters = { pages: 0, registryRequests: 0, driftRecoveries: 0, extraRequests: 0 };
   private readonly client: ConsoleClient;
   private readonly pageSize: number;
   private readonly query: Record<string, string>;
@@ -289,7 +289,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
     if (window.fingerprints[0] === boundary) return this.commit(window, 1);
 
     // The boundary is not where it was: the result set changed before it.
-    this.stats.driftRecoveries++;
+    this.counters.driftRecoveries++;
     const position = this.rightmostKnown(window);
     if (position >= 0) {
       // Inserts before the boundary pushed it right, inside this window.
@@ -395,8 +395,8 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
   }
 
   private async fetchWindow(offset: number, signal: AbortSignal, extra: boolean): Promise<Window> {
-    this.stats.registryRequests++;
-    if (extra) this.stats.extraRequests++;
+    this.counters.registryRequests++;
+    if (extra) this.counters.extraRequests++;
     const where = `page offset=${offset}`;
     const response = await this.client.getJson(
       '/registry',
@@ -447,7 +447,7 @@ export class RegistryPager implements AsyncIterable<RegistryPage> {
       done,
       ...(window.totalCount === undefined ? {} : { totalCount: window.totalCount }),
     };
-    this.stats.pages++;
+    this.counters.pages++;
     return {
       index,
       offset: window.offset,

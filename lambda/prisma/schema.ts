@@ -2,7 +2,7 @@
  * zod schemas for the parts of the console's answers the product reads: `shared.ImageScanResult`
  * (with `vuln.Vulnerability`, `shared.ImageTag`, `shared.Packages`, `vuln.Distribution`) from
  * `/registry`, and `shared.RegistryScanProgress` from `/registry/progress`
- * (shared/reference/prisma-compute-openapi-34.04-registry.json).
+ * (test/simulator/reference/prisma-compute-openapi-34.04-registry.json).
  *
  * Loose by design: every object is `.loose()`, so unknown and newer fields pass through; every
  * field but `_id` is optional and nullable, because real consoles omit fields and send `null`

@@ -179,8 +179,8 @@ function engineFor(coding: string, firstBytes: Buffer): Transform {
  * gzip bomb or an endless body stops at `maxBytes`, not after it was all held in memory.
  *
  * The zlib engines run on the thread pool. Their listeners, and with them the output, are let go
- * as soon as the decoder settles (a finished engine was measured to stay alive for many seconds,
- * bench scenario 3, holding whatever its closures reach).
+ * as soon as the decoder settles: a finished engine can otherwise stay alive for many seconds,
+ * holding whatever its closures reach.
  */
 class BodyDecoder {
   private engines: Transform[] = [];

@@ -1,6 +1,6 @@
 import { SyncError } from '../common/errors.js';
 
-/** The newest console API version in shared/reference. `v1` selects the legacy `/api/v1` paths. */
+/** The newest console API version in test/simulator/reference. `v1` selects the legacy `/api/v1` paths. */
 export const LATEST_API_VERSION = 'v34.04';
 
 export type QueryValue = string | number | boolean | undefined;

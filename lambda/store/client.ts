@@ -31,7 +31,7 @@ export const STORE_SDK_MAX_ATTEMPTS = 5;
  *
  * The SDK's logger middleware runs a schema-driven filter over every request and response to hide
  * sensitive members before handing them to the configured logger, even to the default no-op one
- * (bench scenario 2 profile: `schemaLogFilter` alone was 3.2% of all CPU, more with large batches).
+ * (its share of the store's CPU: bench/results.md "Figures behind code comments").
  * The store logs its own figures and never logs items, so that middleware is left out here: on
  * this client only, nothing process-wide.
  *

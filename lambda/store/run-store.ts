@@ -351,7 +351,7 @@ export class RunStore {
           // JSON text: the pager's state stays opaque and exact (no marshalling surprises).
           pagerStateJson:
             input.checkpoint.pagerState === undefined ? null : JSON.stringify(input.checkpoint.pagerState),
-          counters: input.checkpoint.counters,
+          figures: input.checkpoint.figures,
           startedAt: input.checkpoint.startedAt,
           updatedAt: input.checkpoint.updatedAt,
           ...(input.checkpoint.options ? { options: input.checkpoint.options } : {}),
@@ -432,7 +432,8 @@ export class RunStore {
       runId: String(Item.runId),
       pageIndex: Number(Item.pageIndex),
       pagerState,
-      counters: (Item.counters as Record<string, number> | undefined) ?? {},
+      // `counters`: the attribute's name in checkpoints written before it was renamed `figures`.
+      figures: ((Item.figures ?? Item.counters) as Record<string, number> | undefined) ?? {},
       startedAt: String(Item.startedAt),
       updatedAt: String(Item.updatedAt),
       ...(Item.options ? { options: Item.options as object } : {}),

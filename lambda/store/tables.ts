@@ -283,9 +283,8 @@ async function enableTimeToLive(client: DynamoDBClient, tableName: string, attri
  * (a key schema or index mismatch is a `store.tableMismatch` error) and left alone.
  *
  * `streams: false` leaves the stream off, for DynamoDB Local with no stream consumer (the demo, the
- * tests): its emulated stream keeps every record and makes each later write slower (measured: the
- * DynamoDB Local CPU per 5,671-item sync grew from 15 s to 26 s over four syncs with the stream, and
- * stayed at 4–6 s without it).
+ * tests): its emulated stream keeps every record and makes each later write slower (bench/results.md
+ * "Figures behind code comments").
  *
  * @example
  * const { created, existing } = await createTables(new DynamoDBClient({}), 'prisma-registry');

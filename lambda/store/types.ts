@@ -1,7 +1,8 @@
 /** Public types of the store: run records, checkpoints and the JSON shapes of the query commands (SPEC §3). */
 import type { Severity, SeverityCounts } from '../common/records.js';
 
-export type RunStatus = 'running' | 'partial' | 'completed' | 'failed' | 'skipped';
+/** How a run ended; a run record says `running` until then. */
+export type RunStatus = 'completed' | 'partial' | 'failed' | 'skipped';
 
 /**
  * One sync run. Known fields are typed; the engine adds its figures (images, pages, requests,
@@ -13,7 +14,7 @@ export interface RunRecord {
   startedAt: string;
   trigger: string;
   options: object;
-  status: RunStatus;
+  status: RunStatus | 'running';
   /** True once the run paged through the complete result set: only then may the sweep remove images. */
   pagingComplete?: boolean;
   finishedAt?: string;
@@ -28,7 +29,8 @@ export interface Checkpoint {
   pageIndex: number;
   /** Opaque JSON from the client's pager (stored as JSON text, returned as parsed). */
   pagerState: unknown;
-  counters: Record<string, number>;
+  /** The run's figures so far (lambda/sync/figures.ts). */
+  figures: Record<string, number>;
   startedAt: string;
   updatedAt: string;
   options?: object;

@@ -47,7 +47,7 @@ export function resumeDecision(input: {
 }): ResumeDecision {
   const { checkpoint } = input;
   if (!checkpoint) return { kind: 'new' };
-  if (input.fresh) return { kind: 'discard', checkpoint, reason: 'superseded by a --fresh run' };
+  if (input.fresh) return { kind: 'discard', checkpoint, reason: 'superseded by a fresh run (option fresh)' };
   const age = input.now - Date.parse(checkpoint.startedAt);
   if (!(age <= input.maxAgeMs)) {
     return { kind: 'discard', checkpoint, reason: 'abandoned: checkpoint older than the maximum age' };

@@ -1,19 +1,18 @@
 import type { Logger } from '../common/logger.js';
 import type { ScanOngoingPolicy } from '../config.js';
 import type { ConsoleClient } from '../prisma/index.js';
-import type { Stores } from '../store/index.js';
+import type { RunStatus, Stores } from '../store/index.js';
 import type { InvocationFigures, RunFigures } from './figures.js';
 import type { QuarantineEntry } from './quarantine.js';
 import { SyncRun } from './run.js';
 
+/** The store's one run status: `partial` means a checkpoint is saved and the next invocation resumes. */
+export type { RunStatus } from '../store/index.js';
 export type { InvocationFigures, RunFigures } from './figures.js';
 export { holderIsDeadLocalProcess, localOwnerId } from './lease.js';
 export { SYNC_V8_FLAGS, tuneProcessForSync } from './process-tuning.js';
 export type { QuarantineEntry } from './quarantine.js';
 export { newRunId } from './run.js';
-
-/** Final state of one invocation of a run. `partial` means a checkpoint is saved and the next invocation resumes. */
-export type RunStatus = 'completed' | 'partial' | 'failed' | 'skipped';
 
 export interface SyncResult extends Omit<RunFigures, 'oldestScanTimeMs'> {
   runId: string;

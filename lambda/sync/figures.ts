@@ -65,12 +65,12 @@ export function emptyFigures(): RunFigures {
   };
 }
 
-/** Figures from a checkpoint's counters; anything missing or not a finite number counts 0. */
-export function figuresFrom(counters: Readonly<Record<string, number>> | undefined): RunFigures {
+/** Figures from a checkpoint's; anything missing or not a finite number counts 0. */
+export function figuresFrom(saved: Readonly<Record<string, number>> | undefined): RunFigures {
   const figures = emptyFigures();
-  if (!counters) return figures;
+  if (!saved) return figures;
   for (const key of Object.keys(figures) as Array<keyof RunFigures>) {
-    const value = counters[key];
+    const value = saved[key];
     if (typeof value === 'number' && Number.isFinite(value)) figures[key] = value;
   }
   return figures;

@@ -4,8 +4,7 @@
  * A `/registry` page holds up to 50 reports and some reports are several MB of JSON (thousands of
  * findings), so one page can be 20 MB of JSON. Normalizing the whole page before writing it held
  * every raw report, its JSON text (which the store keeps in full) and its records at once, for as
- * long as the store took to write them (bench scenario 3: about 35 MB for one 19 MB page, kept for
- * the 25 s or so its writes took). Here each raw report is let go as soon as it is normalized and
+ * long as the store took to write them (bench/results.md "Figures behind code comments"). Here each raw report is let go as soon as it is normalized and
  * serialized, and the store gets the page in groups of about `groupBytes` of raw JSON: the memory
  * a page needs is bounded by the group, not by the page. Pages of ordinary reports (about 1 MB)
  * stay one group, written exactly as before.

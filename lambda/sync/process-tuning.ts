@@ -9,12 +9,11 @@ import { setFlagsFromString } from 'node:v8';
  * V8 flags for a process that runs syncs. After each full GC, V8 lets the old generation grow to
  * up to 4 times the live heap when its heap limit is large (2 GB and more, i.e. any machine with
  * 8 GB of RAM or more). A run's live heap is modest (the modules, one page of raw reports, one
- * group of records being written: about 50 MB with a 19 MB page of heavy reports) but writing
+ * group of records being written) but writing
  * allocates many short-lived objects (the SDK's marshalled items and requests), so the old
- * generation filled with garbage up to that limit. Bench scenario 3 (`--trace-gc`): a full GC at
- * 47 MB live, the next at 182 MB; peak RSS 287–323 MB without the flag, 218–224 MB with it (three
- * runs each), and the same with 3 times the images. A factor of 1.5 keeps the old generation near
- * the live heap for a few more, cheap, full GCs (no measurable CPU on the read side of scenario 2),
+ * generation filled with garbage up to that limit (the GC trace and peak RSS with and without the
+ * flag: bench/results.md "Figures behind code comments"). A factor of 1.5 keeps the old generation
+ * near the live heap for a few more, cheap, full GCs,
  * and unlike `--max-old-space-size` caps nothing: a larger page still fits. Set at run time because
  * V8 reads it at every GC, so neither the Lambda nor the CLI needs a Node option; the export command
  * sets the same for the same reason (lambda/export/cli.ts).

@@ -181,7 +181,7 @@ export class SyncRun {
     this.#runId = checkpoint.runId;
     this.#runStartedAt = checkpoint.startedAt;
     this.#resumed = true;
-    this.#before = figuresFrom(checkpoint.counters);
+    this.#before = figuresFrom(checkpoint.figures);
     this.#pagerState = checkpoint.pagerState;
     // A checkpoint saved while waiting for a registry scan has pageIndex -1 and no pager state.
     this.#pageIndex = checkpoint.pageIndex + 1;
@@ -213,7 +213,9 @@ export class SyncRun {
       }
       if (step === 'skip') {
         await stores.runs.updateRun(this.#runId, this.#runPatch('skipped', { finishedAt: this.#iso() }));
-        return this.result('skipped', { reason: 'a registry scan is ongoing (--when-scan-ongoing skip)' });
+        return this.result('skipped', {
+          reason: 'a registry scan is ongoing (option whenScanOngoing: skip)',
+        });
       }
       if (step === 'budget') {
         // Keep a checkpoint at the start so the next invocation resumes this run.
@@ -464,7 +466,7 @@ export class SyncRun {
       runId: this.#runId,
       pageIndex: index,
       pagerState,
-      counters: this.#checkpointCounters(),
+      figures: this.#checkpointFigures(),
       startedAt: this.#runStartedAt,
       updatedAt: this.#iso(),
     };
@@ -476,7 +478,7 @@ export class SyncRun {
     });
   }
 
-  #checkpointCounters(): Record<string, number> {
+  #checkpointFigures(): Record<string, number> {
     return { ...this.totals() };
   }
 

@@ -220,7 +220,7 @@ export async function syncDataset(): Promise<SyncedDataset> {
           runId,
           pageIndex: 0,
           pagerState: {},
-          counters: {},
+          figures: {},
           startedAt: seenAt,
           updatedAt: seenAt,
         },

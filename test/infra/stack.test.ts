@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DYNAMODB_ACTIONS } from '../../infra/console-sync.js';
-import { pascalCase } from '../../infra/tables.js';
+import { pascalCase } from '../../infra/sync-tables.js';
 import type { TableDefinition } from '../../lambda/store/table-definition.js';
 import { createTables, TABLE_DEFINITIONS, toCreateTableInput } from '../../lambda/store/tables.js';
 import { startSimulator } from '../../simulator/simulator.js';

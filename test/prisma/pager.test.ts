@@ -75,7 +75,7 @@ describe('RegistryPager on a stable result set', () => {
       '81',
       '90',
     ]);
-    expect(pager.stats).toEqual({ pages: 11, registryRequests: 11, driftRecoveries: 0, extraRequests: 0 });
+    expect(pager.counters).toEqual({ pages: 11, registryRequests: 11, driftRecoveries: 0, extraRequests: 0 });
   });
 
   it('ends only on a short page, with or without Total-Count', async () => {
@@ -84,7 +84,7 @@ describe('RegistryPager on a stable result set', () => {
       const run = await page();
       expect(run.keys).toHaveLength(100);
       // The 11th page (offset 90) is full and reaches the end: one more request proves it.
-      expect(run.pager.stats.registryRequests).toBe(12);
+      expect(run.pager.counters.registryRequests).toBe(12);
       await teardown();
     }
   });
@@ -117,7 +117,7 @@ describe('RegistryPager when the result set changes while paging', () => {
     });
     const { keys, pager } = await page();
     expectComplete(keys, mark);
-    expect(pager.stats).toMatchObject({ driftRecoveries: 1, extraRequests: 0 });
+    expect(pager.counters).toMatchObject({ driftRecoveries: 1, extraRequests: 0 });
   });
 
   it('steps back when images already read are removed (the offsets shift left)', async () => {
@@ -128,7 +128,7 @@ describe('RegistryPager when the result set changes while paging', () => {
     const { keys, pager } = await page();
     expectComplete(keys, mark);
     expect(keys).toHaveLength(95);
-    expect(pager.stats).toMatchObject({ driftRecoveries: 1, extraRequests: 1 });
+    expect(pager.counters).toMatchObject({ driftRecoveries: 1, extraRequests: 1 });
   });
 
   it('re-aligns when the boundary image itself is removed', async () => {
@@ -148,7 +148,7 @@ describe('RegistryPager when the result set changes while paging', () => {
     });
     const { keys, pager } = await page();
     expectComplete(keys, mark);
-    expect(pager.stats.extraRequests).toBeGreaterThanOrEqual(3);
+    expect(pager.counters.extraRequests).toBeGreaterThanOrEqual(3);
   });
 
   it('catches up after more inserts than a page before the boundary', async () => {
@@ -180,7 +180,7 @@ describe('RegistryPager when the result set changes while paging', () => {
     const { keys, pager } = await page();
     expectComplete(keys, mark);
     expect(keys).toHaveLength(60);
-    expect(pager.stats.driftRecoveries).toBe(0);
+    expect(pager.counters.driftRecoveries).toBe(0);
   });
 });
 
@@ -202,8 +202,8 @@ describe('RegistryPager resume', () => {
     const second = await page({ resume: first.states.at(-1)! });
     expectComplete([...first.keys, ...second.keys], mark);
     // Total-Count grew by more than a page: the search goes forwards first and finds the boundary at once.
-    expect(second.pager.stats).toMatchObject({ driftRecoveries: 1 });
-    expect(second.pager.stats.extraRequests).toBeLessThanOrEqual(5);
+    expect(second.pager.counters).toMatchObject({ driftRecoveries: 1 });
+    expect(second.pager.counters.extraRequests).toBeLessThanOrEqual(5);
     expect(client!.log.some((line) => /lost its position/.test(line.message))).toBe(false);
   });
 
@@ -220,7 +220,7 @@ describe('RegistryPager resume', () => {
     expect(indexes).toEqual([2, 3]);
     const after = await page({ resume: last! });
     expect(after.keys).toEqual([]);
-    expect(after.pager.stats.registryRequests).toBe(0);
+    expect(after.pager.counters.registryRequests).toBe(0);
   });
 
   it('re-reads from offset 0 when every checkpointed image is gone, and loses nothing', async () => {

@@ -274,8 +274,8 @@ describe('the fault matrix', () => {
         // The checkpoint is the last committed page of the failed run, and counts exactly those pages.
         expect(checkpoint?.runId).toBe(record?.runId);
         expect(checkpoint?.pageIndex).toBe(page - 2);
-        expect(checkpoint?.counters.pages).toBe(page - 1);
-        expect(checkpoint?.counters.images).toBe(50 + 49 * (page - 2));
+        expect(checkpoint?.figures.pages).toBe(page - 1);
+        expect(checkpoint?.figures.images).toBe(50 + 49 * (page - 2));
       }
 
       const next = await run();

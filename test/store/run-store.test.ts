@@ -72,7 +72,7 @@ describe('RunStore runs and checkpoints', () => {
     runId,
     pageIndex,
     pagerState,
-    counters: { images: (pageIndex + 1) * 50, pages: pageIndex + 1 },
+    figures: { images: (pageIndex + 1) * 50, pages: pageIndex + 1 },
     startedAt: '2024-06-01T00:00:00.000Z',
     updatedAt: '2024-06-01T00:05:00.000Z',
   });

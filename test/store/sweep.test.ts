@@ -32,7 +32,7 @@ async function runOnce(
       runId,
       pageIndex: 0,
       pagerState: { offset: 50 },
-      counters: {},
+      figures: {},
       startedAt: at,
       updatedAt: at,
     },

@@ -17,7 +17,7 @@ function checkpoint(startedAt = new Date(START).toISOString()): Checkpoint {
     runId: 'r1',
     pageIndex: 3,
     pagerState: { offset: 200 },
-    counters: {},
+    figures: {},
     startedAt,
     updatedAt: startedAt,
   };
@@ -72,7 +72,7 @@ describe('resumeDecision', () => {
       resumeDecision({ checkpoint: checkpoint(), fresh: true, now: START, maxAgeMs: DAY_MS }),
     ).toMatchObject({
       kind: 'discard',
-      reason: 'superseded by a --fresh run',
+      reason: 'superseded by a fresh run (option fresh)',
     });
   });
 

@@ -155,7 +155,7 @@ describe('a run cut by its time budget', () => {
     expect(fresh.images).toBe(sim.truth.present().length);
     expect(await h.stores.runs.getRun(partial.runId)).toMatchObject({
       status: 'failed',
-      error: 'superseded by a --fresh run',
+      error: 'superseded by a fresh run (option fresh)',
     });
   });
 });
