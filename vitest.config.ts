@@ -11,6 +11,7 @@ export const UNIT_TESTS = [
   'test/prisma/rate-limiter.test.ts',
   'test/prisma/rate-limiter-limits.test.ts',
   'test/prisma/retry-policy-limits.test.ts',
+  'test/prisma/pager-unit.test.ts',
   'test/prisma/url.test.ts',
   'test/prisma/schema.test.ts',
   'test/store/pure.test.ts',
