@@ -28,7 +28,9 @@ import {
   type ScanCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
+import type { SeverityCounts } from '../common/records.js';
 import { queryAll, queryPages, type StoredItem } from '../store/batch.js';
+import { decodeChanges, decodeConsole, decodeFinding, decodeHistory, decodeImage } from '../store/items.js';
 import {
   CHANGE_FEED_SHARDS,
   CONSOLES_PK,
@@ -38,7 +40,6 @@ import {
   keyPart,
   monthsBetween,
 } from '../store/keys.js';
-import { decodeChanges } from '../store/model/change.js';
 import { INDEX_NAMES, tableNames } from '../store/tables.js';
 import type { ExportRow, ExportTableName } from './schema.js';
 
@@ -79,13 +80,6 @@ export interface ExportReadStats {
   unknownItems: number;
 }
 
-const str = (value: unknown): string => (typeof value === 'string' ? value : '');
-const strOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-const intOrNull = (value: unknown): number | null =>
-  typeof value === 'number' && Number.isFinite(value) ? Math.trunc(value) : null;
-const numOrNull = (value: unknown): number | null =>
-  typeof value === 'number' && Number.isFinite(value) ? value : null;
-
 /**
  * An ISO time as `YYYY-MM-DDTHH:mm:ss.sssZ` (UTC), or null. Offsets are converted here because
  * DuckDB's `CAST(... AS TIMESTAMP)` would ignore them.
@@ -101,112 +95,121 @@ export function toUtcIso(value: unknown, where: string): string | null {
   return new Date(time).toISOString();
 }
 
-function counts(prefix: string, value: unknown): Record<string, number> {
-  const source = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  const row: Record<string, number> = {};
-  for (const severity of ['critical', 'high', 'medium', 'low', 'total']) {
-    row[`${prefix}_${severity}`] = intOrNull(source[severity]) ?? 0;
-  }
-  return row;
+function counts(prefix: string, value: SeverityCounts): Record<string, number> {
+  return {
+    [`${prefix}_critical`]: value.critical,
+    [`${prefix}_high`]: value.high,
+    [`${prefix}_medium`]: value.medium,
+    [`${prefix}_low`]: value.low,
+    [`${prefix}_total`]: value.total,
+  };
 }
 
-function identity(item: StoredItem): ExportRow {
-  const registry = str(item.registry);
-  const repo = str(item.repo);
-  const tag = str(item.tag);
+function identity(item: {
+  consoleId: string;
+  registry: string;
+  repo: string;
+  tag: string;
+  imageKey: string;
+}) {
   return {
-    console_id: str(item.consoleId),
-    registry,
-    repo,
-    tag,
-    image_key: strOrNull(item.imageKey) ?? `${registry}/${repo}:${tag}`,
+    console_id: item.consoleId,
+    registry: item.registry,
+    repo: item.repo,
+    tag: item.tag,
+    image_key: item.imageKey || `${item.registry}/${item.repo}:${item.tag}`,
   };
 }
 
 /**
- * The `images` row of an image item (pure).
+ * The `images` row of an image item (pure), read through the store's one decoder.
  *
  * @example
  * imageRow({ type: 'image', consoleId: 'prod', registry: 'r', repo: 'a', tag: '1', removed: false, ... })
  */
 export function imageRow(item: StoredItem): ExportRow {
-  const at = (name: string) => toUtcIso(item[name], `image ${str(item.imageKey)} ${name}`);
+  const image = decodeImage(item);
+  const at = (name: string, value: string | null | undefined) =>
+    toUtcIso(value, `image ${image.imageKey} ${name}`);
   return {
-    ...identity(item),
-    report_id: strOrNull(item.reportId),
-    digest: strOrNull(item.digest),
-    image_id: strOrNull(item.imageId),
-    scan_time: at('scanTime'),
-    last_scanned_at: at('lastScannedAt'),
-    first_seen_at: at('firstSeenAt'),
-    updated_at: at('updatedAt'),
-    removed: item.removed === true,
-    removed_at: at('removedAt'),
-    os_distro: strOrNull(item.osDistro),
-    os_distro_version: strOrNull(item.osDistroVersion),
-    scan_version: strOrNull(item.scanVersion),
-    ...counts('vulnerabilities', item.vulnerabilityCounts),
-    ...counts('compliance', item.complianceCounts),
-    package_count: intOrNull(item.packageCount),
-    finding_count: intOrNull(item.findingCount),
-    risk_factor_count: intOrNull(item.riskFactorCount),
-    content_hash: strOrNull(item.contentHash),
+    ...identity(image),
+    report_id: image.reportId,
+    digest: image.digest,
+    image_id: image.imageId,
+    scan_time: at('scanTime', image.scanTime),
+    last_scanned_at: at('lastScannedAt', image.lastScannedAt),
+    first_seen_at: at('firstSeenAt', image.firstSeenAt),
+    updated_at: at('updatedAt', image.updatedAt || null),
+    removed: image.removed,
+    removed_at: at('removedAt', image.removedAt),
+    os_distro: image.osDistro,
+    os_distro_version: image.osDistroVersion,
+    scan_version: image.scanVersion,
+    ...counts('vulnerabilities', image.vulnerabilityCounts),
+    ...counts('compliance', image.complianceCounts),
+    package_count: image.packageCount,
+    finding_count: image.findingCount,
+    risk_factor_count: image.riskFactorCount,
+    content_hash: image.contentHash || null,
   };
 }
 
 /**
- * The `findings` row of a finding item (pure). `imageLastScannedAt` is the image's latest scan the
- * sync saw: the `last_seen` of an open finding (the store does not rewrite findings on every scan).
+ * The `findings` row of a finding item (pure), read through the store's one decoder.
+ * `imageLastScannedAt` is the image's latest scan the sync saw: the `last_seen` of an open finding
+ * (the store does not rewrite findings on every scan).
  */
 export function findingRow(item: StoredItem, imageLastScannedAt: string | null): ExportRow {
-  const where = `finding ${str(item.imageKey)} ${str(item.findingKey)}`;
-  const resolvedAt = toUtcIso(item.resolvedAt, `${where} resolvedAt`);
-  const riskFactors = Array.isArray(item.riskFactors) ? item.riskFactors.map(String) : [];
+  const finding = decodeFinding(item);
+  const where = `finding ${finding.imageKey} ${finding.findingKey}`;
+  const time = (name: string, value: string | null | undefined) =>
+    toUtcIso(value || null, `${where} ${name}`);
+  const resolvedAt = time('resolvedAt', finding.resolvedAt);
   return {
-    ...identity(item),
-    finding_key: str(item.findingKey),
-    vulnerability_id: str(item.id),
-    severity: str(item.severity),
-    vendor_severity: strOrNull(item.vendorSeverity),
-    cvss: numOrNull(item.cvss),
-    package_name: str(item.packageName),
-    package_version: str(item.packageVersion),
-    package_type: strOrNull(item.packageType),
-    status: strOrNull(item.status),
-    fix_date: toUtcIso(item.fixDate, `${where} fixDate`),
-    published: toUtcIso(item.published, `${where} published`),
-    title: strOrNull(item.title),
-    link: strOrNull(item.link),
-    vector: strOrNull(item.vector),
-    risk_factors: riskFactors.length > 0 ? JSON.stringify(riskFactors) : null,
-    description: strOrNull(item.description),
+    ...identity(finding),
+    finding_key: finding.findingKey,
+    vulnerability_id: finding.id,
+    severity: finding.severity,
+    vendor_severity: finding.vendorSeverity || null,
+    cvss: finding.cvss,
+    package_name: finding.packageName,
+    package_version: finding.packageVersion,
+    package_type: finding.packageType,
+    status: finding.status,
+    fix_date: time('fixDate', finding.fixDate),
+    published: time('published', finding.published),
+    title: finding.title,
+    link: finding.link,
+    vector: finding.vector,
+    risk_factors: finding.riskFactors.length > 0 ? JSON.stringify(finding.riskFactors) : null,
+    description: finding.description,
     is_open: resolvedAt === null,
-    first_seen:
-      toUtcIso(item.firstSeen, `${where} firstSeen`) ?? toUtcIso(item.updatedAt, `${where} updatedAt`),
-    last_seen: resolvedAt ?? toUtcIso(imageLastScannedAt, `${where} lastSeen`),
+    first_seen: time('firstSeen', finding.firstSeen) ?? time('updatedAt', finding.updatedAt),
+    last_seen: resolvedAt ?? time('lastSeen', imageLastScannedAt),
     resolved_at: resolvedAt,
-    resolved_reason: resolvedAt === null ? null : strOrNull(item.resolvedReason),
-    occurrences: intOrNull(item.occurrences),
-    updated_at: toUtcIso(item.updatedAt, `${where} updatedAt`),
+    resolved_reason: resolvedAt === null ? null : (finding.resolvedReason ?? null),
+    occurrences: finding.occurrences,
+    updated_at: time('updatedAt', finding.updatedAt),
   };
 }
 
-/** The `scans` row of a history item (pure). */
+/** The `scans` row of a history item (pure), read through the store's one decoder. */
 export function scanRow(item: StoredItem): ExportRow {
-  const where = `history ${str(item.imageKey)}`;
+  const history = decodeHistory(item);
+  const where = `history ${history.imageKey}`;
   return {
-    ...identity(item),
-    observed_at: toUtcIso(item.observedAt, `${where} observedAt`),
-    scan_time: toUtcIso(item.scanTime, `${where} scanTime`),
-    seen_at: toUtcIso(item.seenAt, `${where} seenAt`),
-    digest: strOrNull(item.digest),
-    image_id: strOrNull(item.imageId),
-    content_hash: str(item.contentHash),
-    ...counts('vulnerabilities', item.vulnerabilityCounts),
-    ...counts('compliance', item.complianceCounts),
-    package_count: intOrNull(item.packageCount),
-    finding_count: intOrNull(item.findingCount),
-    run_id: strOrNull(item.runId),
+    ...identity(history),
+    observed_at: toUtcIso(history.observedAt || null, `${where} observedAt`),
+    scan_time: toUtcIso(history.scanTime, `${where} scanTime`),
+    seen_at: toUtcIso(history.seenAt || null, `${where} seenAt`),
+    digest: history.digest,
+    image_id: history.imageId,
+    content_hash: history.contentHash,
+    ...counts('vulnerabilities', history.vulnerabilityCounts),
+    ...counts('compliance', history.complianceCounts),
+    package_count: history.packageCount,
+    finding_count: history.findingCount,
+    run_id: history.runId || null,
   };
 }
 
@@ -312,7 +315,7 @@ class PartitionAssembler {
   private emit(item: StoredItem, image: StoredItem, out: ExportRecord[]): void {
     if (item.type === 'finding') {
       if (this.keep('findings', item)) {
-        out.push({ table: 'findings', row: findingRow(item, strOrNull(image.lastScannedAt)) });
+        out.push({ table: 'findings', row: findingRow(item, decodeImage(image).lastScannedAt) });
       }
     } else if (this.keep('scans', item)) {
       out.push({ table: 'scans', row: scanRow(item) });
@@ -460,7 +463,7 @@ async function listConsoles(options: ExportReaderOptions): Promise<string[]> {
     ExpressionAttributeValues: { ':pk': CONSOLES_PK },
   });
   return items
-    .map((item) => str(item.consoleId))
+    .map((item) => decodeConsole(item).consoleId)
     .filter((id) => id !== '')
     .sort();
 }
@@ -487,12 +490,9 @@ async function* consoleQuery(
     for (const summary of page) {
       // The index projects `updatedAt` when the store's definition includes it: unchanged images are skipped
       // without reading their partition. Without it, every partition is read and filtered.
-      if (since !== undefined && typeof summary.updatedAt === 'string' && summary.updatedAt < since) continue;
-      const pk = imagePk(consoleId, {
-        registry: str(summary.registry),
-        repo: str(summary.repo),
-        tag: str(summary.tag),
-      });
+      const image = decodeImage(summary);
+      if (since !== undefined && image.updatedAt !== '' && image.updatedAt < since) continue;
+      const pk = imagePk(consoleId, image);
       for await (const items of queryPages(options.client, {
         TableName: tables.images,
         KeyConditionExpression: 'pk = :pk',
@@ -520,8 +520,8 @@ async function* consoleQuery(
     const registered = await options.client.send(
       new GetCommand({ TableName: tables.runs, Key: { pk: CONSOLES_PK, sk: consoleId } }),
     );
-    const registeredAt = strOrNull(registered.Item?.registeredAt);
-    if (registeredAt !== null && registeredAt < earliest) earliest = registeredAt;
+    const registeredAt = registered.Item ? decodeConsole(registered.Item).registeredAt : undefined;
+    if (registeredAt !== undefined && registeredAt < earliest) earliest = registeredAt;
     if (earliest === '9999') return;
     // A change is stamped with the page's seen time, which may precede the registration by a moment.
     earliest = previousMonth(earliest);

@@ -4,10 +4,16 @@
  */
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
-import type { Severity } from '../common/records.js';
 import { batchGet, mapLimit, queryAll, queryPages, type RetryPolicy, type StoredItem } from './batch.js';
 import { lowLevel } from './client.js';
-import { countsOf, decodeChanges, decodeHistory } from './items.js';
+import {
+  decodeChanges,
+  decodeConsole,
+  decodeFinding,
+  decodeHistory,
+  decodeImage,
+  type FindingItem,
+} from './items.js';
 import {
   CHANGE_FEED_SHARDS,
   CONSOLES_PK,
@@ -44,21 +50,19 @@ export interface QueryStoreDeps {
 
 const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
-const str = (value: unknown): string => (typeof value === 'string' ? value : '');
-const strOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 /** Code-point order: deterministic whatever the locale. */
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const numOrNull = (value: unknown): number | null => (typeof value === 'number' ? value : null);
 
 function toSummary(item: StoredItem): ImageSummary {
+  const image = decodeImage(item);
   return {
-    registry: str(item.registry),
-    repo: str(item.repo),
-    tag: str(item.tag),
-    digest: strOrNull(item.digest),
-    imageId: strOrNull(item.imageId),
-    scanTime: strOrNull(item.scanTime),
-    vulnerabilityCounts: countsOf(item.vulnerabilityCounts),
+    registry: image.registry,
+    repo: image.repo,
+    tag: image.tag,
+    digest: image.digest,
+    imageId: image.imageId,
+    scanTime: image.scanTime,
+    vulnerabilityCounts: image.vulnerabilityCounts,
   };
 }
 
@@ -89,11 +93,11 @@ export class QueryStore {
   async image(key: ImageKeyInput): Promise<ImageView | undefined> {
     const { client, tables, consoleId } = this.deps;
     const pk = imagePk(consoleId, key);
-    const { Item: image } = await client.send(
+    const { Item: item } = await client.send(
       new GetCommand({ TableName: tables.images, Key: { pk, sk: IMAGE_SK }, ConsistentRead: true }),
     );
-    if (!image) return undefined;
-    const lastScannedAt = strOrNull(image.lastScannedAt);
+    if (!item) return undefined;
+    const image = decodeImage(item);
     const open = await queryAll(client, {
       TableName: tables.images,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
@@ -101,18 +105,21 @@ export class QueryStore {
       ExpressionAttributeValues: { ':pk': pk, ':prefix': FINDING_PREFIX },
       ConsistentRead: true,
     });
-    const findings: FindingView[] = open.map((item) => ({
-      id: str(item.id),
-      severity: str(item.severity) as Severity,
-      vendorSeverity: str(item.vendorSeverity),
-      cvss: numOrNull(item.cvss),
-      packageName: str(item.packageName),
-      packageVersion: str(item.packageVersion),
-      status: strOrNull(item.status),
-      firstSeen: str(item.firstSeen),
-      // Unchanged re-scans do not rewrite findings: an open finding was last seen by the image's latest scan.
-      lastSeen: lastScannedAt ?? str(item.updatedAt),
-    }));
+    const findings: FindingView[] = open.map((found) => {
+      const finding = decodeFinding(found);
+      return {
+        id: finding.id,
+        severity: finding.severity,
+        vendorSeverity: finding.vendorSeverity,
+        cvss: finding.cvss,
+        packageName: finding.packageName,
+        packageVersion: finding.packageVersion,
+        status: finding.status,
+        firstSeen: finding.firstSeen,
+        // Unchanged re-scans do not rewrite findings: an open finding was last seen by the image's latest scan.
+        lastSeen: image.lastScannedAt ?? finding.updatedAt,
+      };
+    });
     findings.sort(
       (a, b) =>
         (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9) ||
@@ -123,17 +130,17 @@ export class QueryStore {
     );
     return {
       consoleId,
-      registry: str(image.registry),
-      repo: str(image.repo),
-      tag: str(image.tag),
-      digest: strOrNull(image.digest),
-      imageId: strOrNull(image.imageId),
-      scanTime: strOrNull(image.scanTime),
-      lastScannedAt,
-      removed: image.removed === true,
-      removedAt: strOrNull(image.removedAt),
-      contentHash: str(image.contentHash),
-      vulnerabilityCounts: countsOf(image.vulnerabilityCounts),
+      registry: image.registry,
+      repo: image.repo,
+      tag: image.tag,
+      digest: image.digest,
+      imageId: image.imageId,
+      scanTime: image.scanTime,
+      lastScannedAt: image.lastScannedAt,
+      removed: image.removed,
+      removedAt: image.removedAt ?? null,
+      contentHash: image.contentHash,
+      vulnerabilityCounts: image.vulnerabilityCounts,
       findings,
     };
   }
@@ -191,35 +198,29 @@ export class QueryStore {
       ExpressionAttributeValues: { ':pk': `${keyPart(consoleId)}#${keyPart(id)}` },
     });
     if (hits.length === 0) return [];
+    const findings = hits.map((hit) => decodeFinding(hit));
     // The digest lives on the image item only (a re-pushed tag changes it without touching findings).
-    const pks = [
-      ...new Set(
-        hits.map((hit) =>
-          imagePk(consoleId, { registry: str(hit.registry), repo: str(hit.repo), tag: str(hit.tag) }),
-        ),
-      ),
-    ];
+    const pkOf = (finding: FindingItem) => imagePk(consoleId, finding);
+    const pks = [...new Set(findings.map(pkOf))];
     const images = await batchGet(
       lowLevel(client),
       tables.images,
       pks.map((pk) => ({ pk: { S: pk }, sk: { S: IMAGE_SK } })),
       this.deps.retry,
     );
-    const imageByPk = new Map(images.map((image) => [String(image.pk), image]));
+    const imageByPk = new Map(images.map((item) => [String(item.pk), decodeImage(item)]));
     const result: CveHit[] = [];
-    for (const hit of hits) {
-      const image = imageByPk.get(
-        imagePk(consoleId, { registry: str(hit.registry), repo: str(hit.repo), tag: str(hit.tag) }),
-      );
-      if (!image || image.removed === true) continue;
+    for (const finding of findings) {
+      const image = imageByPk.get(pkOf(finding));
+      if (!image || image.removed) continue;
       result.push({
-        registry: str(hit.registry),
-        repo: str(hit.repo),
-        tag: str(hit.tag),
-        digest: strOrNull(image.digest),
-        packageName: str(hit.packageName),
-        packageVersion: str(hit.packageVersion),
-        severity: str(hit.severity) as Severity,
+        registry: finding.registry,
+        repo: finding.repo,
+        tag: finding.tag,
+        digest: image.digest,
+        packageName: finding.packageName,
+        packageVersion: finding.packageVersion,
+        severity: finding.severity,
       });
     }
     return result;
@@ -255,7 +256,7 @@ export class QueryStore {
         ConsistentRead: true,
       }),
     );
-    const firstChangeAt = typeof registry?.firstChangeAt === 'string' ? registry.firstChangeAt : undefined;
+    const firstChangeAt = registry ? decodeConsole(registry).firstChangeAt : undefined;
     if (firstChangeAt === undefined) return [];
     const start = [firstChangeAt, from].sort()[1] ?? from;
     const now = this.deps.now().toISOString();
@@ -320,7 +321,7 @@ export class QueryStore {
       ExpressionAttributeValues: { ':pk': CONSOLES_PK },
       ConsistentRead: true,
     });
-    return items.map((item) => str(item.consoleId)).sort();
+    return items.map((item) => decodeConsole(item).consoleId).sort();
   }
 
   /**

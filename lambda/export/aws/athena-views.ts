@@ -10,6 +10,7 @@
  * beats the snapshot; the newest increment wins) and drops deleted items.
  */
 import { SyncError } from '../../common/errors.js';
+import type { ChangeEntry, ChangeItem, FindingItem, HistoryItem, ImageItem } from '../../store/items.js';
 import {
   ATHENA_TYPES,
   CHANGES_TABLE,
@@ -31,8 +32,19 @@ export const RAW_TABLES = {
 
 type DynamoType = 'S' | 'N' | 'BOOL' | 'COUNTS' | 'LIST_S' | 'CHANGE_ENTRIES';
 
+/**
+ * An attribute of a stored item, by the store model's own names: a renamed or dropped attribute
+ * fails the type check here instead of reading NULL in Athena.
+ */
+type ItemAttribute =
+  | keyof ImageItem
+  | keyof FindingItem
+  | keyof HistoryItem
+  | keyof ChangeItem
+  | keyof ChangeEntry;
+
 /** The attributes of one entry of a change item's `findings` list (`ChangeEntry`). */
-const CHANGE_ENTRY_ATTRIBUTES = [
+const CHANGE_ENTRY_ATTRIBUTES: ReadonlyArray<keyof ChangeEntry> = [
   'findingKey',
   'id',
   'packageName',
@@ -43,7 +55,7 @@ const CHANGE_ENTRY_ATTRIBUTES = [
 ];
 
 /** The item attributes the views read, with their DynamoDB type. */
-const ITEM_ATTRIBUTES: Readonly<Record<string, DynamoType>> = {
+const ITEM_ATTRIBUTES: Readonly<Partial<Record<ItemAttribute, DynamoType>>> = {
   pk: 'S',
   sk: 'S',
   type: 'S',
@@ -140,7 +152,11 @@ export function incrementalTableColumns(): Array<{ name: string; type: string }>
   ];
 }
 
-const attr = (alias: string, name: string, type: DynamoType = ITEM_ATTRIBUTES[name] ?? 'S'): string => {
+const attr = (
+  alias: string,
+  name: ItemAttribute,
+  type: DynamoType = ITEM_ATTRIBUTES[name] ?? 'S',
+): string => {
   const field = name.toLowerCase();
   switch (type) {
     case 'S':
@@ -173,7 +189,7 @@ function columnExpressions(table: ExportTableName): Record<string, string> {
         `coalesce(CAST(i.${attribute.toLowerCase()}.m.${severity}.n AS integer), 0)`,
       ]),
     );
-  const integer = (name: string) => `CAST(${attr('i', name)} AS integer)`;
+  const integer = (name: ItemAttribute) => `CAST(${attr('i', name)} AS integer)`;
   switch (table) {
     case 'images':
       return {
@@ -244,7 +260,8 @@ function columnExpressions(table: ExportTableName): Record<string, string> {
     case 'changes': {
       // One row per finding of a change item (`e.entry`); an item of the one-per-finding layout has
       // no list and gives one row from its own attributes.
-      const entry = (name: string) => `coalesce(e.entry.m.${name.toLowerCase()}.s, ${attr('i', name)})`;
+      const entry = (name: keyof ChangeEntry & ItemAttribute) =>
+        `coalesce(e.entry.m.${name.toLowerCase()}.s, ${attr('i', name)})`;
       return {
         console_id: identity.console_id,
         change: `CASE WHEN ${attr('i', 'change')} = 'resolved' THEN 'resolved' ELSE 'new' END`,

@@ -57,6 +57,8 @@ export const strOrUndefined = (value: unknown): string | undefined =>
   typeof value === 'string' ? value : undefined;
 export const numOrNull = (value: unknown): number | null =>
   typeof value === 'number' && Number.isFinite(value) ? value : null;
+export const intOrNull = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? Math.trunc(value) : null;
 
 /** Zero counts, for images stored before counts existed or malformed items. */
 export function countsOf(value: unknown): SeverityCounts {

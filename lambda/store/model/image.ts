@@ -8,6 +8,7 @@ import { identityPk, imageKeyOf, imageKeyString } from '../identity.js';
 import { currentImageKeys, IMAGE_SK } from '../keys.js';
 import {
   countsOf,
+  intOrNull,
   itemSize,
   type RawItem,
   type RawPointer,
@@ -181,6 +182,15 @@ export interface StoredImage {
   updatedAt: string;
   lastRunId: string | undefined;
   vulnerabilityCounts: SeverityCounts;
+  consoleId: string;
+  reportId: string | null;
+  osDistro: string | null;
+  osDistroVersion: string | null;
+  scanVersion: string | null;
+  complianceCounts: SeverityCounts;
+  packageCount: number | null;
+  findingCount: number | null;
+  riskFactorCount: number | null;
 }
 
 /**
@@ -212,5 +222,14 @@ export function decodeImage(item: RawItem): StoredImage {
     updatedAt: str(item.updatedAt),
     lastRunId: strOrUndefined(item.lastRunId),
     vulnerabilityCounts: countsOf(item.vulnerabilityCounts),
+    consoleId: str(item.consoleId),
+    reportId: strOrNull(item.reportId),
+    osDistro: strOrNull(item.osDistro),
+    osDistroVersion: strOrNull(item.osDistroVersion),
+    scanVersion: strOrNull(item.scanVersion),
+    complianceCounts: countsOf(item.complianceCounts),
+    packageCount: intOrNull(item.packageCount),
+    findingCount: intOrNull(item.findingCount),
+    riskFactorCount: intOrNull(item.riskFactorCount),
   };
 }
