@@ -1,4 +1,4 @@
-import type { FindingRecord, Severity } from '../common/records.js';
+import type { FindingRecord } from '../common/records.js';
 import { sha256Hex } from './hash.js';
 import { DESCRIPTION_MAX_CHARS, FINDING_KEY_MAX_BYTES, TEXT_MAX_CHARS } from './limits.js';
 import {
@@ -46,23 +46,7 @@ function escapeKeyPart(part: string): string {
 }
 
 /** One vulnerability row read from the report, before merging and capping. */
-interface FindingDraft {
-  id: string;
-  severity: Severity;
-  vendorSeverity: string;
-  cvss: number | null;
-  packageName: string;
-  packageVersion: string;
-  packageType: string | null;
-  status: string | null;
-  fixDate: string | null;
-  published: string | null;
-  link: string | null;
-  title: string | null;
-  description: string | null;
-  vector: string | null;
-  riskFactors: string[];
-}
+type FindingDraft = Omit<FindingRecord, 'key' | 'contentHash' | 'descriptionTruncated'>;
 
 /** Optional text fields a merge fills from the first duplicate row that has them. */
 const COALESCED_FIELDS = [

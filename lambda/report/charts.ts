@@ -58,13 +58,38 @@ const severityOrder = {
   type: 'quantitative',
 } as const;
 
+/** The axis of open findings stacked by severity. */
+const stackedFindings = (field: string) => ({
+  field,
+  type: 'quantitative',
+  stack: 'zero',
+  title: 'open findings',
+  axis: { tickMinStep: 1 },
+});
+
+/** One row per severity of each input row: its count of that severity, the row's rank as `order`. */
+function severityRows<T extends Record<(typeof SEVERITIES)[number], number>>(
+  rows: readonly T[],
+  label: (row: T) => Record<string, string>,
+) {
+  return rows.flatMap((row, index) =>
+    SEVERITIES.map((severity) => ({
+      ...label(row),
+      order: index,
+      severity,
+      findings: row[severity],
+      rank: rank(severity),
+    })),
+  );
+}
+
 const rank = (severity: string) => SEVERITIES.indexOf(severity as (typeof SEVERITIES)[number]);
 
 type Spec = Record<string, unknown>;
+type ChartSpec = Omit<RenderedChart, 'svg'> & { spec: Spec };
 
 /** The Vega-Lite specification of every chart, from the report's numbers (pure). */
-export function chartSpecs(data: ReportData): Array<Omit<RenderedChart, 'svg'> & { spec: Spec }> {
-  const width = 640;
+export function chartSpecs(data: ReportData): ChartSpec[] {
   const trendRows = data.openTrend.flatMap((day) =>
     SEVERITIES.map((severity) => ({ day: day.day, severity, open: day[severity], rank: rank(severity) })),
   );
@@ -76,29 +101,29 @@ export function chartSpecs(data: ReportData): Array<Omit<RenderedChart, 'svg'> &
     { severity: row.severity, statistic: 'median', days: row.medianDays },
     { severity: row.severity, statistic: '90th percentile', days: row.p90Days },
   ]);
-  const ageRows = data.openAge.flatMap((bucket, index) =>
-    SEVERITIES.map((severity) => ({
-      bucket: bucket.bucket,
-      order: index,
-      severity,
-      findings: bucket[severity],
-      rank: rank(severity),
-    })),
-  );
-  const repoRows = data.riskiestRepositories.flatMap((repo, index) =>
-    SEVERITIES.map((severity) => ({
-      repository: `${repo.registry}/${repo.repo}`,
-      order: index,
-      severity,
-      findings: repo[severity],
-      rank: rank(severity),
-    })),
-  );
+  const ageRows = severityRows(data.openAge, (bucket) => ({ bucket: bucket.bucket }));
+  const repoRows = severityRows(data.riskiestRepositories, (repo) => ({
+    repository: `${repo.registry}/${repo.repo}`,
+  }));
+  return [
+    ...timeCharts(data.timeBase, trendRows, moveRows, fixRows),
+    ...postureCharts(data, ageRows, repoRows),
+  ];
+}
+
+/** The charts over time: open findings, new and resolved per day, time to fix. */
+function timeCharts(
+  timeBase: string,
+  trendRows: object[],
+  moveRows: object[],
+  fixRows: Array<{ days: number | null }>,
+): ChartSpec[] {
+  const width = 640;
   const dayAxis = {
     field: 'day',
     type: 'temporal',
     timeUnit: 'utcyearmonthdate',
-    title: `day (UTC, ${data.timeBase})`,
+    title: `day (UTC, ${timeBase})`,
     axis: { format: '%b %d', labelOverlap: true },
   };
   return [
@@ -114,13 +139,7 @@ export function chartSpecs(data: ReportData): Array<Omit<RenderedChart, 'svg'> &
         mark: { type: 'area', line: true },
         encoding: {
           x: dayAxis,
-          y: {
-            field: 'open',
-            type: 'quantitative',
-            stack: 'zero',
-            title: 'open findings',
-            axis: { tickMinStep: 1 },
-          },
+          y: stackedFindings('open'),
           color: severityColor,
           order: severityOrder,
         },
@@ -181,6 +200,12 @@ export function chartSpecs(data: ReportData): Array<Omit<RenderedChart, 'svg'> &
         },
       },
     },
+  ];
+}
+
+/** The posture now: age of open findings, top vulnerabilities, riskiest repositories. */
+function postureCharts(data: ReportData, ageRows: object[], repoRows: object[]): ChartSpec[] {
+  return [
     {
       id: 'open-age',
       title: 'Age of open findings',
@@ -199,13 +224,7 @@ export function chartSpecs(data: ReportData): Array<Omit<RenderedChart, 'svg'> &
             title: 'open for',
             axis: { labelAngle: 0 },
           },
-          y: {
-            field: 'findings',
-            type: 'quantitative',
-            stack: 'zero',
-            title: 'open findings',
-            axis: { tickMinStep: 1 },
-          },
+          y: stackedFindings('findings'),
           color: severityColor,
           order: severityOrder,
         },
@@ -240,13 +259,7 @@ export function chartSpecs(data: ReportData): Array<Omit<RenderedChart, 'svg'> &
         mark: { type: 'bar' },
         encoding: {
           y: { field: 'repository', type: 'nominal', sort: { field: 'order' }, title: null },
-          x: {
-            field: 'findings',
-            type: 'quantitative',
-            stack: 'zero',
-            title: 'open findings',
-            axis: { tickMinStep: 1 },
-          },
+          x: stackedFindings('findings'),
           color: severityColor,
           order: severityOrder,
         },

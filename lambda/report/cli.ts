@@ -3,22 +3,12 @@
  * The report's modules (DuckDB, Vega) load only when the command runs.
  */
 import { setFlagsFromString } from 'node:v8';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../common/errors.js';
-import { EXPORT_V8_FLAGS } from '../export/cli.js';
+import { EXPORT_V8_FLAGS, type ExportCommandDeps } from '../export/cli.js';
 
-export interface ReportCommandDeps {
-  out: {
-    stdout: NodeJS.WritableStream;
-    stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  };
-  /** The store to read, from the program's configuration (called when the command runs). */
-  store: () => { client: DynamoDBDocumentClient; tablePrefix: string };
-  now?: () => Date;
-  /** Sets V8 flags of this process (default `v8.setFlagsFromString`), as the `export` command does. */
-  setV8Flags?: (flags: string) => void;
-}
+/** What the `report` command gets, as the `export` command: output streams, the store to read, a clock, the V8 flag setter. */
+export type ReportCommandDeps = ExportCommandDeps;
 
 interface ReportCommandOptions {
   out: string;

@@ -300,70 +300,61 @@ export async function batchGet(
   return found;
 }
 
-/** Every page of a Query through the low-level client (unmarshalled): the write path's reads. */
-export async function* queryItemPages(
-  client: LowLevelClient,
-  input: LowQueryInput,
+/** The pages of a Query, one request each; `fetch` sends the request that starts at `startKey`. */
+async function* paginate<Key>(
+  input: { TableName?: string; IndexName?: string },
+  fetch: (startKey: Key | undefined) => Promise<{ items: StoredItem[]; next: Key | undefined }>,
 ): AsyncGenerator<StoredItem[]> {
-  let startKey: AttributeMap | undefined;
+  let startKey: Key | undefined;
   do {
-    let page: StoredItem[];
+    let page: { items: StoredItem[]; next: Key | undefined };
     try {
-      const response = await client.send(
-        new LowQueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
-      );
-      page = (response.Items ?? []).map(fromAttributeMap);
-      startKey = response.LastEvaluatedKey;
+      page = await fetch(startKey);
     } catch (error) {
-      throw new SyncError(
-        'store.queryFailed',
-        `Query on ${input.TableName}${input.IndexName ? `/${input.IndexName}` : ''} failed`,
-        { table: input.TableName, index: input.IndexName },
-        error,
-      );
+      const { TableName: table, IndexName: index } = input;
+      const message = `Query on ${table}${index ? `/${index}` : ''} failed`;
+      throw new SyncError('store.queryFailed', message, { table, index }, error);
     }
-    yield page;
+    startKey = page.next;
+    yield page.items;
   } while (startKey);
+}
+
+async function collect(pages: AsyncGenerator<StoredItem[]>): Promise<StoredItem[]> {
+  const items: StoredItem[] = [];
+  for await (const page of pages) items.push(...page);
+  return items;
+}
+
+/** Every page of a Query through the low-level client (unmarshalled): the write path's reads. */
+export function queryItemPages(client: LowLevelClient, input: LowQueryInput): AsyncGenerator<StoredItem[]> {
+  return paginate<AttributeMap>(input, async (startKey) => {
+    const response = await client.send(
+      new LowQueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+    );
+    return { items: (response.Items ?? []).map(fromAttributeMap), next: response.LastEvaluatedKey };
+  });
 }
 
 /** Every item of a low-level Query, all pages. */
-export async function queryItems(client: LowLevelClient, input: LowQueryInput): Promise<StoredItem[]> {
-  const items: StoredItem[] = [];
-  for await (const page of queryItemPages(client, input)) items.push(...page);
-  return items;
+export function queryItems(client: LowLevelClient, input: LowQueryInput): Promise<StoredItem[]> {
+  return collect(queryItemPages(client, input));
 }
 
 /** Every page of a Query, as one stream of items (bounded memory for large partitions). */
-export async function* queryPages(
+export function queryPages(
   client: DynamoDBDocumentClient,
   input: QueryCommandInput,
 ): AsyncGenerator<StoredItem[]> {
-  let startKey: StoredItem | undefined;
-  do {
-    let response: QueryCommandOutput;
-    try {
-      response = await client.send(
-        new QueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
-      );
-    } catch (error) {
-      throw new SyncError(
-        'store.queryFailed',
-        `Query on ${input.TableName}${input.IndexName ? `/${input.IndexName}` : ''} failed`,
-        { table: input.TableName, index: input.IndexName },
-        error,
-      );
-    }
-    yield (response.Items as StoredItem[] | undefined) ?? [];
-    startKey = response.LastEvaluatedKey;
-  } while (startKey);
+  return paginate<StoredItem>(input, async (startKey) => {
+    const response: QueryCommandOutput = await client.send(
+      new QueryCommand({ ...input, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+    );
+    return { items: (response.Items as StoredItem[] | undefined) ?? [], next: response.LastEvaluatedKey };
+  });
 }
 
 /** Every item a Query returns, all pages. */
-export async function queryAll(
-  client: DynamoDBDocumentClient,
-  input: QueryCommandInput,
-): Promise<StoredItem[]> {
-  const items: StoredItem[] = [];
-  for await (const page of queryPages(client, input)) items.push(...page);
-  return items;
+export function queryAll(client: DynamoDBDocumentClient, input: QueryCommandInput): Promise<StoredItem[]> {
+  return collect(queryPages(client, input));
 }

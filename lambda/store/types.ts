@@ -1,5 +1,5 @@
 /** Public types of the store: run records, checkpoints and the JSON shapes of the query commands (SPEC §3). */
-import type { Severity, SeverityCounts } from '../common/records.js';
+import type { FindingRecord, Severity, SeverityCounts } from '../common/records.js';
 
 /** How a run ended; a run record says `running` until then. */
 export type RunStatus = 'completed' | 'partial' | 'failed' | 'skipped';
@@ -48,34 +48,14 @@ export interface ImageKeyInput {
 }
 
 /** One open finding in `query image` (SPEC §3). */
-export interface FindingView {
-  id: string;
-  severity: Severity;
-  vendorSeverity: string;
-  cvss: number | null;
-  packageName: string;
-  packageVersion: string;
-  status: string | null;
+export interface FindingView
+  extends Pick<
+    FindingRecord,
+    'id' | 'severity' | 'vendorSeverity' | 'cvss' | 'packageName' | 'packageVersion' | 'status'
+  > {
   firstSeen: string;
   /** Open finding: the image's latest scan that still contained it (`lastScannedAt`). */
   lastSeen: string;
-}
-
-/** `query image --json` (SPEC §3). */
-export interface ImageView {
-  consoleId: string;
-  registry: string;
-  repo: string;
-  tag: string;
-  digest: string | null;
-  imageId: string | null;
-  scanTime: string | null;
-  lastScannedAt: string | null;
-  removed: boolean;
-  removedAt: string | null;
-  contentHash: string;
-  vulnerabilityCounts: SeverityCounts;
-  findings: FindingView[];
 }
 
 /** One row of `query images`. */
@@ -87,6 +67,16 @@ export interface ImageSummary {
   imageId: string | null;
   scanTime: string | null;
   vulnerabilityCounts: SeverityCounts;
+}
+
+/** `query image --json` (SPEC §3). */
+export interface ImageView extends ImageSummary {
+  consoleId: string;
+  lastScannedAt: string | null;
+  removed: boolean;
+  removedAt: string | null;
+  contentHash: string;
+  findings: FindingView[];
 }
 
 /** One row of `query cve` (SPEC §3). */

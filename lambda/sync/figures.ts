@@ -102,19 +102,10 @@ export function runTotals(
 }
 
 /** The figures the engine counts itself in one invocation (the client and the clock give the rest). */
-export interface OwnCounts {
-  images: number;
-  pages: number;
-  written: number;
-  unchanged: number;
-  changed: number;
-  new: number;
-  stale: number;
-  removed: number;
-  quarantined: number;
-  unidentified: number;
-  oldestScanTimeMs: number;
-}
+export type OwnCounts = Omit<
+  RunFigures,
+  'requests' | 'throttled' | 'retries' | 'bytes' | 'durationMs' | 'invocations'
+>;
 
 export function emptyCounts(): OwnCounts {
   return {

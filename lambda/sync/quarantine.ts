@@ -68,15 +68,8 @@ export function textCleaner(redact: (text: string) => string = (t) => t): TextCl
 
 /** A quarantine entry from what is known of the report; every text field goes through `clean`. */
 export function quarantineEntry(
-  input: {
+  input: Omit<QuarantineEntry, 'key' | 'identity'> & {
     identity: Pick<ImageIdentity, 'registry' | 'repo' | 'tag'> | null;
-    reportId?: string;
-    offset: number;
-    index: number;
-    code: string;
-    reason: string;
-    sha256: string | null;
-    at: string;
   },
   clean: TextCleaner,
 ): QuarantineEntry {
