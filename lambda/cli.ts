@@ -17,7 +17,7 @@ import { type AppConfig, type ConfigInput, parseConfig, type ScanOngoingPolicy }
 import { addExportCommand } from './export/cli.js';
 import { fetchScanProgress } from './prisma/index.js';
 import { addReportCommand } from './report/cli.js';
-import { createTables } from './store/index.js';
+import { createTables, type Stores } from './store/index.js';
 import { type QuarantineEntry, runSync, tuneProcessForSync } from './sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
 
@@ -288,6 +288,85 @@ function addQueryCommands(
     const consoleId = requireConsoleId(cfg, query.opts().console as string | undefined);
     return storesFor(cfg, consoleId).queries;
   };
+  addImageQueries(query, context, storesOf);
+
+  query
+    .command('images')
+    .description('images currently known (not removed)')
+    .option('--registry <registry>', 'only this registry')
+    .option('--repo <repo>', 'only this repository')
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { registry?: string; repo?: string; json?: boolean }) => {
+      const images = await collect(storesOf().images({ registry: opts.registry, repo: opts.repo }));
+      printRows(out, images, opts.json, ['registry', 'repo', 'tag', 'digest', 'scanTime']);
+    });
+
+  query
+    .command('cve <id>')
+    .description('images currently affected by one vulnerability')
+    .option('--json', 'print one JSON document')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const rows = await storesOf().cve(id);
+      printRows(out, rows, opts.json, [
+        'registry',
+        'repo',
+        'tag',
+        'packageName',
+        'packageVersion',
+        'severity',
+      ]);
+    });
+
+  query
+    .command('changes')
+    .description('findings that appeared or were resolved since a time')
+    .requiredOption('--since <time>', 'ISO time, e.g. 2026-11-01T00:00:00Z')
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { since: string; json?: boolean }) => {
+      if (Number.isNaN(Date.parse(opts.since)))
+        throw new ConfigError(`--since: not an ISO time: "${opts.since}"`);
+      const rows = await storesOf().changes(new Date(opts.since).toISOString());
+      printRows(out, rows, opts.json, ['at', 'change', 'id', 'registry', 'repo', 'tag']);
+    });
+
+  query
+    .command('runs')
+    .description('recent sync runs with their figures')
+    .option('--limit <n>', 'how many', '20')
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { limit: string; json?: boolean }) => {
+      const limit = Number.parseInt(opts.limit, 10);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new ConfigError(`--limit: expected a positive integer, got "${opts.limit}"`);
+      const rows = await storesOf().runs(limit);
+      printRows(out, rows, opts.json, [
+        'runId',
+        'status',
+        'images',
+        'pages',
+        'requests',
+        'throttled',
+        'written',
+        'quarantined',
+        'durationMs',
+      ]);
+      for (const run of rows) {
+        const listed = Array.isArray(run.quarantine) ? (run.quarantine as QuarantineEntry[]) : [];
+        if (listed.length > 0) {
+          out.stdout.write(
+            `\nrun ${run.runId}: ${quarantineLines(listed, Number(run.quarantined ?? listed.length))}`,
+          );
+        }
+        if (typeof run.sweepSkipped === 'string') {
+          out.stdout.write(`run ${run.runId}: ${escapeControl(run.sweepSkipped, { newlines: false })}\n`);
+        }
+      }
+    });
+}
+
+/** `query image` and `query history`: one image, named by registry, repository and tag. */
+function addImageQueries(query: Command, context: Context, storesOf: () => Stores['queries']): void {
+  const { out } = context;
   const imageKey = (o: { registry?: string; repo: string; tag: string }) => ({
     registry: o.registry ?? '',
     repo: o.repo,
@@ -316,56 +395,15 @@ function addQueryCommands(
           `digest ${image.digest ?? '-'}  scanned ${image.scanTime ?? '-'}\n` +
           `vulnerabilities: ${c.critical} critical, ${c.high} high, ${c.medium} medium, ${c.low} low (${c.total})\n`,
       );
-      out.stdout.write(
-        table(image.findings as unknown as Array<Record<string, unknown>>, [
-          'id',
-          'severity',
-          'cvss',
-          'packageName',
-          'packageVersion',
-          'status',
-          'firstSeen',
-        ]),
-      );
-    });
-
-  query
-    .command('images')
-    .description('images currently known (not removed)')
-    .option('--registry <registry>', 'only this registry')
-    .option('--repo <repo>', 'only this repository')
-    .option('--json', 'print one JSON document')
-    .action(async (opts: { registry?: string; repo?: string; json?: boolean }) => {
-      const images = await collect(storesOf().images({ registry: opts.registry, repo: opts.repo }));
-      if (opts.json) return printJson(out, images);
-      out.stdout.write(
-        table(images as unknown as Array<Record<string, unknown>>, [
-          'registry',
-          'repo',
-          'tag',
-          'digest',
-          'scanTime',
-        ]),
-      );
-    });
-
-  query
-    .command('cve <id>')
-    .description('images currently affected by one vulnerability')
-    .option('--json', 'print one JSON document')
-    .action(async (id: string, opts: { json?: boolean }) => {
-      const rows = await storesOf().cve(id);
-      if (opts.json) return printJson(out, rows);
-      out.stdout.write(
-        table(rows as unknown as Array<Record<string, unknown>>, [
-          'registry',
-          'repo',
-          'tag',
-          'packageName',
-          'packageVersion',
-          'severity',
-        ]),
-      );
+      printRows(out, image.findings, false, [
+        'id',
+        'severity',
+        'cvss',
+        'packageName',
+        'packageVersion',
+        'status',
+        'firstSeen',
+      ]);
     });
 
   query
@@ -377,74 +415,14 @@ function addQueryCommands(
     .option('--json', 'print one JSON document')
     .action(async (opts: { registry?: string; repo: string; tag: string; json?: boolean }) => {
       const rows = await storesOf().history(imageKey(opts));
-      if (opts.json) return printJson(out, rows);
-      out.stdout.write(
-        table(rows as unknown as Array<Record<string, unknown>>, [
-          'scanTime',
-          'digest',
-          'vulnerabilityCounts',
-        ]),
-      );
+      printRows(out, rows, opts.json, ['scanTime', 'digest', 'vulnerabilityCounts']);
     });
+}
 
-  query
-    .command('changes')
-    .description('findings that appeared or were resolved since a time')
-    .requiredOption('--since <time>', 'ISO time, e.g. 2026-11-01T00:00:00Z')
-    .option('--json', 'print one JSON document')
-    .action(async (opts: { since: string; json?: boolean }) => {
-      if (Number.isNaN(Date.parse(opts.since)))
-        throw new ConfigError(`--since: not an ISO time: "${opts.since}"`);
-      const rows = await storesOf().changes(new Date(opts.since).toISOString());
-      if (opts.json) return printJson(out, rows);
-      out.stdout.write(
-        table(rows as unknown as Array<Record<string, unknown>>, [
-          'at',
-          'change',
-          'id',
-          'registry',
-          'repo',
-          'tag',
-        ]),
-      );
-    });
-
-  query
-    .command('runs')
-    .description('recent sync runs with their figures')
-    .option('--limit <n>', 'how many', '20')
-    .option('--json', 'print one JSON document')
-    .action(async (opts: { limit: string; json?: boolean }) => {
-      const limit = Number.parseInt(opts.limit, 10);
-      if (!Number.isInteger(limit) || limit < 1)
-        throw new ConfigError(`--limit: expected a positive integer, got "${opts.limit}"`);
-      const rows = await storesOf().runs(limit);
-      if (opts.json) return printJson(out, rows);
-      out.stdout.write(
-        table(rows as unknown as Array<Record<string, unknown>>, [
-          'runId',
-          'status',
-          'images',
-          'pages',
-          'requests',
-          'throttled',
-          'written',
-          'quarantined',
-          'durationMs',
-        ]),
-      );
-      for (const run of rows) {
-        const listed = Array.isArray(run.quarantine) ? (run.quarantine as QuarantineEntry[]) : [];
-        if (listed.length > 0) {
-          out.stdout.write(
-            `\nrun ${run.runId}: ${quarantineLines(listed, Number(run.quarantined ?? listed.length))}`,
-          );
-        }
-        if (typeof run.sweepSkipped === 'string') {
-          out.stdout.write(`run ${run.runId}: ${escapeControl(run.sweepSkipped, { newlines: false })}\n`);
-        }
-      }
-    });
+/** Prints `rows` as one JSON document or as a table of `columns`. */
+function printRows(out: Output, rows: readonly object[], json: boolean | undefined, columns: string[]): void {
+  if (json) return printJson(out, rows);
+  out.stdout.write(table(rows as unknown as Array<Record<string, unknown>>, columns));
 }
 
 function addLocalCommands(program: Command, context: Context): void {

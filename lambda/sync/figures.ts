@@ -108,19 +108,8 @@ export type OwnCounts = Omit<
 >;
 
 export function emptyCounts(): OwnCounts {
-  return {
-    images: 0,
-    pages: 0,
-    written: 0,
-    unchanged: 0,
-    changed: 0,
-    new: 0,
-    stale: 0,
-    removed: 0,
-    quarantined: 0,
-    unidentified: 0,
-    oldestScanTimeMs: 0,
-  };
+  const { requests, throttled, retries, bytes, durationMs, invocations, ...counts } = emptyFigures();
+  return counts;
 }
 
 /** Counts one write outcome of the store. */
