@@ -421,8 +421,8 @@ function addImageQueries(query: Command, context: Context, storesOf: () => Store
 
 /** Prints `rows` as one JSON document or as a table of `columns`. */
 function printRows(out: Output, rows: readonly object[], json: boolean | undefined, columns: string[]): void {
-  if (json) return printJson(out, rows);
-  out.stdout.write(table(rows as unknown as Array<Record<string, unknown>>, columns));
+  if (json) printJson(out, rows);
+  else out.stdout.write(table(rows as unknown as Array<Record<string, unknown>>, columns));
 }
 
 function addLocalCommands(program: Command, context: Context): void {
