@@ -8,6 +8,7 @@ import {
   resumeDecision,
   scanGateStep,
   stopForBudget,
+  sweepSkippedReason,
 } from '../../lambda/sync/decisions.js';
 
 const START = Date.parse('2026-12-01T00:00:00.000Z');
@@ -151,5 +152,14 @@ describe('scanGateStep', () => {
   it('stops at the budget when the next poll would pass the deadline', () => {
     expect(scanGateStep({ ...base, policy: 'wait', ongoing: true, deadline: 1_000 })).toBe('wait');
     expect(scanGateStep({ ...base, policy: 'wait', ongoing: true, deadline: 999 })).toBe('budget');
+  });
+});
+
+describe('sweepSkippedReason', () => {
+  it('lets a pass sweep only when every quarantined report named its image', () => {
+    expect(sweepSkippedReason(0)).toBeUndefined();
+    expect(sweepSkippedReason(2)).toMatch(
+      /^removal sweep skipped: 2 quarantined report\(s\) name no image for sure/,
+    );
   });
 });

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { type InvalidReport, parseRegistryPage } from '../../lambda/prisma/schema.js';
 import {
   type NormalizedEntry,
   normalizedGroups,
   type RejectedReport,
+  schemaRejection,
 } from '../../lambda/sync/page-groups.js';
 import { apiReport } from '../normalize/support.js';
 
@@ -165,3 +167,62 @@ describe('normalizedGroups', () => {
 function sha256(raw: unknown): string {
   return createHash('sha256').update(JSON.stringify(raw)).digest('hex');
 }
+
+describe('schemaRejection', () => {
+  /** The client's InvalidReport for `raw` at index 4 of a page read at offset 98. */
+  function invalid(raw: Json): InvalidReport {
+    const [item] = parseRegistryPage([0, 1, 2, 3, raw], 'page offset=98').slice(4);
+    if (item?.kind !== 'invalid') throw new Error('expected the report to fail the schema');
+    return item.invalid;
+  }
+  const repoTag = { registry: 'r.example', repo: 'team/app', tag: '1' };
+
+  it('keeps the identity when repoTag is intact, whatever else is broken (no _id, vulnerabilities a string)', () => {
+    const noId = invalid({ repoTag, tags: [] });
+    expect(schemaRejection(noId, 'c', 98)).toEqual({
+      offset: 98,
+      index: 4,
+      identity: { consoleId: 'c', ...repoTag },
+      code: 'client.schema',
+      reason: 'report[4]._id: expected string, got nothing (missing)',
+      sha256: createHash('sha256')
+        .update(JSON.stringify({ repoTag, tags: [] }))
+        .digest('hex'),
+    });
+    const lists = invalid({ _id: 'sha256:1', repoTag, vulnerabilities: 'none' });
+    expect(schemaRejection(lists, 'c', 98).identity).toEqual({ consoleId: 'c', ...repoTag });
+  });
+
+  it('names no image when repoTag is broken, even when tags would name one, and keeps the _id to find it by', () => {
+    const broken = invalid({ _id: 'sha256:2', repoTag: 7, tags: [repoTag] });
+    expect(schemaRejection(broken, 'c', 98)).toMatchObject({
+      identity: null,
+      reportId: 'sha256:2',
+      reason: 'report[4].repoTag: expected object, got number',
+    });
+    const repoNumber = invalid({ _id: 'sha256:3', repoTag: { ...repoTag, repo: 9 } });
+    expect(schemaRejection(repoNumber, 'c', 98)).toMatchObject({ identity: null, reportId: 'sha256:3' });
+  });
+
+  it('trusts tags only when neither _id nor tags is broken, and an _id image name whatever tags hold', () => {
+    const fromTags = invalid({ _id: 5, tags: [repoTag] });
+    expect(schemaRejection(fromTags, 'c', 98)).toMatchObject({ identity: null });
+    expect(schemaRejection(fromTags, 'c', 98)).not.toHaveProperty('reportId');
+    const tagsIntact = invalid({ _id: 'sha256:4', tags: [repoTag], complianceIssues: 'x' });
+    expect(schemaRejection(tagsIntact, 'c', 98).identity).toEqual({ consoleId: 'c', ...repoTag });
+    const fromName = invalid({ _id: 'r.example/team/app:2', tags: 'x' });
+    expect(schemaRejection(fromName, 'c', 98).identity).toEqual({
+      consoleId: 'c',
+      registry: 'r.example',
+      repo: 'team/app',
+      tag: '2',
+    });
+  });
+
+  it('names no image for a report that is not an object', () => {
+    expect(schemaRejection(invalid('x' as unknown as Json), 'c', 98)).toMatchObject({
+      identity: null,
+      reason: 'report[4]: expected object, got string',
+    });
+  });
+});
