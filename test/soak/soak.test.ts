@@ -1,6 +1,6 @@
 /**
  * Soak: repeated syncs of one console into one table set for SOAK_MINUTES (default 30), with random
- * console faults (every recoverable kind plus schema drift, which fails a run) and random mutations
+ * console faults (every kind but schema drift) and random mutations
  * before and during the runs (inserts before the cursor, removals, rescans with changed findings).
  * After every completed run the tables must match the simulator's ground truth (nothing missed,
  * nothing phantom, every finding of every image whose report did not change during the run);
@@ -18,6 +18,12 @@ const MINUTES = Number(process.env.SOAK_MINUTES ?? 30);
 const SEED = Number(process.env.SOAK_SEED ?? 1);
 const CONSOLE_ID = 'soak';
 const ALLOWED_FAILURES = new Set(['client.schema', 'client.pageFailed']);
+/**
+ * Schema drift quarantines the drifted report by design (SPEC §4.7): that image is then not stored
+ * or not refreshed, which this oracle (nothing missed) would count as lost. It is covered where the
+ * quarantine is asserted: test/reliability/fault-matrix.test.ts and hostile-poison.test.ts.
+ */
+const SOAK_FAULTS = FAULT_KINDS.filter((kind) => kind !== 'schema-drift');
 
 let doc: DynamoDBDocumentClient;
 let sim: RunningSimulator;
@@ -81,7 +87,7 @@ it(`keeps the tables equal to the console through ${MINUTES} minutes of faults a
     });
     const faultsBefore = sim.requestLog.filter((e) => e.fault !== undefined).length;
     sim.setFaults({
-      random: { probability: 0.08, seed: SEED * 1000 + figures.runs, faults: [...FAULT_KINDS] },
+      random: { probability: 0.08, seed: SEED * 1000 + figures.runs, faults: [...SOAK_FAULTS] },
     });
     const outcome = await syncOnce(sim, stores, CONSOLE_ID);
     sim.setFaults({});
