@@ -95,6 +95,21 @@ export function toUtcIso(value: unknown, where: string): string | null {
   return new Date(time).toISOString();
 }
 
+/** The columns images and scans share: both say what one scan found. */
+function scanFigures(scan: {
+  vulnerabilityCounts: SeverityCounts;
+  complianceCounts: SeverityCounts;
+  packageCount: number | null;
+  findingCount: number | null;
+}) {
+  return {
+    ...counts('vulnerabilities', scan.vulnerabilityCounts),
+    ...counts('compliance', scan.complianceCounts),
+    package_count: scan.packageCount,
+    finding_count: scan.findingCount,
+  };
+}
+
 function counts(prefix: string, value: SeverityCounts): Record<string, number> {
   return {
     [`${prefix}_critical`]: value.critical,
@@ -145,10 +160,7 @@ export function imageRow(item: StoredItem): ExportRow {
     os_distro: image.osDistro,
     os_distro_version: image.osDistroVersion,
     scan_version: image.scanVersion,
-    ...counts('vulnerabilities', image.vulnerabilityCounts),
-    ...counts('compliance', image.complianceCounts),
-    package_count: image.packageCount,
-    finding_count: image.findingCount,
+    ...scanFigures(image),
     risk_factor_count: image.riskFactorCount,
     content_hash: image.contentHash || null,
   };
@@ -205,10 +217,7 @@ export function scanRow(item: StoredItem): ExportRow {
     digest: history.digest,
     image_id: history.imageId,
     content_hash: history.contentHash,
-    ...counts('vulnerabilities', history.vulnerabilityCounts),
-    ...counts('compliance', history.complianceCounts),
-    package_count: history.packageCount,
-    finding_count: history.findingCount,
+    ...scanFigures(history),
     run_id: history.runId || null,
   };
 }

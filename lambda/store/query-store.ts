@@ -53,17 +53,34 @@ const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2,
 /** Code-point order: deterministic whatever the locale. */
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+function pick<T, K extends keyof T>(value: T, keys: readonly K[]): Pick<T, K> {
+  const picked = {} as Pick<T, K>;
+  for (const key of keys) picked[key] = value[key];
+  return picked;
+}
+
+const SUMMARY_FIELDS = [
+  'registry',
+  'repo',
+  'tag',
+  'digest',
+  'imageId',
+  'scanTime',
+  'vulnerabilityCounts',
+] as const;
+const FINDING_VIEW_FIELDS = [
+  'id',
+  'severity',
+  'vendorSeverity',
+  'cvss',
+  'packageName',
+  'packageVersion',
+  'status',
+  'firstSeen',
+] as const;
+
 function toSummary(item: StoredItem): ImageSummary {
-  const image = decodeImage(item);
-  return {
-    registry: image.registry,
-    repo: image.repo,
-    tag: image.tag,
-    digest: image.digest,
-    imageId: image.imageId,
-    scanTime: image.scanTime,
-    vulnerabilityCounts: image.vulnerabilityCounts,
-  };
+  return pick(decodeImage(item), SUMMARY_FIELDS);
 }
 
 function normalizeSince(since: string): string {
@@ -107,18 +124,8 @@ export class QueryStore {
     });
     const findings: FindingView[] = open.map((found) => {
       const finding = decodeFinding(found);
-      return {
-        id: finding.id,
-        severity: finding.severity,
-        vendorSeverity: finding.vendorSeverity,
-        cvss: finding.cvss,
-        packageName: finding.packageName,
-        packageVersion: finding.packageVersion,
-        status: finding.status,
-        firstSeen: finding.firstSeen,
-        // Unchanged re-scans do not rewrite findings: an open finding was last seen by the image's latest scan.
-        lastSeen: image.lastScannedAt ?? finding.updatedAt,
-      };
+      // Unchanged re-scans do not rewrite findings: an open finding was last seen by the image's latest scan.
+      return { ...pick(finding, FINDING_VIEW_FIELDS), lastSeen: image.lastScannedAt ?? finding.updatedAt };
     });
     findings.sort(
       (a, b) =>
@@ -130,17 +137,11 @@ export class QueryStore {
     );
     return {
       consoleId,
-      registry: image.registry,
-      repo: image.repo,
-      tag: image.tag,
-      digest: image.digest,
-      imageId: image.imageId,
-      scanTime: image.scanTime,
+      ...pick(image, SUMMARY_FIELDS),
       lastScannedAt: image.lastScannedAt,
       removed: image.removed,
       removedAt: image.removedAt ?? null,
       contentHash: image.contentHash,
-      vulnerabilityCounts: image.vulnerabilityCounts,
       findings,
     };
   }
@@ -152,30 +153,23 @@ export class QueryStore {
   async *iterateImages(filter: { registry?: string; repo?: string } = {}): AsyncGenerator<ImageSummary> {
     const { client, tables, consoleId } = this.deps;
     const console = keyPart(consoleId);
-    let input: Parameters<typeof queryPages>[1];
-    if (filter.repo !== undefined) {
-      input = {
-        TableName: tables.images,
-        IndexName: INDEX_NAMES.currentImagesByRepo,
-        KeyConditionExpression:
-          filter.registry !== undefined ? 'repoPk = :pk AND begins_with(repoSk, :prefix)' : 'repoPk = :pk',
-        ExpressionAttributeValues: {
-          ':pk': `${console}#${keyPart(filter.repo)}`,
-          ...(filter.registry !== undefined ? { ':prefix': `${keyPart(filter.registry)}#` } : {}),
-        },
-      };
-    } else {
-      input = {
-        TableName: tables.images,
-        IndexName: INDEX_NAMES.currentImages,
-        KeyConditionExpression:
-          filter.registry !== undefined ? 'curPk = :pk AND begins_with(curSk, :prefix)' : 'curPk = :pk',
-        ExpressionAttributeValues: {
-          ':pk': console,
-          ...(filter.registry !== undefined ? { ':prefix': `${keyPart(filter.registry)}#` } : {}),
-        },
-      };
-    }
+    // By repo: the repo index (registry narrows its sort key); otherwise the console's current images.
+    const [indexName, key, value] =
+      filter.repo !== undefined
+        ? [INDEX_NAMES.currentImagesByRepo, 'repo', `${console}#${keyPart(filter.repo)}`]
+        : [INDEX_NAMES.currentImages, 'cur', console];
+    const byRegistry = filter.registry !== undefined;
+    const input: Parameters<typeof queryPages>[1] = {
+      TableName: tables.images,
+      IndexName: indexName,
+      KeyConditionExpression: byRegistry
+        ? `${key}Pk = :pk AND begins_with(${key}Sk, :prefix)`
+        : `${key}Pk = :pk`,
+      ExpressionAttributeValues: {
+        ':pk': value,
+        ...(byRegistry ? { ':prefix': `${keyPart(filter.registry ?? '')}#` } : {}),
+      },
+    };
     for await (const page of queryPages(client, input)) {
       for (const item of page) yield toSummary(item);
     }

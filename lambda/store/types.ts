@@ -1,5 +1,6 @@
 /** Public types of the store: run records, checkpoints and the JSON shapes of the query commands (SPEC §3). */
 import type { FindingRecord, Severity, SeverityCounts } from '../common/records.js';
+import type { HistoryItem } from './model/history.js';
 
 /** How a run ended; a run record says `running` until then. */
 export type RunStatus = 'completed' | 'partial' | 'failed' | 'skipped';
@@ -90,20 +91,12 @@ export interface CveHit {
   severity: Severity;
 }
 
-/** One row of `query history`, oldest first. */
-export interface HistoryEntry {
-  scanTime: string | null;
-  /** scanTime, or when the sync saw it if the report had none: the history's sort time. */
-  observedAt: string;
-  seenAt: string;
-  digest: string | null;
-  imageId: string | null;
-  contentHash: string;
-  vulnerabilityCounts: SeverityCounts;
-  complianceCounts: SeverityCounts;
-  packageCount: number;
-  findingCount: number;
-  runId: string;
+/** One row of `query history`, oldest first: the history item less what only locates it. */
+export interface HistoryEntry
+  extends Omit<
+    HistoryItem,
+    'pk' | 'sk' | 'type' | 'consoleId' | 'registry' | 'repo' | 'tag' | 'imageKey' | 'raw'
+  > {
   /** Which raw report this scan stored: pass it to `rawReport(key, raw)` to read that version. */
   raw: { contentHash: string; sha256: string } | null;
 }

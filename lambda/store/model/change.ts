@@ -45,22 +45,10 @@ export interface ChangeItem {
   findings: ChangeEntry[];
 }
 
-/** One change as every reader sees it: a finding of an image that appeared or was resolved. */
-export interface Change {
-  change: ChangeKind;
-  findingKey: string;
-  id: string;
-  packageName: string;
-  packageVersion: string;
-  severity: Severity;
-  consoleId: string;
-  registry: string;
-  repo: string;
-  tag: string;
-  imageKey: string;
-  at: string;
-  observedAt: string;
-  runId: string;
+/** One change as every reader sees it: one finding of a change item with the item's own fields. */
+export interface Change
+  extends Omit<ChangeItem, 'pk' | 'sk' | 'type' | 'part' | 'findings'>,
+    Required<Omit<ChangeEntry, 'reason'>> {
   /** `imageRemoved` when the sweep resolved the finding because its image left the console. */
   reason?: string;
 }

@@ -48,6 +48,17 @@ export function scanTimeKey(scanTime: string | null | undefined): string {
   return scanTime ? canonicalTime(scanTime) : '';
 }
 
+/** What every item of an image partition carries: its key and the image it belongs to. */
+export interface ImagePartitionItem {
+  pk: string;
+  sk: string;
+  consoleId: string;
+  registry: string;
+  repo: string;
+  tag: string;
+  imageKey: string;
+}
+
 /** A stored item as the decoders read it (unmarshalled, attribute name → value). */
 export type RawItem = Readonly<Record<string, unknown>>;
 

@@ -7,6 +7,7 @@ import type { FindingRecord, ImageIdentity, Severity } from '../../common/record
 import { identityPk, imageKeyOf, imageKeyString } from '../identity.js';
 import { findingSk, openFindingKeys } from '../keys.js';
 import {
+  type ImagePartitionItem,
   ITEM_BUDGET_BYTES,
   itemSize,
   numOrNull,
@@ -36,32 +37,13 @@ export interface FindingLifecycle {
   changeAt?: string;
 }
 
-export interface FindingItem extends FindingLifecycle {
-  pk: string;
-  sk: string;
+/** The finding item: the normalized finding (its `key` as `findingKey`), located and with its lifecycle. */
+export interface FindingItem
+  extends ImagePartitionItem,
+    FindingLifecycle,
+    Omit<FindingRecord, 'key' | 'descriptionTruncated'> {
   type: 'finding';
-  consoleId: string;
-  registry: string;
-  repo: string;
-  tag: string;
-  imageKey: string;
   findingKey: string;
-  id: string;
-  severity: Severity;
-  vendorSeverity: string;
-  cvss: number | null;
-  packageName: string;
-  packageVersion: string;
-  packageType: string | null;
-  status: string | null;
-  fixDate: string | null;
-  published: string | null;
-  link: string | null;
-  title: string | null;
-  description: string | null;
-  vector: string | null;
-  riskFactors: string[];
-  contentHash: string;
   updatedAt: string;
   truncatedFields?: string[];
   vulnPk?: string;

@@ -2,17 +2,18 @@
 import type { NormalizedReport, SeverityCounts } from '../../common/records.js';
 import { identityPk, imageKeyOf, imageKeyString } from '../identity.js';
 import { historySk } from '../keys.js';
-import { countsOf, type RawItem, type RawPointer, rawPointerOf, str, strOrNull } from './common.js';
+import {
+  countsOf,
+  type ImagePartitionItem,
+  type RawItem,
+  type RawPointer,
+  rawPointerOf,
+  str,
+  strOrNull,
+} from './common.js';
 
-export interface HistoryItem {
-  pk: string;
-  sk: string;
+export interface HistoryItem extends ImagePartitionItem {
   type: 'history';
-  consoleId: string;
-  registry: string;
-  repo: string;
-  tag: string;
-  imageKey: string;
   scanTime: string | null;
   /** The scan's ordering time (trusted scan time, or the detection time without one). */
   observedAt: string;

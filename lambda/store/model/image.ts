@@ -3,11 +3,12 @@
  * last in a change, with the freshness condition, so its `contentHash` is only ever the hash of a
  * fully written report. Only images not removed carry the sparse current-image index keys.
  */
-import type { NormalizedReport, SeverityCounts } from '../../common/records.js';
+import type { ImageRecord, NormalizedReport, SeverityCounts } from '../../common/records.js';
 import { identityPk, imageKeyOf, imageKeyString } from '../identity.js';
 import { currentImageKeys, IMAGE_SK } from '../keys.js';
 import {
   countsOf,
+  type ImagePartitionItem,
   intOrNull,
   itemSize,
   type RawItem,
@@ -31,34 +32,33 @@ export interface InlineCompliance {
   type: string | null;
 }
 
-export interface ImageItem {
-  pk: string;
+/** The image item: what the report says of the image (as `ImageRecord`), located, and its sync state. */
+export interface ImageItem
+  extends ImagePartitionItem,
+    Pick<
+      ImageRecord,
+      | 'reportId'
+      | 'digest'
+      | 'imageId'
+      | 'contentHash'
+      | 'tags'
+      | 'osDistro'
+      | 'osDistroVersion'
+      | 'scanVersion'
+      | 'vulnerabilityCounts'
+      | 'complianceCounts'
+      | 'packageCount'
+      | 'riskFactorCount'
+    > {
   sk: typeof IMAGE_SK;
   type: 'image';
-  consoleId: string;
-  registry: string;
-  repo: string;
-  tag: string;
-  imageKey: string;
-  reportId: string;
-  digest: string | null;
-  imageId: string | null;
   /** What the console said, verbatim. */
   scanTime: string | null;
   /** The ordering time of the freshness rule (a scan time beyond now + skew is not trusted for it). */
   scanTimeKey: string;
   /** The image's latest scan the sync saw: the `lastSeen` of its open findings. */
   lastScannedAt: string;
-  contentHash: string;
-  tags: NormalizedReport['image']['tags'];
   tagCount?: number;
-  osDistro: string | null;
-  osDistroVersion: string | null;
-  scanVersion: string | null;
-  vulnerabilityCounts: SeverityCounts;
-  complianceCounts: SeverityCounts;
-  packageCount: number;
-  riskFactorCount?: number;
   findingCount: number;
   compliance?: InlineCompliance[];
   complianceInRawOnly?: true;
