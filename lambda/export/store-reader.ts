@@ -397,7 +397,7 @@ export function newExportReadStats(): ExportReadStats {
 function normalizeSince(since: string): string {
   const time = Date.parse(since);
   if (Number.isNaN(time))
-    throw new SyncError('store.invalidInput', `--since is not a time: ${since}`, { since });
+    throw new SyncError('store.invalidInput', `since is not a time: ${since}`, { since });
   return new Date(time).toISOString();
 }
 

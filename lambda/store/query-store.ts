@@ -242,7 +242,7 @@ export class QueryStore {
   async changes(since: string): Promise<ChangeView[]> {
     const { client, tables, consoleId } = this.deps;
     const from = normalizeSince(since);
-    // The console's first change bounds the month buckets: `--since 2015-01-01` costs no empty Queries.
+    // The console's first change bounds the month buckets: a since of 2015-01-01 costs no empty Queries.
     const { Item: registry } = await client.send(
       new GetCommand({
         TableName: tables.runs,
