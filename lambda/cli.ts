@@ -164,6 +164,55 @@ export function buildProgram(context: Context): Command {
         );
     });
 
+  addSyncCommand(program, context, config, logger);
+
+  program
+    .command('progress')
+    .description("the console's registry scan progress")
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { json?: boolean }) => {
+      const cfg = config(true);
+      const client = await consoleClientFor(cfg, logger());
+      try {
+        const progress = await fetchScanProgress(client);
+        if (opts.json) printJson(out, progress);
+        else if (progress.length === 0) out.stdout.write('no registry scan reported\n');
+        else {
+          for (const p of progress as Array<Record<string, unknown>>) {
+            const step = (s: unknown) => {
+              const o = (s ?? {}) as Record<string, unknown>;
+              return `${o.scanned ?? 0}/${o.total ?? 0}${o.title ? ` (${String(o.title)})` : ''}`;
+            };
+            out.stdout.write(
+              `scan ongoing: ${p.isScanOngoing === true ? 'yes' : 'no'}; discovery ${step(p.discovery)}; images ${step(p.imageScan)}\n`,
+            );
+          }
+        }
+      } finally {
+        await client.close();
+      }
+    });
+
+  addQueryCommands(program, context, config);
+  // Flat files for analytics (docs/analytics.md); DuckDB loads only when a Parquet file is written.
+  const store = () => {
+    const cfg = config(false);
+    return { client: createDocumentClient(cfg), tablePrefix: cfg.tablePrefix };
+  };
+  addExportCommand(program, { out, store });
+  addReportCommand(program, { out, store });
+  addLocalCommands(program, context);
+  return program;
+}
+
+/** `sync`: one pass of the engine, resumed from a checkpoint unless `--fresh`. */
+function addSyncCommand(
+  program: Command,
+  context: Context,
+  config: (needConsole: boolean) => AppConfig,
+  logger: () => ReturnType<typeof stderrLogger>,
+): void {
+  const { out } = context;
   program
     .command('sync')
     .description('run one sync pass; resumes an unfinished run unless --fresh')
@@ -225,52 +274,6 @@ export function buildProgram(context: Context): Command {
         }
       },
     );
-
-  program
-    .command('progress')
-    .description("the console's registry scan progress")
-    .option('--json', 'print one JSON document')
-    .action(async (opts: { json?: boolean }) => {
-      const cfg = config(true);
-      const client = await consoleClientFor(cfg, logger());
-      try {
-        const progress = await fetchScanProgress(client);
-        if (opts.json) printJson(out, progress);
-        else if (progress.length === 0) out.stdout.write('no registry scan reported\n');
-        else {
-          for (const p of progress as Array<Record<string, unknown>>) {
-            const step = (s: unknown) => {
-              const o = (s ?? {}) as Record<string, unknown>;
-              return `${o.scanned ?? 0}/${o.total ?? 0}${o.title ? ` (${String(o.title)})` : ''}`;
-            };
-            out.stdout.write(
-              `scan ongoing: ${p.isScanOngoing === true ? 'yes' : 'no'}; discovery ${step(p.discovery)}; images ${step(p.imageScan)}\n`,
-            );
-          }
-        }
-      } finally {
-        await client.close();
-      }
-    });
-
-  addQueryCommands(program, context, config);
-  // Flat files for analytics (docs/analytics.md); DuckDB loads only when a Parquet file is written.
-  addExportCommand(program, {
-    out,
-    store: () => {
-      const cfg = config(false);
-      return { client: createDocumentClient(cfg), tablePrefix: cfg.tablePrefix };
-    },
-  });
-  addReportCommand(program, {
-    out,
-    store: () => {
-      const cfg = config(false);
-      return { client: createDocumentClient(cfg), tablePrefix: cfg.tablePrefix };
-    },
-  });
-  addLocalCommands(program, context);
-  return program;
 }
 
 function addQueryCommands(
