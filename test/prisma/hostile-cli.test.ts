@@ -181,7 +181,10 @@ describe('the CLI against a hostile console (child process)', () => {
       `trickle: exit ${run.code}, run ${run.durationMs} ms, child ${run.ms} ms, peak ${run.peakMb.toFixed(0)} MB, ${requests} requests of page 2`,
     );
     expect(run.code, run.stderr).toBe(3);
-    expect(requests).toBeGreaterThanOrEqual(2);
+    // Page 2 was asked for at least once (the prefetch). On a loaded machine a slow page 1 can make the
+    // engine stop for its budget right after it (three times the slowest page must still fit), before
+    // a retry of page 2: the bound below is what this case is about.
+    expect(requests).toBeGreaterThanOrEqual(1);
     expect(run.durationMs).toBeLessThan(30_000 + 5_000);
     // Without the deadline the trickle never ends: a hang would hit the child's 120 s kill.
     expect(run.ms).toBeLessThan(90_000);
