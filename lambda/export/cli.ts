@@ -23,14 +23,14 @@ export interface ExportCommandDeps {
 
 /**
  * V8 flags the export command sets for its own process before reading. After each full GC, V8 lets the
- * old generation grow to up to 4 times the live heap when its heap limit is large (2 GB and more, i.e.
- * any machine with 8 GB of RAM or more). An export's live heap is small (about 20 MB: the CLI's
- * modules, one page per Scan segment) but it allocates some 10 GB of short-lived objects for 20,000
- * images (the SDK's unmarshalled pages, rows, encoded lines), so the old generation fills with garbage
- * up to that limit: about 85 MB of the CLI's peak RSS. A factor of 1.5 keeps it near the live heap for
- * a few more, cheap, full GCs (live heap small), and unlike `--max-old-space-size` caps nothing. Set at
- * run time because V8 reads this flag at every GC, so the command needs no Node option; the process
- * ends with the command, so nothing else runs under it.
+ * old generation grow to several times the live heap when its heap limit is large (any machine with
+ * plenty of RAM). An export's live heap is small (the CLI's modules, one page per Scan segment) but it
+ * allocates a great many short-lived objects (the SDK's unmarshalled pages, rows, encoded lines), so
+ * the old generation fills with garbage up to that limit and the peak RSS follows it (figures in
+ * bench/results.md, "Figures behind code comments"). A factor of 1.5 keeps it near the live heap for a few more, cheap,
+ * full GCs, and unlike `--max-old-space-size` caps nothing. Set at run time because V8 reads this flag
+ * at every GC, so the command needs no Node option; the process ends with the command, so nothing else
+ * runs under it.
  */
 export const EXPORT_V8_FLAGS = '--heap-growing-percent=50';
 
