@@ -13,7 +13,13 @@ import {
 } from './cli/output.js';
 import { ConfigError, isSyncError } from './common/errors.js';
 import { escapeControl } from './common/redact.js';
-import { type AppConfig, type ConfigInput, parseConfig, type ScanOngoingPolicy } from './config.js';
+import {
+  type AppConfig,
+  type ConfigInput,
+  nameSettings,
+  parseConfig,
+  type ScanOngoingPolicy,
+} from './config.js';
 import { addExportCommand } from './export/cli.js';
 import { fetchScanProgress } from './prisma/index.js';
 import { addReportCommand } from './report/cli.js';
@@ -263,7 +269,7 @@ function addSyncCommand(
                 `${result.requests} requests (${result.throttled} throttled, ${result.retries} retries), ` +
                 `${result.written} items written, ${result.unchanged} unchanged, ${result.removed} removed, ` +
                 `${result.quarantined} quarantined, ` +
-                `${(result.durationMs / 1000).toFixed(1)} s${result.reason ? ` — ${escapeControl(result.reason, { newlines: false })}` : ''}\n`,
+                `${(result.durationMs / 1000).toFixed(1)} s${result.reason ? ` — ${escapeControl(nameSettings(result.reason), { newlines: false })}` : ''}\n`,
             );
             out.stdout.write(quarantineLines(result.quarantine, result.quarantined));
           }
@@ -488,7 +494,7 @@ export async function main(
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     // Error text may carry console text: never let it drive the terminal.
-    const message = escapeControl(error instanceof Error ? error.message : String(error), {
+    const message = escapeControl(nameSettings(error instanceof Error ? error.message : String(error)), {
       newlines: false,
     });
     if (isSyncError(error, 'config') || isSyncError(error, 'client.auth')) {

@@ -28,6 +28,30 @@ export const ENV_VARS = [
   'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
 ] as const;
 export type EnvVar = (typeof ENV_VARS)[number];
+
+/**
+ * The environment variable (and CLI flag) behind each setting the client names in its errors as
+ * `setting <name>`: lower layers speak of settings, the shells of variables (`nameSettings`).
+ */
+export const SETTING_VARIABLES: Readonly<Record<string, string>> = {
+  insecureTls: 'PRISMA_INSECURE_TLS=1',
+  allowHttp: 'PRISMA_ALLOW_HTTP=1',
+  credentials: 'PRISMA_USERNAME / PRISMA_PASSWORD or PRISMA_SECRET_ARN',
+  maxRetryAfter: 'PRISMA_MAX_RETRY_AFTER',
+  caBundle: 'PRISMA_CA_BUNDLE',
+  maxPageBytes: 'PRISMA_MAX_PAGE_BYTES',
+};
+
+/**
+ * A lower layer's message as a shell prints it: each `setting <name>` becomes the variable an
+ * operator sets.
+ *
+ * @example
+ * nameSettings('longer than the 120 s maximum (setting maxRetryAfter)') // '… (PRISMA_MAX_RETRY_AFTER)'
+ */
+export function nameSettings(message: string): string {
+  return message.replace(/\bsetting (\w+)/g, (text, name: string) => SETTING_VARIABLES[name] ?? text);
+}
 export type ConfigInput = Partial<Record<EnvVar, string | undefined>>;
 
 const blankToUndefined = (value: unknown) =>

@@ -3,8 +3,8 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvokeCommand, type InvokeCommandInput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { isSyncError } from './common/errors.js';
-import type { Logger as SyncLogger } from './common/logger.js';
-import { parseConfig } from './config.js';
+import type { LogData, Logger as SyncLogger } from './common/logger.js';
+import { nameSettings, parseConfig } from './config.js';
 import { MAX_CONTINUATIONS, SAFETY_MARGIN_MS } from './handler-limits.js';
 import type { ConsoleClient } from './prisma/index.js';
 import type { Stores } from './store/index.js';
@@ -36,12 +36,20 @@ let lambdaClient: LambdaClient | undefined;
 // The handler owns its process (one per Lambda container): it, not the engine, tunes V8 for syncs.
 tuneProcessForSync();
 
+/** The engine's log lines, with the settings lower layers name turned into the variables an operator sets. */
 function engineLogger(): SyncLogger {
+  const named = (data: LogData | undefined) =>
+    Object.fromEntries(
+      Object.entries(data ?? {}).map(([key, value]) => [
+        key,
+        typeof value === 'string' ? nameSettings(value) : value,
+      ]),
+    );
   return {
-    debug: (message, data) => logger.debug(message, data ?? {}),
-    info: (message, data) => logger.info(message, data ?? {}),
-    warn: (message, data) => logger.warn(message, data ?? {}),
-    error: (message, data) => logger.error(message, data ?? {}),
+    debug: (message, data) => logger.debug(nameSettings(message), named(data)),
+    info: (message, data) => logger.info(nameSettings(message), named(data)),
+    warn: (message, data) => logger.warn(nameSettings(message), named(data)),
+    error: (message, data) => logger.error(nameSettings(message), named(data)),
   };
 }
 
@@ -152,7 +160,7 @@ async function prepare(context: Context, onClient: (client: ConsoleClient) => vo
 
 /** One line naming what failed; never the error object, whose causes may carry request details. */
 function describeFailure(error: unknown): { code: string; message: string } {
-  if (isSyncError(error)) return { code: error.code, message: error.message };
+  if (isSyncError(error)) return { code: error.code, message: nameSettings(error.message) };
   if (error instanceof Error) return { code: error.name, message: error.message };
   return { code: 'unknown', message: String(error) };
 }

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { isSyncError } from '../lambda/common/errors.js';
-import { DEFAULT_API_VERSION, deriveConsoleId, parseConfig } from '../lambda/config.js';
+import {
+  DEFAULT_API_VERSION,
+  deriveConsoleId,
+  nameSettings,
+  parseConfig,
+  SETTING_VARIABLES,
+} from '../lambda/config.js';
 
 const base = {
   PRISMA_CONSOLE_URL: 'https://console.example.com',
@@ -166,5 +172,30 @@ describe('parseConfig', () => {
           ?.allowHttp,
       ).toBe(false);
     }
+  });
+});
+
+describe('nameSettings: the shells name the variable behind a setting a lower layer names', () => {
+  it('turns each known setting into its variable and leaves other text alone', () => {
+    expect(nameSettings('longer than the 120 s maximum (setting maxRetryAfter); stops')).toBe(
+      'longer than the 120 s maximum (PRISMA_MAX_RETRY_AFTER); stops',
+    );
+    expect(nameSettings('set setting caBundle to its PEM certificate, or setting insecureTls')).toBe(
+      'set PRISMA_CA_BUNDLE to its PEM certificate, or PRISMA_INSECURE_TLS=1',
+    );
+    expect(nameSettings('a setting nobodyKnows stays; resetting maxPageBytes stays')).toBe(
+      'a setting nobodyKnows stays; resetting maxPageBytes stays',
+    );
+  });
+
+  it('knows every setting the console client names in its messages', async () => {
+    const { readFileSync } = await import('node:fs');
+    const sources = ['../lambda/prisma/client.ts', '../lambda/prisma/transport.ts'].map((path) =>
+      readFileSync(new URL(path, import.meta.url), 'utf8'),
+    );
+    const named = new Set(sources.flatMap((text) => [...text.matchAll(/\bsetting (\w+)/g)].map((m) => m[1])));
+    expect(named.size).toBeGreaterThan(0);
+    for (const setting of named) expect(Object.keys(SETTING_VARIABLES)).toContain(setting);
+    for (const text of sources) expect(text).not.toMatch(/['`"][^'`"\n]*PRISMA_[A-Z_]+/);
   });
 });

@@ -1,5 +1,6 @@
 import type { Logger } from '../common/logger.js';
 import { escapeControl } from '../common/redact.js';
+import { nameSettings } from '../config.js';
 import type { QuarantineEntry, SyncProgress } from '../sync/engine.js';
 
 /** Where the CLI writes: results on stdout, everything else on stderr (so `--json` stays parseable). */
@@ -18,8 +19,9 @@ export function printJson(out: Output, value: unknown): void {
 export function stderrLogger(out: Output, options: { verbose: boolean }): Logger {
   const write = (level: string, message: string, data?: Record<string, unknown>) => {
     const suffix = data && Object.keys(data).length > 0 ? ` ${JSON.stringify(data)}` : '';
-    // Messages may quote console text: control characters are escaped (JSON data is already).
-    out.stderr.write(`${level} ${escapeControl(message, { newlines: false })}${suffix}\n`);
+    // Messages may quote console text: control characters are escaped (JSON data is already). The
+    // settings lower layers name become the variables an operator sets.
+    out.stderr.write(nameSettings(`${level} ${escapeControl(message, { newlines: false })}${suffix}\n`));
   };
   return {
     debug: (m, d) => options.verbose && write('debug', m, d),

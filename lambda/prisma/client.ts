@@ -62,7 +62,7 @@ export interface ConsoleClientOptions {
   /** Longest `Retry-After` waited for; a longer one stops the run (`client.deadline.retryAfter`). Default 120 s. */
   maxRetryAfterMs?: number;
   /**
-   * Allows credentials over plain `http://` to a host that is not loopback (`PRISMA_ALLOW_HTTP=1`).
+   * Allows credentials over plain `http://` to a host that is not loopback.
    * Off by default: the client refuses such a URL; when on, it warns on every creation.
    */
   allowHttp?: boolean;
@@ -200,8 +200,8 @@ export class ConsoleClient {
     };
     if (tls.insecure) {
       this.logger.warn(
-        'TLS certificate verification is OFF (PRISMA_INSECURE_TLS=1): the console is not authenticated and the traffic can be intercepted',
-        { origin: this.urls.origin },
+        'TLS certificate verification is OFF (setting insecureTls): the console is not authenticated and the traffic can be intercepted',
+        { origin: this.urls.origin, setting: 'insecureTls' },
       );
     }
     this.agent = createAgent({
@@ -219,13 +219,13 @@ export class ConsoleClient {
     if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) return;
     if (!allowHttp) {
       throw new ConfigError(
-        `PRISMA_CONSOLE_URL: ${this.urls.origin} is plain http:// to a host that is not loopback: the password and token would cross the network in clear text; use https:// (or set PRISMA_ALLOW_HTTP=1 to accept the risk)`,
-        { variable: 'PRISMA_CONSOLE_URL' },
+        `consoleUrl: ${this.urls.origin} is plain http:// to a host that is not loopback: the password and token would cross the network in clear text; use https:// (or allow it with setting allowHttp, accepting the risk)`,
+        { setting: 'allowHttp' },
       );
     }
     this.logger.warn(
-      'PLAIN HTTP (PRISMA_ALLOW_HTTP=1): the console password and token are sent UNENCRYPTED and can be read by anyone on the path',
-      { origin: this.urls.origin },
+      'PLAIN HTTP (setting allowHttp): the console password and token are sent UNENCRYPTED and can be read by anyone on the path',
+      { origin: this.urls.origin, setting: 'allowHttp' },
     );
   }
 
@@ -337,8 +337,8 @@ export class ConsoleClient {
         if (!authenticated) {
           throw new SyncError(
             'client.auth',
-            `the console rejected the credentials (HTTP 401 on ${label}); check the credentials (PRISMA_USERNAME / PRISMA_PASSWORD or the Secrets Manager secret)`,
-            { status, request: label },
+            `the console rejected the credentials (HTTP 401 on ${label}); check the credentials (setting credentials)`,
+            { status, request: label, setting: 'credentials' },
           );
         }
         if (this.authMode === 'token' && !refreshedOn401) {
@@ -466,12 +466,13 @@ export class ConsoleClient {
     const header = untrustedText(String(last.retryAfter ?? ''), this.redactor, 64);
     return new SyncError(
       'client.deadline.retryAfter',
-      `${label}: the console asked to wait before retrying (HTTP ${last.status}, Retry-After: ${header}), longer than the ${Math.round(this.maxRetryAfterMs / 1000)} s maximum (PRISMA_MAX_RETRY_AFTER); the run stops here and resumes on the next run`,
+      `${label}: the console asked to wait before retrying (HTTP ${last.status}, Retry-After: ${header}), longer than the ${Math.round(this.maxRetryAfterMs / 1000)} s maximum (setting maxRetryAfter); the run stops here and resumes on the next run`,
       {
         request: label,
         ...(last.status === undefined ? {} : { status: last.status }),
         retryAfter: header,
         maxRetryAfterMs: this.maxRetryAfterMs,
+        setting: 'maxRetryAfter',
         waitMs: decision.delayMs,
       },
       last.error,
@@ -509,8 +510,8 @@ export class ConsoleClient {
       return {
         error: new SyncError(
           'client.tls',
-          `TLS failure talking to ${this.urls.origin} (${code}) on ${label}: if the console uses a private CA, set PRISMA_CA_BUNDLE to its PEM certificate`,
-          { code, request: label },
+          `TLS failure talking to ${this.urls.origin} (${code}) on ${label}: if the console uses a private CA, set setting caBundle to its PEM certificate`,
+          { code, request: label, setting: 'caBundle' },
           error,
         ),
         ...(code === undefined ? {} : { errorCode: code }),

@@ -78,7 +78,7 @@ export interface HttpResponse {
 /**
  * Default largest decoded page: 64 MiB. A page of 50 heavy reports is up to 20 MB; the decoded
  * bytes, their text and the parsed objects together stay a few hundred MB below a 1024 MB Lambda.
- * Configurable: `PRISMA_MAX_PAGE_BYTES`.
+ * Configurable: the setting `maxPageBytes`.
  */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -142,8 +142,8 @@ function ignore(): void {}
 export function bodyTooLarge(maxBytes: number, what: 'decoded' | 'received'): SyncError {
   return new SyncError(
     'client.bodyTooLarge',
-    `the response body exceeds ${maxBytes} bytes ${what} (PRISMA_MAX_PAGE_BYTES)`,
-    { maxBytes },
+    `the response body exceeds ${maxBytes} bytes ${what} (setting maxPageBytes)`,
+    { maxBytes, setting: 'maxPageBytes' },
   );
 }
 

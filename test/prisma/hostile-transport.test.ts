@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isSyncError, type SyncError } from '../../lambda/common/errors.js';
+import { nameSettings } from '../../lambda/config.js';
 import { ConsoleClient, type ConsoleClientOptions, RegistryPager } from '../../lambda/prisma/index.js';
 import { parseTotalCount } from '../../lambda/prisma/pager.js';
 import { capturingLogger, type LogLine } from './support.js';
@@ -158,7 +159,8 @@ describe('Retry-After: honoured up to a maximum, never an overflowing timer', ()
       process.off('warning', onWarning);
       expect(error.code).toBe('client.deadline.retryAfter');
       expect(isSyncError(error, 'client.deadline')).toBe(true);
-      expect(error.message).toMatch(/longer than the 5 s maximum \(PRISMA_MAX_RETRY_AFTER\)/);
+      expect(error.message).toMatch(/longer than the 5 s maximum \(setting maxRetryAfter\)/);
+      expect(nameSettings(error.message)).toMatch(/longer than the 5 s maximum \(PRISMA_MAX_RETRY_AFTER\)/);
       expect(ms).toBeLessThan(1_000);
       expect(console_.registryRequests()).toBe(1);
       expect(warnings).not.toContain('TimeoutOverflowWarning');
@@ -279,7 +281,7 @@ describe('honest transport', () => {
           baseUrl: 'http://console.example.com',
           credentials: { username: 'u', password: PASSWORD },
         }),
-    ).toThrow(/^PRISMA_CONSOLE_URL: .*plain http:\/\/.*PRISMA_ALLOW_HTTP=1/);
+    ).toThrow(/^consoleUrl: .*plain http:\/\/.*setting allowHttp/);
     const logger = capturingLogger();
     const allowed = new ConsoleClient({
       baseUrl: 'http://console.example.com',

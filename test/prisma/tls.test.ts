@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSyncError } from '../../lambda/common/errors.js';
+import { nameSettings } from '../../lambda/config.js';
 import type { ConsoleClient } from '../../lambda/prisma/index.js';
 import { type RunningSimulator, startSimulator } from '../../simulator/index.js';
 import { clientFor } from './support.js';
@@ -116,11 +117,12 @@ async function firstPage(client: ConsoleClient): Promise<unknown> {
 }
 
 describe('TLS', () => {
-  it('verifies certificates by default: a private CA fails with client.tls, at once, naming PRISMA_CA_BUNDLE', async () => {
+  it('verifies certificates by default: a private CA fails with client.tls, at once, naming the caBundle setting', async () => {
     const client = clientFor(sim, { baseUrl: httpsUrl });
     const error = await firstPage(client).catch((e: unknown) => e);
     expect(isSyncError(error, 'client.tls')).toBe(true);
-    expect((error as Error).message).toContain('PRISMA_CA_BUNDLE');
+    expect((error as Error).message).toContain('setting caBundle');
+    expect(nameSettings((error as Error).message)).toContain('set PRISMA_CA_BUNDLE to its PEM certificate');
     expect((error as Error).message).not.toContain('demo');
     expect(client.counters.requests).toBe(1);
   });
