@@ -293,6 +293,16 @@ describe('the scan-time skew, at its edges', () => {
     ]);
   });
 
+  it('quotes at most 40 characters of a distrusted scan time in its warning (the console chose the text)', () => {
+    // A form Date.parse reads although it is long: the warning must not carry console text unbounded.
+    const long = 'Fri Dec 31 9999 00:00:00 GMT+0000 (Coordinated Universal Time)';
+    const plan = write(report({ scanTime: long }), nothing, ctx(now));
+    expect(plan.image.scanTimeKey).toBe(now);
+    expect(plan.image.warnings?.[0]).toBe(
+      `scanTime ${long.slice(0, 40)} is more than 10 min ahead of the sync's clock; ordered at its detection time ${now}`,
+    );
+  });
+
   it('lets a stored ordering time within the skew (even exactly at its edge) keep an older report out', () => {
     const stored = committed(write(report(), nothing, ctx(now)), nothing).image as StoredImage;
     const older = report({ scanTime: '2024-05-31T00:00:00.000Z', findings: [] });
