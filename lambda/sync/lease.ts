@@ -44,6 +44,11 @@ export function holderIsDeadLocalProcess(holder: string): boolean {
  */
 export class RunLease {
   #renewedAt: number;
+  /** The renewal in flight, so the page loop and the keep-alive timer never renew twice at once. */
+  #renewing: Promise<boolean> | undefined;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** What a background renewal met (a lost lease): thrown at the run's next `check`. */
+  #failure: unknown;
 
   private constructor(
     private readonly deps: {
@@ -93,15 +98,50 @@ export class RunLease {
 
   /** Renews the lease when `leaseRenewalDue` says so; returns whether it renewed. */
   async renewIfDue(): Promise<boolean> {
+    this.check();
+    if (this.#renewing) return this.#renewing;
     const { now, ttlMs } = this.deps;
     if (!leaseRenewalDue({ now: now(), renewedAt: this.#renewedAt, ttlMs })) return false;
-    await this.deps.runs.renewLease(this.deps.owner, ttlMs);
-    this.#renewedAt = now();
-    return true;
+    this.#renewing = this.deps.runs
+      .renewLease(this.deps.owner, ttlMs)
+      .then(() => {
+        this.#renewedAt = now();
+        return true;
+      })
+      .finally(() => {
+        this.#renewing = undefined;
+      });
+    return this.#renewing;
+  }
+
+  /**
+   * Renews on a timer too, not only between pages: one page may take longer than the lease (a slow
+   * console, retries, a Retry-After), and a lease that lapses mid-page lets a second run start.
+   * The timer does not keep the process alive and stops at `release`.
+   */
+  keepAlive(): void {
+    if (this.#keepAlive !== undefined) return;
+    this.#keepAlive = setInterval(
+      () => {
+        this.renewIfDue().catch((error: unknown) => {
+          this.#failure ??= error;
+        });
+      },
+      Math.max(50, Math.floor(this.deps.ttlMs / 6)),
+    );
+    this.#keepAlive.unref();
+  }
+
+  /** Throws what a background renewal met: a run that lost its lease must stop writing. */
+  check(): void {
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   /** Gives the lease up; a failure is logged, not thrown: the lease then expires by itself. */
   async release(): Promise<void> {
+    clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
+    await this.#renewing?.catch(() => false);
     await this.deps.runs
       .releaseLease(this.deps.owner)
       .catch((cause: unknown) =>

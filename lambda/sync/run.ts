@@ -131,6 +131,7 @@ export class SyncRun {
       logger: this.#deps.logger,
       now: this.#now,
     });
+    this.#lease.keepAlive();
   }
 
   /**

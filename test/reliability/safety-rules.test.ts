@@ -135,6 +135,42 @@ describe('the safety rules', () => {
 });
 
 describe('the lease of a long run', { timeout: 240_000 }, () => {
+  it('keeps its lease through one page slower than the lease itself', async () => {
+    const consoleId = 'safety-lease-slow-page';
+    const sim = await startSimulator({ images: 60, seed: 'lease-slow', rateLimit: false, heavyFraction: 0 });
+    try {
+      const stores = await freshStores('safety-lease-slow', consoleId);
+      // One GET answers after 5 s, longer than the 2 s lease: only renewal during the wait holds it.
+      sim.setFaults({
+        scripted: [{ at: registryGetCount(sim) + 2, fault: { kind: 'slow' as const, ms: 5_000 } }],
+      });
+      let running = true;
+      const stolen: number[] = [];
+      const started = Date.now();
+      const competitor = (async () => {
+        while (running && (await stores.runs.currentLease()) === undefined) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        while (running) {
+          const lease = await stores.runs.acquireLease({ owner: 'second-run', ttlMs: 60_000 });
+          if (lease.acquired) {
+            stolen.push(Date.now() - started);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 150));
+        }
+      })();
+      const outcome = await syncOnce(sim, stores, consoleId, { sync: { leaseTtlMs: 2_000 } });
+      running = false;
+      await competitor;
+      expect(stolen, 'a second run took the lease during the slow page (ms into the run)').toEqual([]);
+      expect(outcome.result?.status, `${errorCode(outcome)}: ${String(outcome.error)}`).toBe('completed');
+      expect(Date.now() - started, 'the slow page outlasted the lease').toBeGreaterThan(5_000);
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('keeps a second run from starting while a run longer than its lease is paging', async () => {
     const consoleId = 'safety-lease';
     const images = 150;
