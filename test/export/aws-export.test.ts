@@ -376,8 +376,10 @@ describe('Athena views', () => {
 
   it('gives one changes row per finding of a change item, and one for an item of the older layout', () => {
     const sql = viewSql('db', CHANGES_TABLE);
-    expect(sql).toContain('LEFT JOIN UNNEST(f.i.findings.l) AS e(entry) ON true');
-    expect(sql).toContain('coalesce(e.entry.m.findingkey.s, i.findingkey.s)');
-    expect(sql).toContain('coalesce(e.entry.m.reason.s, i.reason.s)');
+    expect(sql).toContain(
+      "LEFT JOIN UNNEST(transform(f.i.findings.l, x -> MAP(ARRAY['findingKey', 'id', 'packageName', 'packageVersion', 'severity', 'observedAt', 'reason'], ARRAY[x.m.findingkey.s, x.m.id.s, x.m.packagename.s, x.m.packageversion.s, x.m.severity.s, x.m.observedat.s, x.m.reason.s]))) AS e(entry) ON true",
+    );
+    expect(sql).toContain("coalesce(element_at(e.entry, 'findingKey'), i.findingkey.s)");
+    expect(sql).toContain("coalesce(element_at(e.entry, 'reason'), i.reason.s)");
   });
 });

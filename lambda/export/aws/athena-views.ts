@@ -261,7 +261,7 @@ function columnExpressions(table: ExportTableName): Record<string, string> {
       // One row per finding of a change item (`e.entry`); an item of the one-per-finding layout has
       // no list and gives one row from its own attributes.
       const entry = (name: keyof ChangeEntry & ItemAttribute) =>
-        `coalesce(e.entry.m.${name.toLowerCase()}.s, ${attr('i', name)})`;
+        `coalesce(element_at(e.entry, '${name}'), ${attr('i', name)})`;
       return {
         console_id: identity.console_id,
         change: `CASE WHEN ${attr('i', 'change')} = 'resolved' THEN 'resolved' ELSE 'new' END`,
@@ -316,6 +316,17 @@ export function currentItemsSql(database: string): string {
   ].join('\n');
 }
 
+/**
+ * A change item's `findings` as an array of maps (attribute name → text): an array of maps unnests
+ * to one column on every Trino and Presto version, where an array of rows may unnest to one column
+ * per field.
+ */
+function changeEntries(item: string): string {
+  const names = CHANGE_ENTRY_ATTRIBUTES.map((name) => `'${name}'`).join(', ');
+  const values = CHANGE_ENTRY_ATTRIBUTES.map((name) => `x.m.${name.toLowerCase()}.s`).join(', ');
+  return `transform(${item}.findings.l, x -> MAP(ARRAY[${names}], ARRAY[${values}]))`;
+}
+
 /** SQL of one of the four views. */
 export function viewSql(database: string, table: ExportTableDefinition): string {
   const items = `"${database}"."${RAW_TABLES.currentItems}"`;
@@ -325,7 +336,7 @@ export function viewSql(database: string, table: ExportTableDefinition): string 
     table.name === 'findings' || table.name === 'scans'
       ? `FROM (SELECT item AS i FROM ${items} WHERE item.type.s = '${type}') AS f\nJOIN (SELECT item AS img FROM ${items} WHERE item.type.s = 'image') AS m ON m.img.pk.s = f.i.pk.s`
       : table.name === 'changes'
-        ? `FROM (SELECT item AS i FROM ${items} WHERE item.type.s = '${type}') AS f\nLEFT JOIN UNNEST(f.i.findings.l) AS e(entry) ON true`
+        ? `FROM (SELECT item AS i FROM ${items} WHERE item.type.s = '${type}') AS f\nLEFT JOIN UNNEST(${changeEntries('f.i')}) AS e(entry) ON true`
         : `FROM (SELECT item AS i FROM ${items} WHERE item.type.s = '${type}') AS f`;
   return `SELECT\n${selectList(table)}\n${from}`;
 }
