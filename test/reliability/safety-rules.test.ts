@@ -134,6 +134,40 @@ describe('the safety rules', () => {
   });
 });
 
+/**
+ * A second run that keeps asking for the console's lease, from the moment the first run holds it
+ * (before that a second run may rightly start) until `stop`: when it got it (ms after `started`).
+ */
+function secondRun(
+  stores: Awaited<ReturnType<typeof freshStores>>,
+  started: number,
+): { stop(): Promise<{ stolen: number[]; attempts: number }> } {
+  let running = true;
+  let attempts = 0;
+  const stolen: number[] = [];
+  const trying = (async () => {
+    while (running && (await stores.runs.currentLease()) === undefined) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    while (running) {
+      const lease = await stores.runs.acquireLease({ owner: 'second-run', ttlMs: 60_000 });
+      attempts += 1;
+      if (lease.acquired) {
+        stolen.push(Date.now() - started);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await trying;
+      return { stolen, attempts };
+    },
+  };
+}
+
 describe('the lease of a long run', { timeout: 240_000 }, () => {
   it('keeps its lease through one page slower than the lease itself', async () => {
     const consoleId = 'safety-lease-slow-page';
@@ -144,25 +178,10 @@ describe('the lease of a long run', { timeout: 240_000 }, () => {
       sim.setFaults({
         scripted: [{ at: registryGetCount(sim) + 2, fault: { kind: 'slow' as const, ms: 5_000 } }],
       });
-      let running = true;
-      const stolen: number[] = [];
       const started = Date.now();
-      const competitor = (async () => {
-        while (running && (await stores.runs.currentLease()) === undefined) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        while (running) {
-          const lease = await stores.runs.acquireLease({ owner: 'second-run', ttlMs: 60_000 });
-          if (lease.acquired) {
-            stolen.push(Date.now() - started);
-            return;
-          }
-          await new Promise((r) => setTimeout(r, 150));
-        }
-      })();
+      const competitor = secondRun(stores, started);
       const outcome = await syncOnce(sim, stores, consoleId, { sync: { leaseTtlMs: 2_000 } });
-      running = false;
-      await competitor;
+      const { stolen } = await competitor.stop();
       expect(stolen, 'a second run took the lease during the slow page (ms into the run)').toEqual([]);
       expect(outcome.result?.status, `${errorCode(outcome)}: ${String(outcome.error)}`).toBe('completed');
       expect(Date.now() - started, 'the slow page outlasted the lease').toBeGreaterThan(5_000);
@@ -191,27 +210,9 @@ describe('the lease of a long run', { timeout: 240_000 }, () => {
       });
       const leaseTtlMs = 4_000;
       const started = Date.now();
-      let running = true;
-      let attempts = 0;
-      const stolen: number[] = [];
-      const competitor = (async () => {
-        // Only once the run holds its lease: before that a second run may rightly start.
-        while (running && (await stores.runs.currentLease()) === undefined) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        while (running) {
-          const lease = await stores.runs.acquireLease({ owner: 'second-run', ttlMs: 60_000 });
-          attempts += 1;
-          if (lease.acquired) {
-            stolen.push(Date.now() - started);
-            return;
-          }
-          await new Promise((r) => setTimeout(r, 150));
-        }
-      })();
+      const competitor = secondRun(stores, started);
       const outcome = await syncOnce(sim, stores, consoleId, { sync: { leaseTtlMs } });
-      running = false;
-      await competitor;
+      const { stolen, attempts } = await competitor.stop();
       sim.setFaults({});
       const elapsed = Date.now() - started;
       expect(stolen, 'a second run took the lease while the first was paging (ms into the run)').toEqual([]);
