@@ -271,27 +271,54 @@ export async function batchGet(
   keys: readonly AttributeMap[],
   retry: RetryPolicy = DEFAULT_RETRY,
 ): Promise<StoredItem[]> {
-  const found: StoredItem[] = [];
+  const found = await batchGetTables(
+    client,
+    keys.map((key) => ({ table, key })),
+    retry,
+  );
+  return found.map(({ item }) => item);
+}
+
+/** {@link batchGet} across tables: one request reads keys of several tables. Items come with their table. */
+export async function batchGetTables(
+  client: LowLevelClient,
+  keys: ReadonlyArray<{ table: string; key: AttributeMap }>,
+  retry: RetryPolicy = DEFAULT_RETRY,
+): Promise<Array<{ table: string; item: StoredItem }>> {
+  const found: Array<{ table: string; item: StoredItem }> = [];
   for (const batch of chunk(keys, 100)) {
-    let pending: Record<string, KeysAndAttributes> = { [table]: { Keys: batch, ConsistentRead: true } };
+    let pending: Record<string, KeysAndAttributes> = {};
+    for (const { table, key } of batch) {
+      const request = pending[table] ?? { Keys: [], ConsistentRead: true };
+      request.Keys?.push(key);
+      pending[table] = request;
+    }
+    const tables = Object.keys(pending);
     let attempts = 0;
     for (let retryNumber = 1; ; retryNumber += 1) {
       let response: BatchGetItemCommandOutput;
       try {
         response = await client.send(new BatchGetItemCommand({ RequestItems: pending }));
       } catch (error) {
-        throw new SyncError('store.readFailed', `BatchGetItem on ${table} failed`, { table }, error);
+        throw new SyncError(
+          'store.readFailed',
+          `BatchGetItem on ${tables.join(', ')} failed`,
+          { tables },
+          error,
+        );
       }
       attempts += sent(response);
-      for (const item of response.Responses?.[table] ?? []) found.push(fromAttributeMap(item));
-      const unprocessed = response.UnprocessedKeys?.[table]?.Keys ?? [];
-      if (unprocessed.length === 0) break;
-      pending = { [table]: { Keys: unprocessed, ConsistentRead: true } };
+      for (const [table, items] of Object.entries(response.Responses ?? {})) {
+        for (const item of items) found.push({ table, item: fromAttributeMap(item) });
+      }
+      pending = (response.UnprocessedKeys ?? {}) as Record<string, KeysAndAttributes>;
+      const unprocessed = Object.values(pending).reduce((n, request) => n + (request.Keys?.length ?? 0), 0);
+      if (unprocessed === 0) break;
       if (attempts >= retry.maxAttempts) {
         throw new SyncError(
           'store.unprocessed',
-          `${unprocessed.length} keys still unprocessed after ${attempts} BatchGetItem requests`,
-          { table, unprocessed: unprocessed.length },
+          `${unprocessed} keys still unprocessed after ${attempts} BatchGetItem requests`,
+          { tables, unprocessed },
         );
       }
       await retry.sleep(retryDelay(retryNumber, retry));

@@ -5,9 +5,10 @@
  * A plan of up to 100 writes is one atomic unit: several images' plans are packed into one
  * TransactWriteItems (≤ 100 operations), image items with their freshness condition, so an image's
  * findings, change items, history, raw chunks and image item land together or not at all. A plan
- * too large for one transaction is written in phases (a `PENDING` marker for a first write, then
- * findings/history/raw, then change items, then the image item with the marker's removal), and
- * the planner announces again any change an interrupted phase left unannounced.
+ * too large for one transaction is written in phases (its first write noted in the console's
+ * first-writes set, then findings/history/raw, then change items, then the image item, then the
+ * note's removal), and the planner announces again any change an interrupted phase left
+ * unannounced.
  */
 import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { GetItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
@@ -17,7 +18,7 @@ import type { Logger } from '../common/logger.js';
 import type { NormalizedReport } from '../common/records.js';
 import {
   type BatchWriter,
-  batchGet,
+  batchGetTables,
   type CancellationReason,
   isCancellation,
   type Limiter,
@@ -30,7 +31,7 @@ import {
 } from './batch.js';
 import { type LowLevelClient, lowLevel } from './client.js';
 import { identityPk, imageKeyOf, imageKeyString, imagePk, keyPart } from './identity.js';
-import { consolePk, FINDING_PREFIX, IMAGE_SK, PENDING_SK, runSeenPk, runSk } from './keys.js';
+import { consolePk, FINDING_PREFIX, FIRST_WRITES_SK, IMAGE_SK, runSeenPk, runSk } from './keys.js';
 import {
   type AttributeMap,
   attributeMapSize,
@@ -41,7 +42,7 @@ import { canonicalTime, DYNAMODB_ITEM_LIMIT_BYTES } from './model/common.js';
 import { firstChangeMarker } from './model/console.js';
 import { decodeFinding, type FindingItem } from './model/finding.js';
 import { decodeImage, type StoredImage } from './model/image.js';
-import { decodeRunSweepGuard, decodeSeen } from './model/run.js';
+import { decodeFirstWrites, decodeRunSweepGuard, decodeSeen, firstWritesUpdate } from './model/run.js';
 import {
   classify,
   type Decision,
@@ -99,13 +100,13 @@ interface Entry {
 interface Prepared {
   entry: Entry;
   outcome: WriteOutcome;
-  /** A first write: the `PENDING` marker goes before anything else of it. */
-  marker: boolean;
+  /** A first write (no image item stored): noted in the first-writes set before anything else of it. */
+  firstWrite: boolean;
   /** Findings, history, raw chunks (BatchWriteItem). */
   bulk: WriteRequest[];
   /** Change items (BatchWriteItem, after the bulk). */
   changes: WriteRequest[];
-  /** Last, in a transaction: the image item with its freshness condition (and the marker's deletion). */
+  /** Last, in a transaction: the image item with its freshness condition (or a scan-time touch). */
   operations: TransactWriteItem[];
   bytes: number;
 }
@@ -216,6 +217,7 @@ export class ImageStore {
     itemsWritten += await this.#execute(
       prepared,
       touches.map((t) => this.#prepareTouch(t.entry, t.plan, t.healing)),
+      { pending, stored: images },
       outcomes,
       quarantine,
     );
@@ -241,22 +243,53 @@ export class ImageStore {
     return { index, report: normalized, rawJson, key: imageKeyString(identity), pk: identityPk(identity) };
   }
 
-  /** One consistent BatchGetItem: the image items of the page and any first-write markers. */
+  /**
+   * One consistent BatchGetItem: the page's image items and the console's first writes in progress
+   * (`pending`: the page's images whose findings may exist without an image item).
+   */
   async #readImages(
     entries: readonly Entry[],
   ): Promise<{ images: Map<string, StoredImage>; pending: Set<string> }> {
-    const keys: AttributeMap[] = [];
-    for (const entry of entries) {
-      keys.push({ pk: { S: entry.pk }, sk: { S: IMAGE_SK } }, { pk: { S: entry.pk }, sk: { S: PENDING_SK } });
-    }
-    const found = await batchGet(this.#client, this.deps.tables.images, keys, this.deps.retry);
+    const { tables, consoleId, retry } = this.deps;
+    const keys = entries.map((entry) => ({
+      table: tables.images,
+      key: { pk: { S: entry.pk }, sk: { S: IMAGE_SK } },
+    }));
+    const firstWritesKey = { pk: { S: consolePk(consoleId) }, sk: { S: FIRST_WRITES_SK } };
+    const found = await batchGetTables(
+      this.#client,
+      [{ table: tables.runs, key: firstWritesKey }, ...keys],
+      retry,
+    );
     const images = new Map<string, StoredImage>();
-    const pending = new Set<string>();
-    for (const item of found) {
-      if (item.sk === IMAGE_SK) images.set(String(item.pk), decodeImage(item));
-      else pending.add(String(item.pk));
+    let firstWrites = new Set<string>();
+    for (const { table, item } of found) {
+      if (table === tables.runs) firstWrites = decodeFirstWrites(item).pks;
+      else images.set(String(item.pk), decodeImage(item));
     }
+    const pending = new Set(entries.map((entry) => entry.pk).filter((pk) => firstWrites.has(pk)));
     return { images, pending };
+  }
+
+  /** Adds (before their findings) or removes (after their image items) first writes in progress. */
+  async #noteFirstWrites(action: 'ADD' | 'DELETE', pks: readonly string[]): Promise<number> {
+    if (pks.length === 0) return 0;
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.deps.tables.runs,
+          ...firstWritesUpdate(consolePk(this.deps.consoleId), FIRST_WRITES_SK, action, pks),
+        }),
+      );
+      return 1;
+    } catch (error) {
+      throw new SyncError(
+        'store.writeFailed',
+        `could not ${action === 'ADD' ? 'note' : 'clear'} ${pks.length} first writes in progress`,
+        { images: pks.length },
+        error,
+      );
+    }
   }
 
   async #findings(pk: string): Promise<FindingItem[]> {
@@ -274,7 +307,7 @@ export class ImageStore {
     entry: Entry,
     plan: WritePlan,
     stored: StoredImage | undefined,
-    hadMarker: boolean,
+    pending: boolean,
     healing: string | undefined,
   ): Prepared {
     const { images, rawReports } = this.deps.tables;
@@ -296,18 +329,13 @@ export class ImageStore {
         ...imageCondition(plan.condition.scanTimeKey, healing),
       },
     };
-    const marker = !stored && !hadMarker;
-    const operations: TransactWriteItem[] = [imagePut];
-    if (!stored || hadMarker) {
-      operations.push({ Delete: { TableName: images, Key: { pk: { S: entry.pk }, sk: { S: PENDING_SK } } } });
-    }
     return {
       entry,
       outcome: plan.outcome,
-      marker,
+      firstWrite: !stored && !pending,
       bulk,
       changes,
-      operations,
+      operations: [imagePut],
       bytes: attributeMapSize(imagePut.Put?.Item ?? {}),
     };
   }
@@ -337,7 +365,7 @@ export class ImageStore {
     return {
       entry,
       outcome: 'unchanged',
-      marker: false,
+      firstWrite: false,
       bulk: [],
       changes: [],
       operations: [operation],
@@ -346,41 +374,28 @@ export class ImageStore {
   }
 
   /**
-   * Sends the plans of a page in phases, each phase batched across the page's images: (1) the
-   * `PENDING` markers of first writes, (2) findings, history and raw chunks, (3) change items,
-   * (4) image items (freshness condition), marker deletions and scan-time touches in transactions of
-   * up to 100 operations, sent one after another. A cancelled transaction names the operation that
-   * failed: its image is `stale` (condition) or quarantined (validation), and the rest is sent again.
+   * Sends the plans of a page in phases, each phase batched across the page's images: (1) its first
+   * writes added to the console's first-writes set (one request), (2) findings, history and raw
+   * chunks, (3) change items, (4) image items (freshness condition) and scan-time touches in
+   * transactions of up to 100 operations, sent one after another, (5) the first writes that now
+   * have an image item removed from the set (one request). A cancelled transaction names the
+   * operation that failed: its image is `stale` (condition) or quarantined (validation), and the
+   * rest is sent again.
    */
   async #execute(
     plans: Prepared[],
     touches: Prepared[],
+    page: { pending: ReadonlySet<string>; stored: ReadonlyMap<string, StoredImage> },
     outcomes: Map<number, WriteOutcome>,
     quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
   ): Promise<number> {
-    const { images } = this.deps.tables;
-    let written = 0;
-    const markers = plans.filter((plan) => plan.marker);
-    const marked = await this.#writeEach(
-      markers,
-      (plan) => [
-        {
-          table: images,
-          put: toAttributeMap({
-            pk: plan.entry.pk,
-            sk: PENDING_SK,
-            type: 'pending',
-            imageKey: plan.entry.key,
-          }),
-        },
-      ],
-      quarantine,
+    let written = await this.#noteFirstWrites(
+      'ADD',
+      plans.filter((plan) => plan.firstWrite).map((plan) => plan.entry.pk),
     );
-    written += marked.written;
-    let alive = plans.filter((plan) => !marked.failed.has(plan));
-    const bulk = await this.#writeEach(alive, (plan) => plan.bulk, quarantine);
+    const bulk = await this.#writeEach(plans, (plan) => plan.bulk, quarantine);
     written += bulk.written;
-    alive = alive.filter((plan) => !bulk.failed.has(plan));
+    let alive = plans.filter((plan) => !bulk.failed.has(plan));
     const changes = await this.#writeEach(alive, (plan) => plan.changes, quarantine);
     written += changes.written;
     alive = alive.filter((plan) => !changes.failed.has(plan));
@@ -389,7 +404,14 @@ export class ImageStore {
     for (const group of packTransactions([...alive, ...touches])) {
       written += await this.#sendGroup(group, outcomes, quarantine);
     }
-    return written;
+    // An image item now exists (written, or newer and `stale`) for these: their findings are covered.
+    const covered = plans
+      .filter(
+        (plan) => (plan.firstWrite || page.pending.has(plan.entry.pk)) && outcomes.has(plan.entry.index),
+      )
+      .map((plan) => plan.entry.pk);
+    for (const pk of page.pending) if (page.stored.has(pk)) covered.push(pk);
+    return written + (await this.#noteFirstWrites('DELETE', [...new Set(covered)]));
   }
 
   /**

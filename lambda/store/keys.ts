@@ -12,11 +12,6 @@ export { type ImageKey, identityPk, imageKeyString, imagePk, keyPart, MAX_KEY_PA
 
 /** Sort key of the image item in its partition. */
 export const IMAGE_SK = 'IMAGE';
-/**
- * Sort key of the marker a first write too large for one transaction leaves until its image item is
- * committed: the next write of that image then reads what the interrupted one left.
- */
-export const PENDING_SK = 'PENDING';
 export const FINDING_PREFIX = 'F#';
 export const HISTORY_PREFIX = 'H#';
 
@@ -127,6 +122,11 @@ export function consolePk(consoleId: string): string {
 
 export const LEASE_SK = 'LEASE';
 export const CHECKPOINT_SK = 'CHECKPOINT';
+/**
+ * Sort key (under the console's pk in the runs table) of the set of image partitions whose first write
+ * began and may not have finished: their findings can exist without an image item.
+ */
+export const FIRST_WRITES_SK = 'FIRST_WRITES';
 
 export function runSk(runId: string): string {
   return `RUN#${keyPart(runId)}`;

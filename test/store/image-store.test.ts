@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { isSyncError } from '../../lambda/common/errors.js';
 import { queryAll } from '../../lambda/store/batch.js';
 import { ITEM_BUDGET_BYTES, itemSize } from '../../lambda/store/items.js';
-import { imagePk } from '../../lambda/store/keys.js';
+import { consolePk, FIRST_WRITES_SK, imagePk } from '../../lambda/store/keys.js';
 import { CONSOLE, finding, type Harness, harness, input, rawOf, report } from './support.js';
 
 const seen = (iso: string, runId = 'run-1') => ({ runId, seenAt: iso });
@@ -20,7 +20,8 @@ describe('ImageStore.writeReports', () => {
     const result = await h.stores.images.writeReports([input(r)], seen('2024-06-01T00:00:00.000Z'));
     expect(result.images).toEqual([{ key: 'registry.example.com/new/one:latest', outcome: 'new' }]);
     // 2 findings + 1 change-feed item (both findings) + 1 history + 1 raw chunk + 1 image + 1 console
-    // registry item, and the first-write marker put before them and deleted with the image item.
+    // registry item, and the first write noted in the console's first-writes set before them and cleared
+    // after the image item.
     expect(result.itemsWritten).toBe(9);
     const view = await h.stores.queries.image({
       registry: 'registry.example.com',
@@ -213,27 +214,28 @@ describe('ImageStore.writeReports', () => {
     });
   });
 
-  it('redoes a write that crashed before its image item without a second change-feed entry', async () => {
-    const key = { registry: 'registry.example.com', repo: 'crash/app', tag: 'latest' };
-    let failImageWrite = true;
+  /** Fails the next transaction that writes the image item of `repo`, once: a crash before it lands. */
+  function crashBeforeImageItem(repo: string, name: string): void {
+    let armed = true;
     h.client.middlewareStack.add(
       (next, context) => async (args) => {
         // Low-level input: attribute values as DynamoDB's wire maps ({ S: '...' }).
         type Put = { Put?: { Item?: { sk?: { S?: string }; repo?: { S?: string } } } };
         const operations = (args.input as { TransactItems?: Put[] }).TransactItems ?? [];
         const image = operations.find((op) => op.Put?.Item?.sk?.S === 'IMAGE')?.Put?.Item;
-        if (
-          failImageWrite &&
-          context.commandName === 'TransactWriteItemsCommand' &&
-          image?.repo?.S === key.repo
-        ) {
-          failImageWrite = false;
+        if (armed && context.commandName === 'TransactWriteItemsCommand' && image?.repo?.S === repo) {
+          armed = false;
           throw Object.assign(new Error('connection reset'), { name: 'TimeoutError' });
         }
         return next(args);
       },
-      { step: 'initialize', name: 'crashOnce' },
+      { step: 'initialize', name },
     );
+  }
+
+  it('redoes a write that crashed before its image item without a second change-feed entry', async () => {
+    const key = { registry: 'registry.example.com', repo: 'crash/app', tag: 'latest' };
+    crashBeforeImageItem(key.repo, 'crashOnce');
     const r = report({ repo: key.repo });
     await expect(
       h.stores.images.writeReports([input(r)], seen('2024-06-01T00:00:00.000Z')),
@@ -246,6 +248,44 @@ describe('ImageStore.writeReports', () => {
       (c) => c.repo === key.repo,
     );
     expect(changes).toHaveLength(2);
+  });
+
+  it('reads what a crashed first write left, so a finding gone from the next report is not left open', async () => {
+    const key = { registry: 'registry.example.com', repo: 'crash/first-write', tag: 'latest' };
+    crashBeforeImageItem(key.repo, 'crashFirstWrite');
+    await expect(
+      h.stores.images.writeReports([input(report({ repo: key.repo }))], seen('2024-06-01T00:00:00.000Z')),
+    ).rejects.toSatisfy((e) => isSyncError(e, 'store.writeFailed'));
+    const firstWrites = async () => {
+      const { Items = [] } = await h.doc.send(
+        new QueryCommand({
+          TableName: `${h.prefix}-runs`,
+          KeyConditionExpression: 'pk = :pk AND sk = :sk',
+          ExpressionAttributeValues: { ':pk': consolePk(CONSOLE), ':sk': FIRST_WRITES_SK },
+          ConsistentRead: true,
+        }),
+      );
+      return [...((Items[0]?.pks as Set<string> | undefined) ?? [])];
+    };
+    // The crash left both findings without an image item; the console's first-writes set says so.
+    expect(await firstWrites()).toEqual([imagePk(CONSOLE, key)]);
+    // The next scan lost CVE-2024-0002: the re-run must resolve the finding the crash left behind.
+    const rescanned = report({
+      repo: key.repo,
+      scanTime: '2024-05-02T00:00:00.000Z',
+      findings: [finding('CVE-2024-0001')],
+    });
+    const rerun = await h.stores.images.writeReports([input(rescanned)], seen('2024-06-02T00:00:00.000Z'));
+    expect(rerun.images[0]?.outcome).toBe('new');
+    expect((await h.stores.queries.image(key))?.findings.map((f) => f.id)).toEqual(['CVE-2024-0001']);
+    const open = await queryAll(h.doc, {
+      TableName: `${h.prefix}-images`,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :f)',
+      FilterExpression: 'attribute_not_exists(resolvedAt)',
+      ExpressionAttributeValues: { ':pk': imagePk(CONSOLE, key), ':f': 'F#' },
+    });
+    expect(open.map((item) => item.id)).toEqual(['CVE-2024-0001']);
+    expect(await firstWrites()).toEqual([]);
   });
 
   it('resolves a finding with an over-long key in place instead of leaving a second item', async () => {
@@ -347,8 +387,8 @@ describe('a 5 MB report with a thousand findings', () => {
         .map((c) => c.id)
         .sort(),
     ).toEqual(findings.map((f) => f.id).sort());
-    // findings + change items + history + raw chunks + image + console registry, and the first-write
-    // marker put and deleted.
+    // findings + change items + history + raw chunks + image + console registry, and the first write
+    // added to and removed from the console's first-writes set.
     expect(result.itemsWritten).toBeLessThanOrEqual(1000 + 3 + 1 + chunks.length + 1 + 1 + 2);
     expect(result.itemsWritten).toBeGreaterThanOrEqual(1000 + 1 + 1 + chunks.length + 1 + 1 + 2);
 
@@ -364,7 +404,7 @@ describe('a 5 MB report with a thousand findings', () => {
 });
 
 describe('write cost per image', () => {
-  it('costs F+6 writes per new image (findings, one change item, history, raw, image, marker put and delete) and 0 on an unchanged re-sync', async () => {
+  it('costs F+4 writes per new image (findings, one change item, history, raw, image) plus 2 per page and 0 on an unchanged re-sync', async () => {
     const h = await harness('cost');
     const page = Array.from({ length: 50 }, (_, i) =>
       report({
@@ -373,9 +413,10 @@ describe('write cost per image', () => {
       }),
     );
     const first = await h.stores.images.writeReports(page.map(input), seen('2024-06-01T00:00:00.000Z'));
-    // Per image: 20 findings + 1 change-feed item + 1 history + 1 raw chunk + 1 image = 24 items, plus
-    // the first-write marker's put and delete = 26 writes; plus the console registry once.
-    expect(first.itemsWritten).toBe(50 * 26 + 1);
+    // Per image: 20 findings + 1 change-feed item + 1 history + 1 raw chunk + 1 image = 24 items; per
+    // page: the first writes added to and removed from the console's first-writes set; plus the
+    // console registry once.
+    expect(first.itemsWritten).toBe(50 * 24 + 2 + 1);
     h.calls.reset();
     const unchanged = await h.stores.images.writeReports(
       page.map(input),

@@ -245,7 +245,7 @@ describe('write planner: no change is lost or doubled after an interrupted write
   it('announces again, with the same key, the change of a finding written by a write that never committed', () => {
     const r = report({ repo: 'interrupted' });
     const crashed = write(r, undefined, ctx('2024-06-01T00:00:00.000Z'));
-    // Findings landed, the image item did not: a re-run reads them (the first-write marker says so).
+    // Findings landed, the image item did not: a re-run reads them (the console's first-writes set says so).
     const leftover = crashed.findings.map((f) => decodeFinding({ ...f }));
     const rerun = planWrite({
       report: r,
