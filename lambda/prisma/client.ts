@@ -32,7 +32,7 @@ import {
   send,
   type TransportTimeouts,
 } from './transport.js';
-import { ConsoleUrls, LATEST_API_VERSION, type QueryValue } from './url.js';
+import { ConsoleUrls, LATEST_API_VERSION, type QueryValue, type RequestTarget } from './url.js';
 
 export interface ConsoleClientOptions {
   /** Console base URL; may carry a path prefix: `https://host/us-1-111111111`. */
@@ -129,6 +129,23 @@ interface AttemptFailure {
   errorCode?: string;
   retryAfter?: string | null;
 }
+
+/** One request as the retry loop carries it from attempt to attempt. */
+interface Exchange {
+  method: 'GET' | 'POST';
+  target: RequestTarget;
+  /** How errors and logs name it: `GET /registry (page offset=100)`. */
+  label: string;
+  context: RequestContext;
+  authenticated: boolean;
+  body: string | undefined;
+}
+
+/** What one attempt came to: an answer, a token to renew (resend at once), or a failure to decide on. */
+type AttemptOutcome =
+  | { kind: 'answered'; response: JsonResponse }
+  | { kind: 'tokenRejected' }
+  | { kind: 'failed'; failure: AttemptFailure };
 
 /**
  * A paced, authenticated, retrying client for one console.
@@ -278,133 +295,178 @@ export class ConsoleClient {
     body?: string,
   ): Promise<JsonResponse> {
     if (this.closed) throw new SyncError('client.closed', 'the console client is closed');
-    const target = this.urls.target(path, query);
-    const label = `${method} ${path} (${context.what})`;
+    const request: Exchange = {
+      method,
+      target: this.urls.target(path, query),
+      label: `${method} ${path} (${context.what})`,
+      context,
+      authenticated,
+      body,
+    };
     let refreshedOn401 = false;
-    let last: AttemptFailure | undefined;
     for (let attempt = 1; ; attempt++) {
-      const headers: Record<string, string> = {
-        accept: 'application/json',
-        'accept-encoding': 'gzip, deflate',
-        'user-agent': 'prisma-registry-sync',
-      };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      if (authenticated) headers.authorization = await this.authorization();
-
-      const slot = await this.limiter.acquire(context.signal);
-      this.counters.requests++;
-      const startedAt = this.clock.now();
-      const limit = this.attemptLimit(label, context.signal);
-      let response: HttpResponse;
-      try {
-        response = await send(
-          this.agent,
-          {
-            target,
-            method,
-            headers,
-            ...(body === undefined ? {} : { body }),
-            signal: limit.signal,
-            onSent: () => slot.markSent(this.clock.now()),
-          },
-          this.maxBodyBytes,
-        );
-      } catch (error) {
-        if (context.signal?.aborted) throw error;
-        // The run's deadline came during the request: stop (partial), do not retry.
-        if (isSyncError(error, 'client.deadline')) throw error;
-        last = this.transportFailure(error, label);
-        if (isTlsFailure(error)) throw last.error;
-        const decision = this.decide(attempt, last);
-        if (!decision.retry || attempt >= this.maxAttempts)
-          throw this.exhausted(label, context, attempt, decision, last);
-        await this.retryAfterWait(label, attempt, decision, context.signal);
+      const outcome = await this.attempt(request, attempt, refreshedOn401);
+      if (outcome.kind === 'answered') return outcome.response;
+      if (outcome.kind === 'tokenRejected') {
+        // One fresh token, one resend, no backoff: it does not use up an attempt.
+        refreshedOn401 = true;
+        attempt--;
         continue;
-      } finally {
-        limit.dispose();
       }
-      this.counters.bytes += response.wireBytes;
-      this.logger.debug('console request', {
-        request: label,
-        status: response.status,
-        ms: this.clock.now() - startedAt,
-        bytes: response.wireBytes,
-        attempt,
-      });
-
-      const { status } = response;
-      if (status === 401) {
-        if (!authenticated) {
-          throw new SyncError(
-            'client.auth',
-            `the console rejected the credentials (HTTP 401 on ${label}); check the credentials (setting credentials)`,
-            { status, request: label, setting: 'credentials' },
-          );
-        }
-        if (this.authMode === 'token' && !refreshedOn401) {
-          // The token expired or was revoked: one fresh token, one resend, no backoff.
-          refreshedOn401 = true;
-          // Unless a concurrent request already replaced the token this one carried.
-          if (this.token !== undefined && headers.authorization === `Bearer ${this.token.value}`) {
-            this.token = undefined;
-          }
-          this.counters.retries++;
-          this.logger.info('token rejected; authenticating again', { request: label });
-          attempt--;
-          continue;
-        }
-        throw new SyncError(
-          'client.auth',
-          this.authMode === 'basic'
-            ? `the console rejected the Basic credentials (HTTP 401 on ${label})`
-            : `the console rejected a freshly issued token (HTTP 401 on ${label})`,
-          { status, request: label },
-        );
-      }
-      if (status === 429) this.counters.throttled++;
-
-      if (status >= 200 && status < 300) {
-        const bytes = response.body.length;
-        if (!isUtf8(response.body)) {
-          // Decoding replaces each bad sequence by U+FFFD: say so rather than store altered text silently.
-          this.logger.warn('the console sent invalid UTF-8; bad bytes are read as U+FFFD', {
-            request: label,
-            bytes,
-          });
-        }
-        const text = response.body.toString('utf8');
-        // The decoded bytes are not needed once they are text: let them go before parsing (a page
-        // of heavy reports is 20 MB, held twice over while JSON.parse builds its objects otherwise).
-        response.body = EMPTY_BODY;
-        try {
-          return {
-            body: parseJsonBody(text, bytes, status, response.headers, label),
-            headers: response.headers,
-            status,
-            bytes,
-          };
-        } catch (error) {
-          last = { error: error as SyncError, errorCode: 'client.invalidResponse' };
-        }
-      } else {
-        last = {
-          error: httpError(response, label, this.redactor),
-          status,
-          retryAfter: response.headers['retry-after'] ?? null,
-        };
-      }
-      const decision = this.decide(attempt, last);
-      if (decision.retryAfterTooLong) {
-        const stop = this.retryAfterTooLong(label, decision, last);
-        // Said here too, whatever the caller makes of the stop: the operator sees why the run ended.
-        this.logger.warn(stop.message, { request: label, status });
-        throw stop;
-      }
-      if (status === 429 && decision.retry) this.limiter.backOff(this.clock.now() + decision.delayMs);
-      if (!decision.retry) throw last.error;
-      if (attempt >= this.maxAttempts) throw this.exhausted(label, context, attempt, decision, last);
-      await this.retryAfterWait(label, attempt, decision, context.signal);
+      await this.retryOrThrow(request, attempt, outcome.failure);
     }
+  }
+
+  /** One attempt: headers, send, and what its answer means. */
+  private async attempt(
+    request: Exchange,
+    attempt: number,
+    refreshedOn401: boolean,
+  ): Promise<AttemptOutcome> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'accept-encoding': 'gzip, deflate',
+      'user-agent': 'prisma-registry-sync',
+    };
+    if (request.body !== undefined) headers['content-type'] = 'application/json';
+    if (request.authenticated) headers.authorization = await this.authorization();
+
+    const sent = await this.sendOnce(request, headers, attempt);
+    if ('failure' in sent) return { kind: 'failed', failure: sent.failure };
+    const { response } = sent;
+    const { status } = response;
+    if (status === 401) return this.unauthorized(request, headers, refreshedOn401);
+    if (status === 429) this.counters.throttled++;
+    if (status >= 200 && status < 300) return this.answered(response, request.label);
+    return {
+      kind: 'failed',
+      failure: {
+        error: httpError(response, request.label, this.redactor),
+        status,
+        retryAfter: response.headers['retry-after'] ?? null,
+      },
+    };
+  }
+
+  /**
+   * Sends one attempt through the limiter, within its time limit. A network failure comes back
+   * as a failure to decide on; an abort, the run's deadline and a TLS failure are thrown.
+   */
+  private async sendOnce(
+    request: Exchange,
+    headers: Record<string, string>,
+    attempt: number,
+  ): Promise<{ response: HttpResponse } | { failure: AttemptFailure }> {
+    const { context, label } = request;
+    const slot = await this.limiter.acquire(context.signal);
+    this.counters.requests++;
+    const startedAt = this.clock.now();
+    const limit = this.attemptLimit(label, context.signal);
+    let response: HttpResponse;
+    try {
+      response = await send(
+        this.agent,
+        {
+          target: request.target,
+          method: request.method,
+          headers,
+          ...(request.body === undefined ? {} : { body: request.body }),
+          signal: limit.signal,
+          onSent: () => slot.markSent(this.clock.now()),
+        },
+        this.maxBodyBytes,
+      );
+    } catch (error) {
+      if (context.signal?.aborted) throw error;
+      // The run's deadline came during the request: stop (partial), do not retry.
+      if (isSyncError(error, 'client.deadline')) throw error;
+      const failure = this.transportFailure(error, label);
+      if (isTlsFailure(error)) throw failure.error;
+      return { failure };
+    } finally {
+      limit.dispose();
+    }
+    this.counters.bytes += response.wireBytes;
+    this.logger.debug('console request', {
+      request: label,
+      status: response.status,
+      ms: this.clock.now() - startedAt,
+      bytes: response.wireBytes,
+      attempt,
+    });
+    return { response };
+  }
+
+  /** A 401: wrong credentials, or an expired token worth one fresh one. */
+  private unauthorized(
+    request: Exchange,
+    headers: Record<string, string>,
+    refreshedOn401: boolean,
+  ): AttemptOutcome {
+    const { label } = request;
+    const status = 401;
+    if (!request.authenticated) {
+      throw new SyncError(
+        'client.auth',
+        `the console rejected the credentials (HTTP 401 on ${label}); check the credentials (setting credentials)`,
+        { status, request: label, setting: 'credentials' },
+      );
+    }
+    if (this.authMode === 'token' && !refreshedOn401) {
+      // The token expired or was revoked, unless a concurrent request already replaced the token this one carried.
+      if (this.token !== undefined && headers.authorization === `Bearer ${this.token.value}`) {
+        this.token = undefined;
+      }
+      this.counters.retries++;
+      this.logger.info('token rejected; authenticating again', { request: label });
+      return { kind: 'tokenRejected' };
+    }
+    throw new SyncError(
+      'client.auth',
+      this.authMode === 'basic'
+        ? `the console rejected the Basic credentials (HTTP 401 on ${label})`
+        : `the console rejected a freshly issued token (HTTP 401 on ${label})`,
+      { status, request: label },
+    );
+  }
+
+  /** A 2xx: its JSON, or a failure when the body is not JSON (retried: a proxy's page is transient). */
+  private answered(response: HttpResponse, label: string): AttemptOutcome {
+    const { status } = response;
+    const bytes = response.body.length;
+    if (!isUtf8(response.body)) {
+      // Decoding replaces each bad sequence by U+FFFD: say so rather than store altered text silently.
+      this.logger.warn('the console sent invalid UTF-8; bad bytes are read as U+FFFD', {
+        request: label,
+        bytes,
+      });
+    }
+    const text = response.body.toString('utf8');
+    // The decoded bytes are not needed once they are text: let them go before parsing (a page
+    // of heavy reports is 20 MB, held twice over while JSON.parse builds its objects otherwise).
+    response.body = EMPTY_BODY;
+    try {
+      const body = parseJsonBody(text, bytes, status, response.headers, label);
+      return { kind: 'answered', response: { body, headers: response.headers, status, bytes } };
+    } catch (error) {
+      return { kind: 'failed', failure: { error: error as SyncError, errorCode: 'client.invalidResponse' } };
+    }
+  }
+
+  /** After a failed attempt: waits for the next one, or throws when the failure is final. */
+  private async retryOrThrow(request: Exchange, attempt: number, failure: AttemptFailure): Promise<void> {
+    const { label, context } = request;
+    const decision = this.decide(attempt, failure);
+    if (decision.retryAfterTooLong) {
+      const stop = this.retryAfterTooLong(label, decision, failure);
+      // Said here too, whatever the caller makes of the stop: the operator sees why the run ended.
+      this.logger.warn(stop.message, { request: label, status: failure.status });
+      throw stop;
+    }
+    if (failure.status === 429 && decision.retry) this.limiter.backOff(this.clock.now() + decision.delayMs);
+    if (!decision.retry) throw failure.error;
+    if (attempt >= this.maxAttempts) throw this.exhausted(label, context, attempt, decision, failure);
+    await this.retryAfterWait(label, attempt, decision, context.signal);
   }
 
   private decide(attempt: number, failure: AttemptFailure): RetryDecision {

@@ -315,75 +315,8 @@ export function send(
   maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
 ): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
-    let wireBytes = 0;
-    let status = 0;
-    let headers: Record<string, string> = {};
-    let decoder: BodyDecoder | undefined;
-    let controller: Dispatcher.DispatchController | undefined;
-    let settled = false;
-    const { signal } = request;
-
-    const fail = (error: unknown) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      decoder?.abandon();
-      decoder = undefined;
-      if (controller !== undefined && !controller.aborted) controller.abort(error as Error);
-      reject(error);
-    };
-    const onAbort = () => fail(abortReason(signal!));
-    if (signal?.aborted) {
-      fail(abortReason(signal));
-      return;
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(ctrl) {
-        controller = ctrl;
-        if (settled) {
-          ctrl.abort(new SyncError('client.aborted', 'the request was aborted'));
-          return;
-        }
-        request.onSent?.();
-      },
-      onResponseStart(_ctrl, statusCode, rawHeaders) {
-        // An informational answer (`103 Early Hints`) is not the response; a stream of them is cut
-        // by the caller's per-request limit (undici refreshes its headers timeout on each one).
-        if (statusCode < 200) return;
-        status = statusCode;
-        headers = joinHeaders(rawHeaders as Record<string, string | string[] | undefined>);
-        decoder = new BodyDecoder(codingsOf(headers['content-encoding']), maxBodyBytes, (error, body) => {
-          decoder = undefined;
-          if (body === undefined) {
-            fail(error);
-            return;
-          }
-          if (settled) return;
-          settled = true;
-          signal?.removeEventListener('abort', onAbort);
-          resolve({ status, headers, body, wireBytes });
-        });
-      },
-      onResponseData(_ctrl, chunk) {
-        wireBytes += chunk.length;
-        // Compressed bytes are capped too: a body that never ends is cut whatever it decodes to.
-        if (wireBytes > maxBodyBytes) {
-          fail(bodyTooLarge(maxBodyBytes, 'received'));
-          return;
-        }
-        decoder?.write(chunk);
-      },
-      onResponseEnd() {
-        if (settled) return;
-        decoder?.end();
-      },
-      onResponseError(_ctrl, error) {
-        fail(error);
-      },
-    };
-
+    const exchange = new ExchangeHandler(request, maxBodyBytes, resolve, reject);
+    if (!exchange.followSignal()) return;
     try {
       agent.dispatch(
         {
@@ -394,10 +327,108 @@ export function send(
           body: request.body ?? null,
           idempotent: request.method === 'GET',
         },
-        handler,
+        exchange,
       );
     } catch (error) {
-      fail(error);
+      exchange.fail(error);
     }
   });
+}
+
+/**
+ * The undici handler of one exchange: collects the status and headers, feeds the body to a
+ * {@link BodyDecoder} and settles the caller's promise exactly once (answer, failure or abort).
+ */
+class ExchangeHandler implements Dispatcher.DispatchHandler {
+  private wireBytes = 0;
+  private status = 0;
+  private headers: Record<string, string> = {};
+  private decoder: BodyDecoder | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private settled = false;
+  private readonly onAbort = () => this.fail(abortReason(this.request.signal!));
+
+  constructor(
+    private readonly request: HttpRequest,
+    private readonly maxBodyBytes: number,
+    private readonly resolve: (response: HttpResponse) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  /** Ends the exchange when the request's signal aborts; false when it already has (the exchange failed). */
+  followSignal(): boolean {
+    const { signal } = this.request;
+    if (signal?.aborted) {
+      this.fail(abortReason(signal));
+      return false;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    return true;
+  }
+
+  fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.request.signal?.removeEventListener('abort', this.onAbort);
+    this.decoder?.abandon();
+    this.decoder = undefined;
+    if (this.controller !== undefined && !this.controller.aborted) this.controller.abort(error as Error);
+    this.reject(error);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) {
+      controller.abort(new SyncError('client.aborted', 'the request was aborted'));
+      return;
+    }
+    this.request.onSent?.();
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    rawHeaders: Record<string, string | string[] | undefined>,
+  ): void {
+    // An informational answer (`103 Early Hints`) is not the response; a stream of them is cut
+    // by the caller's per-request limit (undici refreshes its headers timeout on each one).
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.headers = joinHeaders(rawHeaders);
+    this.decoder = new BodyDecoder(
+      codingsOf(this.headers['content-encoding']),
+      this.maxBodyBytes,
+      (error, body) => {
+        this.decoder = undefined;
+        if (body === undefined) this.fail(error);
+        else this.succeed(body);
+      },
+    );
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.wireBytes += chunk.length;
+    // Compressed bytes are capped too: a body that never ends is cut whatever it decodes to.
+    if (this.wireBytes > this.maxBodyBytes) {
+      this.fail(bodyTooLarge(this.maxBodyBytes, 'received'));
+      return;
+    }
+    this.decoder?.write(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    this.decoder?.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.fail(error);
+  }
+
+  private succeed(body: Buffer): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.request.signal?.removeEventListener('abort', this.onAbort);
+    this.resolve({ status: this.status, headers: this.headers, body, wireBytes: this.wireBytes });
+  }
 }
