@@ -90,182 +90,197 @@ type ChartSpec = Omit<RenderedChart, 'svg'> & { spec: Spec };
 
 /** The Vega-Lite specification of every chart, from the report's numbers (pure). */
 export function chartSpecs(data: ReportData): ChartSpec[] {
+  // Over time: open findings, new and resolved per day, time to fix; then the posture now.
+  return [
+    openTrendChart(data),
+    newResolvedChart(data),
+    timeToFixChart(data),
+    openAgeChart(data),
+    topVulnerabilitiesChart(data),
+    riskiestRepositoriesChart(data),
+  ];
+}
+
+const TIME_CHART_WIDTH = 640;
+
+/** The x axis of a chart over time: one UTC day a step. */
+const dayAxis = (timeBase: string) => ({
+  field: 'day',
+  type: 'temporal',
+  timeUnit: 'utcyearmonthdate',
+  title: `day (UTC, ${timeBase})`,
+  axis: { format: '%b %d', labelOverlap: true },
+});
+
+/** Open findings at the end of each day, stacked by severity. */
+function openTrendChart(data: ReportData): ChartSpec {
   const trendRows = data.openTrend.flatMap((day) =>
     SEVERITIES.map((severity) => ({ day: day.day, severity, open: day[severity], rank: rank(severity) })),
   );
+  return {
+    id: 'open-trend',
+    title: 'Open findings over time',
+    caption:
+      'Each band is the number of findings of one severity still open at the end of each day (by console scan time); a shrinking band means fixes outpace new findings.',
+    spec: {
+      width: TIME_CHART_WIDTH,
+      height: 220,
+      data: { values: trendRows },
+      mark: { type: 'area', line: true },
+      encoding: {
+        x: dayAxis(data.timeBase),
+        y: stackedFindings('open'),
+        color: severityColor,
+        order: severityOrder,
+      },
+    },
+  };
+}
+
+/** Findings opened (above zero) and resolved (below) per day. */
+function newResolvedChart(data: ReportData): ChartSpec {
   const moveRows = data.newResolved.flatMap((day) => [
     { day: day.day, kind: 'new', count: day.new },
     { day: day.day, kind: 'resolved', count: -day.resolved },
   ]);
+  return {
+    id: 'new-resolved',
+    title: 'New and resolved findings per day',
+    caption:
+      'Bars above zero count findings that appeared that day, bars below zero findings resolved (fixed or image removed), by console scan time.',
+    spec: {
+      width: TIME_CHART_WIDTH,
+      height: 180,
+      data: { values: moveRows },
+      mark: { type: 'bar' },
+      encoding: {
+        x: dayAxis(data.timeBase),
+        y: {
+          field: 'count',
+          type: 'quantitative',
+          title: 'findings (resolved below zero)',
+          axis: { tickMinStep: 1 },
+        },
+        color: {
+          field: 'kind',
+          type: 'nominal',
+          scale: { domain: ['new', 'resolved'], range: ['#c62828', '#2e7d32'] },
+        },
+      },
+    },
+  };
+}
+
+/** Median and 90th percentile of the days to fix, per severity. */
+function timeToFixChart(data: ReportData): ChartSpec {
   const fixRows = data.timeToFix.flatMap((row) => [
     { severity: row.severity, statistic: 'median', days: row.medianDays },
     { severity: row.severity, statistic: '90th percentile', days: row.p90Days },
   ]);
+  return {
+    id: 'time-to-fix',
+    title: 'Time to fix',
+    caption:
+      'Days from a finding first seen to the scan that no longer lists it, for fixes in the period: the left bar is the median, the right one the 90th percentile.',
+    spec: {
+      width: 420,
+      height: 180,
+      data: { values: fixRows.filter((row) => row.days !== null) },
+      mark: { type: 'bar' },
+      encoding: {
+        x: {
+          field: 'severity',
+          type: 'nominal',
+          sort: [...SEVERITIES],
+          scale: { domain: [...SEVERITIES] },
+          axis: { labelAngle: 0 },
+        },
+        xOffset: { field: 'statistic', type: 'nominal', sort: ['median', '90th percentile'] },
+        y: { field: 'days', type: 'quantitative', title: 'days' },
+        color: {
+          field: 'statistic',
+          type: 'nominal',
+          sort: ['median', '90th percentile'],
+          scale: { range: ['#5c6bc0', '#9fa8da'] },
+        },
+      },
+    },
+  };
+}
+
+/** How long the open findings have been open, stacked by severity. */
+function openAgeChart(data: ReportData): ChartSpec {
   const ageRows = severityRows(data.openAge, (bucket) => ({ bucket: bucket.bucket }));
+  return {
+    id: 'open-age',
+    title: 'Age of open findings',
+    caption:
+      'How long the findings still open have been open (days since first seen), stacked by severity; mass on the right is old risk.',
+    spec: {
+      width: 420,
+      height: 180,
+      data: { values: ageRows },
+      mark: { type: 'bar' },
+      encoding: {
+        x: {
+          field: 'bucket',
+          type: 'ordinal',
+          sort: { field: 'order' },
+          title: 'open for',
+          axis: { labelAngle: 0 },
+        },
+        y: stackedFindings('findings'),
+        color: severityColor,
+        order: severityOrder,
+      },
+    },
+  };
+}
+
+/** The vulnerabilities open on the most images. */
+function topVulnerabilitiesChart(data: ReportData): ChartSpec {
+  return {
+    id: 'top-vulnerabilities',
+    title: 'Top vulnerabilities by images affected',
+    caption:
+      'Each bar counts the current images with the vulnerability open, colored by its severity; the longest bars are the widest-spread fixes.',
+    spec: {
+      width: 560,
+      height: { step: 18 },
+      data: { values: data.topVulnerabilities.map((row, order) => ({ ...row, order })) },
+      mark: { type: 'bar' },
+      encoding: {
+        y: { field: 'vulnerabilityId', type: 'nominal', sort: { field: 'order' }, title: null },
+        x: { field: 'images', type: 'quantitative', title: 'images affected', axis: { tickMinStep: 1 } },
+        color: { ...severityColor },
+      },
+    },
+  };
+}
+
+/** Open findings per repository, stacked by severity. */
+function riskiestRepositoriesChart(data: ReportData): ChartSpec {
   const repoRows = severityRows(data.riskiestRepositories, (repo) => ({
     repository: `${repo.registry}/${repo.repo}`,
   }));
-  return [
-    ...timeCharts(data.timeBase, trendRows, moveRows, fixRows),
-    ...postureCharts(data, ageRows, repoRows),
-  ];
-}
-
-/** The charts over time: open findings, new and resolved per day, time to fix. */
-function timeCharts(
-  timeBase: string,
-  trendRows: object[],
-  moveRows: object[],
-  fixRows: Array<{ days: number | null }>,
-): ChartSpec[] {
-  const width = 640;
-  const dayAxis = {
-    field: 'day',
-    type: 'temporal',
-    timeUnit: 'utcyearmonthdate',
-    title: `day (UTC, ${timeBase})`,
-    axis: { format: '%b %d', labelOverlap: true },
+  return {
+    id: 'riskiest-repositories',
+    title: 'Riskiest repositories',
+    caption:
+      'Open findings of the current images of each repository, stacked by severity; ranked by criticals, then highs, mediums and lows.',
+    spec: {
+      width: 560,
+      height: { step: 18 },
+      data: { values: repoRows },
+      mark: { type: 'bar' },
+      encoding: {
+        y: { field: 'repository', type: 'nominal', sort: { field: 'order' }, title: null },
+        x: stackedFindings('findings'),
+        color: severityColor,
+        order: severityOrder,
+      },
+    },
   };
-  return [
-    {
-      id: 'open-trend',
-      title: 'Open findings over time',
-      caption:
-        'Each band is the number of findings of one severity still open at the end of each day (by console scan time); a shrinking band means fixes outpace new findings.',
-      spec: {
-        width,
-        height: 220,
-        data: { values: trendRows },
-        mark: { type: 'area', line: true },
-        encoding: {
-          x: dayAxis,
-          y: stackedFindings('open'),
-          color: severityColor,
-          order: severityOrder,
-        },
-      },
-    },
-    {
-      id: 'new-resolved',
-      title: 'New and resolved findings per day',
-      caption:
-        'Bars above zero count findings that appeared that day, bars below zero findings resolved (fixed or image removed), by console scan time.',
-      spec: {
-        width,
-        height: 180,
-        data: { values: moveRows },
-        mark: { type: 'bar' },
-        encoding: {
-          x: dayAxis,
-          y: {
-            field: 'count',
-            type: 'quantitative',
-            title: 'findings (resolved below zero)',
-            axis: { tickMinStep: 1 },
-          },
-          color: {
-            field: 'kind',
-            type: 'nominal',
-            scale: { domain: ['new', 'resolved'], range: ['#c62828', '#2e7d32'] },
-          },
-        },
-      },
-    },
-    {
-      id: 'time-to-fix',
-      title: 'Time to fix',
-      caption:
-        'Days from a finding first seen to the scan that no longer lists it, for fixes in the period: the left bar is the median, the right one the 90th percentile.',
-      spec: {
-        width: 420,
-        height: 180,
-        data: { values: fixRows.filter((row) => row.days !== null) },
-        mark: { type: 'bar' },
-        encoding: {
-          x: {
-            field: 'severity',
-            type: 'nominal',
-            sort: [...SEVERITIES],
-            scale: { domain: [...SEVERITIES] },
-            axis: { labelAngle: 0 },
-          },
-          xOffset: { field: 'statistic', type: 'nominal', sort: ['median', '90th percentile'] },
-          y: { field: 'days', type: 'quantitative', title: 'days' },
-          color: {
-            field: 'statistic',
-            type: 'nominal',
-            sort: ['median', '90th percentile'],
-            scale: { range: ['#5c6bc0', '#9fa8da'] },
-          },
-        },
-      },
-    },
-  ];
-}
-
-/** The posture now: age of open findings, top vulnerabilities, riskiest repositories. */
-function postureCharts(data: ReportData, ageRows: object[], repoRows: object[]): ChartSpec[] {
-  return [
-    {
-      id: 'open-age',
-      title: 'Age of open findings',
-      caption:
-        'How long the findings still open have been open (days since first seen), stacked by severity; mass on the right is old risk.',
-      spec: {
-        width: 420,
-        height: 180,
-        data: { values: ageRows },
-        mark: { type: 'bar' },
-        encoding: {
-          x: {
-            field: 'bucket',
-            type: 'ordinal',
-            sort: { field: 'order' },
-            title: 'open for',
-            axis: { labelAngle: 0 },
-          },
-          y: stackedFindings('findings'),
-          color: severityColor,
-          order: severityOrder,
-        },
-      },
-    },
-    {
-      id: 'top-vulnerabilities',
-      title: 'Top vulnerabilities by images affected',
-      caption:
-        'Each bar counts the current images with the vulnerability open, colored by its severity; the longest bars are the widest-spread fixes.',
-      spec: {
-        width: 560,
-        height: { step: 18 },
-        data: { values: data.topVulnerabilities.map((row, order) => ({ ...row, order })) },
-        mark: { type: 'bar' },
-        encoding: {
-          y: { field: 'vulnerabilityId', type: 'nominal', sort: { field: 'order' }, title: null },
-          x: { field: 'images', type: 'quantitative', title: 'images affected', axis: { tickMinStep: 1 } },
-          color: { ...severityColor },
-        },
-      },
-    },
-    {
-      id: 'riskiest-repositories',
-      title: 'Riskiest repositories',
-      caption:
-        'Open findings of the current images of each repository, stacked by severity; ranked by criticals, then highs, mediums and lows.',
-      spec: {
-        width: 560,
-        height: { step: 18 },
-        data: { values: repoRows },
-        mark: { type: 'bar' },
-        encoding: {
-          y: { field: 'repository', type: 'nominal', sort: { field: 'order' }, title: null },
-          x: stackedFindings('findings'),
-          color: severityColor,
-          order: severityOrder,
-        },
-      },
-    },
-  ];
 }
 
 /**

@@ -13,7 +13,14 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SyncError } from '../common/errors.js';
 import { type ExportProgress, exportTables } from '../export/index.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryReportData, type ReportData } from './data.js';
-import { REPORT_FORMATS, type ReportFormat, renderHtml, renderJson, renderMarkdown } from './render.js';
+import {
+  REPORT_FORMATS,
+  type ReportFormat,
+  type ReportMeta,
+  renderHtml,
+  renderJson,
+  renderMarkdown,
+} from './render.js';
 import { DEFAULT_SLA, type ReportParams, type SlaDays } from './sql.js';
 
 export type { ReportData, ReportTiles, SlaBreach } from './data.js';
@@ -99,62 +106,12 @@ export async function writeReport(options: ReportOptions): Promise<ReportResult>
   }
   const now = options.now ?? (() => new Date());
   const started = now();
-  const params: ReportParams = {
-    asOf: started.toISOString(),
-    days: options.days ?? 90,
-    sla: options.sla ?? DEFAULT_SLA,
-    staleDays: options.staleDays ?? 30,
-    top: options.top ?? 10,
-    breachRows: options.breachRows ?? 200,
-  };
-  const source = options.source;
-  const scratch = source.kind === 'store' ? await mkdtemp(join(tmpdir(), 'prs-report-')) : undefined;
-  let data: ReportData;
-  try {
-    if (source.kind === 'store' && scratch) {
-      await exportTables({
-        client: source.client,
-        tablePrefix: source.tablePrefix,
-        ...(source.consoleId !== undefined ? { consoleId: source.consoleId } : {}),
-        outDir: scratch,
-        format: 'parquet',
-        ...(options.onExportProgress ? { onProgress: options.onExportProgress } : {}),
-        now,
-      });
-    }
-    data = await queryReportData(
-      source.kind === 'export' ? source.dir : (scratch as string),
-      params,
-      options.queryLimits ?? DEFAULT_QUERY_LIMITS,
-    );
-  } finally {
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  }
-  const meta = {
-    scope:
-      source.kind === 'store'
-        ? source.consoleId !== undefined
-          ? `console ${source.consoleId}`
-          : 'all consoles'
-        : `export ${source.dir}`,
+  const data = await readReportData(options, reportParams(options, started), now);
+  const body = await renderReport(format, data, {
+    scope: scopeOf(options.source),
     generatedAt: started.toISOString(),
-  };
-  let body: string;
-  if (format === 'json') body = renderJson(data, meta);
-  else if (format === 'md') body = renderMarkdown(data, meta);
-  else {
-    const { renderCharts } = await import('./charts.js');
-    body = renderHtml(data, await renderCharts(data), meta);
-  }
-  // Written beside the target and renamed: a report file you see is whole.
-  const partial = join(dirname(options.out), `.${Date.now()}-${process.pid}.report.partial`);
-  try {
-    await writeFile(partial, body);
-    await rename(partial, options.out);
-  } catch (error) {
-    await rm(partial, { force: true });
-    throw new SyncError('report.writeFailed', `could not write ${options.out}`, { out: options.out }, error);
-  }
+  });
+  await writeWhole(options.out, body);
   return {
     path: options.out,
     format,
@@ -162,4 +119,67 @@ export async function writeReport(options: ReportOptions): Promise<ReportResult>
     bytes: Buffer.byteLength(body),
     durationMs: now().getTime() - started.getTime(),
   };
+}
+
+/** The queries' parameters: the options, defaults filled in, as of `started`. */
+function reportParams(options: ReportOptions, started: Date): ReportParams {
+  return {
+    asOf: started.toISOString(),
+    days: options.days ?? 90,
+    sla: options.sla ?? DEFAULT_SLA,
+    staleDays: options.staleDays ?? 30,
+    top: options.top ?? 10,
+    breachRows: options.breachRows ?? 200,
+  };
+}
+
+/** The report's numbers, from an earlier export or from the store exported to a scratch directory. */
+async function readReportData(
+  options: ReportOptions,
+  params: ReportParams,
+  now: () => Date,
+): Promise<ReportData> {
+  const { source } = options;
+  const limits = options.queryLimits ?? DEFAULT_QUERY_LIMITS;
+  if (source.kind === 'export') return queryReportData(source.dir, params, limits);
+  const scratch = await mkdtemp(join(tmpdir(), 'prs-report-'));
+  try {
+    await exportTables({
+      client: source.client,
+      tablePrefix: source.tablePrefix,
+      ...(source.consoleId !== undefined ? { consoleId: source.consoleId } : {}),
+      outDir: scratch,
+      format: 'parquet',
+      ...(options.onExportProgress ? { onProgress: options.onExportProgress } : {}),
+      now,
+    });
+    return await queryReportData(scratch, params, limits);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function scopeOf(source: ReportSource): string {
+  if (source.kind === 'export') return `export ${source.dir}`;
+  return source.consoleId !== undefined ? `console ${source.consoleId}` : 'all consoles';
+}
+
+async function renderReport(format: ReportFormat, data: ReportData, meta: ReportMeta): Promise<string> {
+  if (format === 'json') return renderJson(data, meta);
+  if (format === 'md') return renderMarkdown(data, meta);
+  // Vega loads only for the HTML page.
+  const { renderCharts } = await import('./charts.js');
+  return renderHtml(data, await renderCharts(data), meta);
+}
+
+/** Written beside the target and renamed: a report file you see is whole. */
+async function writeWhole(out: string, body: string): Promise<void> {
+  const partial = join(dirname(out), `.${Date.now()}-${process.pid}.report.partial`);
+  try {
+    await writeFile(partial, body);
+    await rename(partial, out);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw new SyncError('report.writeFailed', `could not write ${out}`, { out }, error);
+  }
 }

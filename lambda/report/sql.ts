@@ -150,26 +150,42 @@ intervals AS (
   WHERE change = 'new'
 )`;
 
-/**
- * The report's queries for one dialect and set of parameters.
- *
- * @example
- * const sql = reportQueries(DUCKDB, { asOf: '2025-06-02T08:00:00Z', days: 90, sla: DEFAULT_SLA, staleDays: 30, top: 10, breachRows: 200 });
- * await connection.runAndReadAll(sql.tiles);
- */
-export function reportQueries(dialect: SqlDialect, params: ReportParams): Record<QueryName, string> {
-  checkParams(params);
-  const asOf = timestampLiteral(params.asOf);
-  const lastDay = dateOf(Date.parse(params.asOf));
-  const firstDay = dateOf(Date.parse(`${lastDay}T00:00:00Z`) - (params.days - 1) * DAY_MS);
-  const periodStart = `TIMESTAMP '${firstDay} 00:00:00'`;
-  const periodEnd = `(TIMESTAMP '${lastDay} 00:00:00' + INTERVAL '1' DAY)`;
-  const slaCase = `CASE severity ${SEVERITIES.map((s) => `WHEN '${s}' THEN ${params.sla[s]}`).join(' ')} END`;
-  const severityCounts = (indent: string) =>
-    SEVERITIES.map((s) => `count(*) FILTER (WHERE severity = '${s}') AS ${s}`).join(`,\n${indent}`);
+/** What every query is built from: the parameters as SQL literals and fragments. */
+interface QueryContext {
+  dialect: SqlDialect;
+  params: ReportParams;
+  /** `asOf` as a TIMESTAMP literal. */
+  asOf: string;
+  firstDay: string;
+  lastDay: string;
+  /** The period's first instant and the instant after its last day, as TIMESTAMP expressions. */
+  periodStart: string;
+  periodEnd: string;
+  /** The SLA days of the row's `severity`. */
+  slaCase: string;
+  /** One `count(*) FILTER (…) AS <severity>` column per severity, joined by `,\n<indent>`. */
+  severityCounts(indent: string): string;
+}
 
+function queryContext(dialect: SqlDialect, params: ReportParams): QueryContext {
+  const { first: firstDay, last: lastDay } = reportPeriod(params);
   return {
-    tiles: `WITH ${OPEN_FINDINGS}
+    dialect,
+    params,
+    asOf: timestampLiteral(params.asOf),
+    firstDay,
+    lastDay,
+    periodStart: `TIMESTAMP '${firstDay} 00:00:00'`,
+    periodEnd: `(TIMESTAMP '${lastDay} 00:00:00' + INTERVAL '1' DAY)`,
+    slaCase: `CASE severity ${SEVERITIES.map((s) => `WHEN '${s}' THEN ${params.sla[s]}`).join(' ')} END`,
+    severityCounts: (indent) =>
+      SEVERITIES.map((s) => `count(*) FILTER (WHERE severity = '${s}') AS ${s}`).join(`,\n${indent}`),
+  };
+}
+
+/** Each query of the report, in the order they are listed. */
+const QUERIES: Readonly<Record<QueryName, (q: QueryContext) => string>> = {
+  tiles: ({ params, asOf, slaCase, severityCounts }) => `WITH ${OPEN_FINDINGS}
 SELECT
   (SELECT count(*) FROM images WHERE NOT removed) AS images,
   (SELECT count(*) FROM images
@@ -181,7 +197,7 @@ SELECT
   count(*) FILTER (WHERE ${ageDays('first_seen', asOf)} > ${slaCase}) AS sla_breaches
 FROM open_findings`,
 
-    openTrend: `WITH ${INTERVALS},
+  openTrend: ({ dialect, firstDay, lastDay }) => `WITH ${INTERVALS},
 deltas AS (
   SELECT severity, CAST(opened_at AS DATE) AS day, 1 AS delta FROM intervals
   UNION ALL
@@ -195,7 +211,7 @@ LEFT JOIN per_day p ON p.severity = sv.severity AND p.day <= d.day
 GROUP BY d.day, sv.severity, sv.severity_rank
 ORDER BY d.day, sv.severity_rank`,
 
-    newResolved: `WITH ${INTERVALS},
+  newResolved: ({ dialect, firstDay, lastDay }) => `WITH ${INTERVALS},
 moves AS (
   SELECT CAST(opened_at AS DATE) AS day, 1 AS opened, 0 AS closed FROM intervals
   UNION ALL
@@ -207,7 +223,7 @@ LEFT JOIN moves m ON m.day = d.day
 GROUP BY d.day
 ORDER BY d.day`,
 
-    timeToFix: `WITH ${INTERVALS},
+  timeToFix: ({ dialect, periodStart, periodEnd }) => `WITH ${INTERVALS},
 fixes AS (
   SELECT severity, ${ageDays('opened_at', 'closed_at')} AS days
   FROM intervals
@@ -221,7 +237,7 @@ LEFT JOIN fixes f ON f.severity = sv.severity
 GROUP BY sv.severity, sv.severity_rank
 ORDER BY sv.severity_rank`,
 
-    openAge: `WITH ${OPEN_FINDINGS},
+  openAge: ({ asOf }) => `WITH ${OPEN_FINDINGS},
 aged AS (SELECT severity, ${ageDays('first_seen', asOf)} AS age FROM open_findings),
 buckets AS (
   SELECT * FROM (VALUES (1, '0-7 days', 0, 7), (2, '7-30 days', 7, 30), (3, '30-90 days', 30, 90),
@@ -234,7 +250,7 @@ LEFT JOIN aged a ON a.severity = sv.severity AND (b.low = 0 OR a.age > b.low) AN
 GROUP BY b.bucket, b.bucket_rank, sv.severity, sv.severity_rank
 ORDER BY b.bucket_rank, sv.severity_rank`,
 
-    slaBreaches: `WITH ${OPEN_FINDINGS},
+  slaBreaches: ({ params, asOf, slaCase }) => `WITH ${OPEN_FINDINGS},
 aged AS (SELECT *, ${ageDays('first_seen', asOf)} AS age_days, ${slaCase} AS sla_days FROM open_findings)
 SELECT console_id, image_key, vulnerability_id, severity, package_name, package_version, fix_version,
        first_seen, age_days, sla_days, age_days - sla_days AS overdue_days, count(*) OVER () AS total
@@ -243,7 +259,7 @@ WHERE age_days > sla_days
 ORDER BY first_seen, console_id, image_key, finding_key
 LIMIT ${params.breachRows}`,
 
-    topVulnerabilities: `WITH ${OPEN_FINDINGS}
+  topVulnerabilities: ({ params }) => `WITH ${OPEN_FINDINGS}
 SELECT o.vulnerability_id,
        CASE min(sv.severity_rank) ${SEVERITIES.map((s, i) => `WHEN ${i + 1} THEN '${s}'`).join(' ')} END AS severity,
        count(DISTINCT o.console_id || '|' || o.image_key) AS images,
@@ -254,7 +270,7 @@ GROUP BY o.vulnerability_id
 ORDER BY images DESC, min(sv.severity_rank), o.vulnerability_id
 LIMIT ${params.top}`,
 
-    riskiestRepositories: `WITH ${OPEN_FINDINGS}
+  riskiestRepositories: ({ params, severityCounts }) => `WITH ${OPEN_FINDINGS}
 SELECT console_id, registry, repo,
        count(DISTINCT image_key) AS images,
        ${severityCounts('       ')},
@@ -263,7 +279,23 @@ FROM open_findings
 GROUP BY console_id, registry, repo
 ORDER BY critical DESC, high DESC, medium DESC, low DESC, console_id, registry, repo
 LIMIT ${params.top}`,
-  };
+};
+
+/**
+ * The report's queries for one dialect and set of parameters.
+ *
+ * @example
+ * const sql = reportQueries(DUCKDB, { asOf: '2025-06-02T08:00:00Z', days: 90, sla: DEFAULT_SLA, staleDays: 30, top: 10, breachRows: 200 });
+ * await connection.runAndReadAll(sql.tiles);
+ */
+export function reportQueries(dialect: SqlDialect, params: ReportParams): Record<QueryName, string> {
+  checkParams(params);
+  const context = queryContext(dialect, params);
+  const queries = {} as Record<QueryName, string>;
+  for (const [name, query] of Object.entries(QUERIES) as Array<[QueryName, (q: QueryContext) => string]>) {
+    queries[name] = query(context);
+  }
+  return queries;
 }
 
 /** The first and last day of the trend (UTC, `YYYY-MM-DD`). */

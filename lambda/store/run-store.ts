@@ -310,12 +310,7 @@ export class RunStore {
    * (idempotent). A checkpoint of another run, or of a later page, is never overwritten
    * (`store.checkpointConflict`). Returns the number of items written.
    */
-  async commitPage(input: {
-    runId: string;
-    pageIndex: number;
-    seenKeys: string[];
-    checkpoint: Checkpoint;
-  }): Promise<number> {
+  async commitPage(input: PageCommit): Promise<number> {
     if (input.checkpoint.runId !== input.runId) {
       throw new SyncError(
         'store.invalidInput',
@@ -325,52 +320,7 @@ export class RunStore {
         },
       );
     }
-    const ttl = Math.ceil(this.deps.now().getTime() / 1000) + SEEN_KEYS_TTL_SECONDS;
-    const seenItems = seenKeyParts(input.seenKeys).map((keys, part) => ({
-      Put: {
-        TableName: this.deps.tables.runs,
-        Item: {
-          pk: runSeenPk(this.deps.consoleId, input.runId),
-          sk: seenSk(input.pageIndex, part),
-          runId: input.runId,
-          pageIndex: input.pageIndex,
-          keys,
-          ttl,
-        },
-      },
-    }));
-    const checkpointPut = {
-      Put: {
-        TableName: this.deps.tables.runs,
-        Item: {
-          pk: this.#pk,
-          sk: CHECKPOINT_SK,
-          consoleId: this.deps.consoleId,
-          runId: input.checkpoint.runId,
-          pageIndex: input.checkpoint.pageIndex,
-          // JSON text: the pager's state stays opaque and exact (no marshalling surprises).
-          pagerStateJson:
-            input.checkpoint.pagerState === undefined ? null : JSON.stringify(input.checkpoint.pagerState),
-          figures: input.checkpoint.figures,
-          startedAt: input.checkpoint.startedAt,
-          updatedAt: input.checkpoint.updatedAt,
-          ...(input.checkpoint.options ? { options: input.checkpoint.options } : {}),
-        },
-        ConditionExpression: 'attribute_not_exists(pk) OR (runId = :runId AND pageIndex <= :pageIndex)',
-        ExpressionAttributeValues: { ':runId': input.runId, ':pageIndex': input.checkpoint.pageIndex },
-      },
-    };
-    if (itemSize(checkpointPut.Put.Item) > ITEM_BUDGET_BYTES) {
-      throw new SyncError(
-        'store.checkpointTooLarge',
-        `checkpoint of page ${input.pageIndex} exceeds one item`,
-        {
-          runId: input.runId,
-          pageIndex: input.pageIndex,
-        },
-      );
-    }
-    const transactItems = [...seenItems, checkpointPut];
+    const transactItems = [...this.seenKeyPuts(input), this.checkpointPut(input)];
     if (transactItems.length > 100) {
       throw new SyncError(
         'store.invalidInput',
@@ -384,25 +334,67 @@ export class RunStore {
     try {
       await this.deps.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
     } catch (error) {
-      const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
-      if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) {
-        throw new SyncError(
-          'store.checkpointConflict',
-          `the saved checkpoint belongs to another run or a later page; page ${input.pageIndex} of run ${input.runId} not committed`,
-          { runId: input.runId, pageIndex: input.pageIndex },
-        );
-      }
+      throw commitFailure(error, input);
+    }
+    return transactItems.length;
+  }
+
+  /** The items recording the page's seen keys (several when they exceed one item), expiring after a while. */
+  private seenKeyPuts(input: PageCommit) {
+    const ttl = Math.ceil(this.deps.now().getTime() / 1000) + SEEN_KEYS_TTL_SECONDS;
+    return seenKeyParts(input.seenKeys).map((keys, part) => ({
+      Put: {
+        TableName: this.deps.tables.runs,
+        Item: {
+          pk: runSeenPk(this.deps.consoleId, input.runId),
+          sk: seenSk(input.pageIndex, part),
+          runId: input.runId,
+          pageIndex: input.pageIndex,
+          keys,
+          ttl,
+        },
+      },
+    }));
+  }
+
+  /**
+   * The checkpoint's put, on condition that it replaces none of another run or of a later page.
+   *
+   * @throws SyncError `store.checkpointTooLarge` when it would not fit one item.
+   */
+  private checkpointPut(input: PageCommit) {
+    const { checkpoint } = input;
+    const put = {
+      Put: {
+        TableName: this.deps.tables.runs,
+        Item: {
+          pk: this.#pk,
+          sk: CHECKPOINT_SK,
+          consoleId: this.deps.consoleId,
+          runId: checkpoint.runId,
+          pageIndex: checkpoint.pageIndex,
+          // JSON text: the pager's state stays opaque and exact (no marshalling surprises).
+          pagerStateJson: checkpoint.pagerState === undefined ? null : JSON.stringify(checkpoint.pagerState),
+          figures: checkpoint.figures,
+          startedAt: checkpoint.startedAt,
+          updatedAt: checkpoint.updatedAt,
+          ...(checkpoint.options ? { options: checkpoint.options } : {}),
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR (runId = :runId AND pageIndex <= :pageIndex)',
+        ExpressionAttributeValues: { ':runId': input.runId, ':pageIndex': checkpoint.pageIndex },
+      },
+    };
+    if (itemSize(put.Put.Item) > ITEM_BUDGET_BYTES) {
       throw new SyncError(
-        'store.commitFailed',
-        `could not commit page ${input.pageIndex} of run ${input.runId}`,
+        'store.checkpointTooLarge',
+        `checkpoint of page ${input.pageIndex} exceeds one item`,
         {
           runId: input.runId,
           pageIndex: input.pageIndex,
         },
-        error,
       );
     }
-    return transactItems.length;
+    return put;
   }
 
   /** The console's unfinished run's checkpoint, if any. */
@@ -470,4 +462,33 @@ export class RunStore {
 export function toRunRecord(item: Record<string, unknown>): RunRecord {
   const { pk: _pk, sk: _sk, runsPk: _runsPk, runsSk: _runsSk, ...record } = item;
   return record as RunRecord;
+}
+
+/** One page's commit: the keys it saw and the checkpoint after it. */
+interface PageCommit {
+  runId: string;
+  pageIndex: number;
+  seenKeys: string[];
+  checkpoint: Checkpoint;
+}
+
+/** The error of a failed page commit: a conflicting checkpoint, or DynamoDB's failure. */
+function commitFailure(error: unknown, input: PageCommit): SyncError {
+  const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+  if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) {
+    return new SyncError(
+      'store.checkpointConflict',
+      `the saved checkpoint belongs to another run or a later page; page ${input.pageIndex} of run ${input.runId} not committed`,
+      { runId: input.runId, pageIndex: input.pageIndex },
+    );
+  }
+  return new SyncError(
+    'store.commitFailed',
+    `could not commit page ${input.pageIndex} of run ${input.runId}`,
+    {
+      runId: input.runId,
+      pageIndex: input.pageIndex,
+    },
+    error,
+  );
 }
