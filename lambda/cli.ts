@@ -12,6 +12,7 @@ import {
   table,
 } from './cli/output.js';
 import { ConfigError, isSyncError } from './common/errors.js';
+import type { Logger } from './common/logger.js';
 import { escapeControl } from './common/redact.js';
 import {
   type AppConfig,
@@ -24,7 +25,7 @@ import { addExportCommand } from './export/cli.js';
 import { fetchScanProgress } from './prisma/index.js';
 import { addReportCommand } from './report/cli.js';
 import { createTables, type Stores } from './store/index.js';
-import { type QuarantineEntry, runSync, tuneProcessForSync } from './sync/engine.js';
+import { type QuarantineEntry, runSync, type SyncResult, tuneProcessForSync } from './sync/engine.js';
 import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
 
 /**
@@ -130,6 +131,31 @@ interface Context {
  */
 export function buildProgram(context: Context): Command {
   const { out } = context;
+  const program = rootCommand(out);
+  const config: ConfigFor = (needConsole) =>
+    parseConfig(configInput(context.env, program.opts()), { needConsole });
+  const logger = () => stderrLogger(out, { verbose: program.opts().verbose === true });
+
+  addTablesCommand(program, out, config);
+  addSyncCommand(program, context, config, logger);
+  addProgressCommand(program, out, config, logger);
+  addQueryCommands(program, context, config);
+  // Flat files for analytics (docs/analytics.md); DuckDB loads only when a Parquet file is written.
+  const store = () => {
+    const cfg = config(false);
+    return { client: createDocumentClient(cfg), tablePrefix: cfg.tablePrefix };
+  };
+  addExportCommand(program, { out, store });
+  addReportCommand(program, { out, store });
+  addLocalCommands(program, context);
+  return program;
+}
+
+/** The configuration of a command; `needConsole` when it talks to the console. */
+type ConfigFor = (needConsole: boolean) => AppConfig;
+
+/** The program with its global options: the configuration flags, `--verbose`, the two dangerous switches. */
+function rootCommand(out: Output): Command {
   const program = new Command('prisma-registry-sync')
     .description(
       'Keep a DynamoDB copy of every registry image scan report of a Prisma Cloud Compute console.\n' +
@@ -148,11 +174,11 @@ export function buildProgram(context: Context): Command {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   for (const { flag, description } of CONFIG_FLAGS) program.option(flag, description);
+  return program;
+}
 
-  const config = (needConsole: boolean): AppConfig =>
-    parseConfig(configInput(context.env, program.opts()), { needConsole });
-  const logger = () => stderrLogger(out, { verbose: program.opts().verbose === true });
-
+/** `tables create`. */
+function addTablesCommand(program: Command, out: Output, config: ConfigFor): void {
   const tables = program.command('tables').description('manage the DynamoDB tables');
   tables
     .command('create')
@@ -169,9 +195,10 @@ export function buildProgram(context: Context): Command {
           `tables created: ${result.created.join(', ') || '-'}; already there: ${result.existing.join(', ') || '-'}\n`,
         );
     });
+}
 
-  addSyncCommand(program, context, config, logger);
-
+/** `progress`: the console's registry scan progress. */
+function addProgressCommand(program: Command, out: Output, config: ConfigFor, logger: () => Logger): void {
   program
     .command('progress')
     .description("the console's registry scan progress")
@@ -183,42 +210,23 @@ export function buildProgram(context: Context): Command {
         const progress = await fetchScanProgress(client);
         if (opts.json) printJson(out, progress);
         else if (progress.length === 0) out.stdout.write('no registry scan reported\n');
-        else {
-          for (const p of progress as Array<Record<string, unknown>>) {
-            const step = (s: unknown) => {
-              const o = (s ?? {}) as Record<string, unknown>;
-              return `${o.scanned ?? 0}/${o.total ?? 0}${o.title ? ` (${String(o.title)})` : ''}`;
-            };
-            out.stdout.write(
-              `scan ongoing: ${p.isScanOngoing === true ? 'yes' : 'no'}; discovery ${step(p.discovery)}; images ${step(p.imageScan)}\n`,
-            );
-          }
-        }
+        else for (const p of progress as Array<Record<string, unknown>>) out.stdout.write(progressLine(p));
       } finally {
         await client.close();
       }
     });
+}
 
-  addQueryCommands(program, context, config);
-  // Flat files for analytics (docs/analytics.md); DuckDB loads only when a Parquet file is written.
-  const store = () => {
-    const cfg = config(false);
-    return { client: createDocumentClient(cfg), tablePrefix: cfg.tablePrefix };
+function progressLine(p: Record<string, unknown>): string {
+  const step = (s: unknown) => {
+    const o = (s ?? {}) as Record<string, unknown>;
+    return `${o.scanned ?? 0}/${o.total ?? 0}${o.title ? ` (${String(o.title)})` : ''}`;
   };
-  addExportCommand(program, { out, store });
-  addReportCommand(program, { out, store });
-  addLocalCommands(program, context);
-  return program;
+  return `scan ongoing: ${p.isScanOngoing === true ? 'yes' : 'no'}; discovery ${step(p.discovery)}; images ${step(p.imageScan)}\n`;
 }
 
 /** `sync`: one pass of the engine, resumed from a checkpoint unless `--fresh`. */
-function addSyncCommand(
-  program: Command,
-  context: Context,
-  config: (needConsole: boolean) => AppConfig,
-  logger: () => ReturnType<typeof stderrLogger>,
-): void {
-  const { out } = context;
+function addSyncCommand(program: Command, context: Context, config: ConfigFor, logger: () => Logger): void {
   program
     .command('sync')
     .description('run one sync pass; resumes an unfinished run unless --fresh')
@@ -233,60 +241,64 @@ function addSyncCommand(
       ),
     )
     .option('--json', 'print one JSON document with the run figures')
-    .action(
-      async (opts: {
-        maxDuration?: string;
-        fresh?: boolean;
-        whenScanOngoing?: ScanOngoingPolicy;
-        json?: boolean;
-      }) => {
-        const cfg = config(true);
-        tuneProcessForSync(context.hooks.setV8Flags);
-        const maxDurationMs = parseDuration(
-          opts.maxDuration ?? context.hooks.defaultMaxDuration ?? DEFAULT_MAX_DURATION,
-        );
-        const consoleId = requireConsoleId(cfg);
-        const log = logger();
-        const deadline = Date.now() + maxDurationMs;
-        const client = await consoleClientFor(cfg, log, { deadline: () => deadline });
-        const progress = opts.json ? undefined : progressReporter(out);
-        try {
-          const result = await runSync(
-            { client, stores: storesFor(cfg, consoleId), consoleId, logger: log },
-            {
-              trigger: 'cli',
-              fresh: opts.fresh === true,
-              whenScanOngoing: opts.whenScanOngoing ?? cfg.whenScanOngoing,
-              deadline,
-              ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
-            },
-          );
-          progress?.done();
-          if (opts.json) printJson(out, result);
-          else {
-            out.stdout.write(
-              `${result.status}: run ${result.runId}${result.resumed ? ' (resumed)' : ''}: ${result.images} images in ${result.pages} pages, ` +
-                `${result.requests} requests (${result.throttled} throttled, ${result.retries} retries), ` +
-                `${result.written} items written, ${result.unchanged} unchanged, ${result.removed} removed, ` +
-                `${result.quarantined} quarantined, ` +
-                `${(result.durationMs / 1000).toFixed(1)} s${result.reason ? ` — ${escapeControl(nameSettings(result.reason), { newlines: false })}` : ''}\n`,
-            );
-            out.stdout.write(quarantineLines(result.quarantine, result.quarantined));
-          }
-          context.exitCode = result.status === 'partial' ? EXIT.partial : EXIT.ok;
-        } finally {
-          progress?.done();
-          await client.close();
-        }
-      },
-    );
+    .action((opts: SyncOptions) => runSyncCommand(context, config(true), logger(), opts));
 }
 
-function addQueryCommands(
-  program: Command,
+interface SyncOptions {
+  maxDuration?: string;
+  fresh?: boolean;
+  whenScanOngoing?: ScanOngoingPolicy;
+  json?: boolean;
+}
+
+async function runSyncCommand(
   context: Context,
-  config: (needConsole: boolean) => AppConfig,
-): void {
+  cfg: AppConfig,
+  log: Logger,
+  opts: SyncOptions,
+): Promise<void> {
+  const { out } = context;
+  tuneProcessForSync(context.hooks.setV8Flags);
+  const maxDurationMs = parseDuration(
+    opts.maxDuration ?? context.hooks.defaultMaxDuration ?? DEFAULT_MAX_DURATION,
+  );
+  const consoleId = requireConsoleId(cfg);
+  const deadline = Date.now() + maxDurationMs;
+  const client = await consoleClientFor(cfg, log, { deadline: () => deadline });
+  const progress = opts.json ? undefined : progressReporter(out);
+  try {
+    const result = await runSync(
+      { client, stores: storesFor(cfg, consoleId), consoleId, logger: log },
+      {
+        trigger: 'cli',
+        fresh: opts.fresh === true,
+        whenScanOngoing: opts.whenScanOngoing ?? cfg.whenScanOngoing,
+        deadline,
+        ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
+      },
+    );
+    progress?.done();
+    if (opts.json) printJson(out, result);
+    else out.stdout.write(syncSummary(result) + quarantineLines(result.quarantine, result.quarantined));
+    context.exitCode = result.status === 'partial' ? EXIT.partial : EXIT.ok;
+  } finally {
+    progress?.done();
+    await client.close();
+  }
+}
+
+/** The one line `sync` prints for a finished run. */
+function syncSummary(result: SyncResult): string {
+  return (
+    `${result.status}: run ${result.runId}${result.resumed ? ' (resumed)' : ''}: ${result.images} images in ${result.pages} pages, ` +
+    `${result.requests} requests (${result.throttled} throttled, ${result.retries} retries), ` +
+    `${result.written} items written, ${result.unchanged} unchanged, ${result.removed} removed, ` +
+    `${result.quarantined} quarantined, ` +
+    `${(result.durationMs / 1000).toFixed(1)} s${result.reason ? ` — ${escapeControl(nameSettings(result.reason), { newlines: false })}` : ''}\n`
+  );
+}
+
+function addQueryCommands(program: Command, context: Context, config: ConfigFor): void {
   const { out } = context;
   const query = program
     .command('query')
@@ -338,6 +350,11 @@ function addQueryCommands(
       printRows(out, rows, opts.json, ['at', 'change', 'id', 'registry', 'repo', 'tag']);
     });
 
+  addRunsQuery(query, out, storesOf);
+}
+
+/** `query runs`: recent runs, then what each quarantined and why it skipped a sweep. */
+function addRunsQuery(query: Command, out: Output, storesOf: () => Stores['queries']): void {
   query
     .command('runs')
     .description('recent sync runs with their figures')
@@ -359,18 +376,21 @@ function addQueryCommands(
         'quarantined',
         'durationMs',
       ]);
-      for (const run of rows) {
-        const listed = Array.isArray(run.quarantine) ? (run.quarantine as QuarantineEntry[]) : [];
-        if (listed.length > 0) {
-          out.stdout.write(
-            `\nrun ${run.runId}: ${quarantineLines(listed, Number(run.quarantined ?? listed.length))}`,
-          );
-        }
-        if (typeof run.sweepSkipped === 'string') {
-          out.stdout.write(`run ${run.runId}: ${escapeControl(run.sweepSkipped, { newlines: false })}\n`);
-        }
-      }
+      for (const run of rows) out.stdout.write(runNotes(run));
     });
+}
+
+/** A run's quarantine list and skipped sweep, if any, as printed under `query runs`. */
+function runNotes(run: Awaited<ReturnType<Stores['queries']['runs']>>[number]): string {
+  let text = '';
+  const listed = Array.isArray(run.quarantine) ? (run.quarantine as QuarantineEntry[]) : [];
+  if (listed.length > 0) {
+    text += `\nrun ${run.runId}: ${quarantineLines(listed, Number(run.quarantined ?? listed.length))}`;
+  }
+  if (typeof run.sweepSkipped === 'string') {
+    text += `run ${run.runId}: ${escapeControl(run.sweepSkipped, { newlines: false })}\n`;
+  }
+  return text;
 }
 
 /** `query image` and `query history`: one image, named by registry, repository and tag. */
