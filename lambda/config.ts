@@ -292,66 +292,74 @@ export function parseConfig(input: ConfigInput, options: { needConsole: boolean 
     throw new ConfigError(`${variable}: ${issue?.message ?? 'invalid'}`, { variable });
   }
   const env = result.data;
-  let consoleConfig: ConsoleConfig | undefined;
-  if (options.needConsole) {
-    if (!env.PRISMA_CONSOLE_URL) {
-      throw new ConfigError(
-        'PRISMA_CONSOLE_URL: required (the console base URL, e.g. https://console.example.com)',
-        {
-          variable: 'PRISMA_CONSOLE_URL',
-        },
-      );
-    }
-    const hasUser = env.PRISMA_USERNAME !== undefined;
-    const hasPassword = env.PRISMA_PASSWORD !== undefined;
-    if (hasUser !== hasPassword) {
-      const missing = hasUser ? 'PRISMA_PASSWORD' : 'PRISMA_USERNAME';
-      throw new ConfigError(
-        `${missing}: required together with ${hasUser ? 'PRISMA_USERNAME' : 'PRISMA_PASSWORD'}`,
-        {
-          variable: missing,
-        },
-      );
-    }
-    if (!hasUser && !env.PRISMA_SECRET_ARN) {
-      throw new ConfigError(
-        'PRISMA_USERNAME: required (with PRISMA_PASSWORD), or set PRISMA_SECRET_ARN to read them from Secrets Manager',
-        { variable: 'PRISMA_USERNAME' },
-      );
-    }
-    const allowHttp = env.PRISMA_ALLOW_HTTP === '1' || env.PRISMA_ALLOW_HTTP === 'true';
-    const url = new URL(env.PRISMA_CONSOLE_URL);
-    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !allowHttp) {
-      throw new ConfigError(
-        `PRISMA_CONSOLE_URL: plain http:// to ${url.host} would send the password and token in clear text; use https:// (or set PRISMA_ALLOW_HTTP=1 to accept the risk)`,
-        { variable: 'PRISMA_CONSOLE_URL' },
-      );
-    }
-    consoleConfig = {
-      url: env.PRISMA_CONSOLE_URL.replace(/\/+$/, ''),
-      apiVersion: env.PRISMA_API_VERSION,
-      credentials:
-        env.PRISMA_USERNAME && env.PRISMA_PASSWORD
-          ? { username: env.PRISMA_USERNAME, password: env.PRISMA_PASSWORD }
-          : undefined,
-      secretArn: env.PRISMA_SECRET_ARN,
-      caBundle: env.PRISMA_CA_BUNDLE ? readCaBundle(env.PRISMA_CA_BUNDLE) : undefined,
-      insecureTls: env.PRISMA_INSECURE_TLS === '1' || env.PRISMA_INSECURE_TLS === 'true',
-      allowHttp,
-      limits: {
-        maxPageBytes: env.PRISMA_MAX_PAGE_BYTES ?? defaultMaxPageBytes(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
-        requestTimeoutMs: env.PRISMA_REQUEST_TIMEOUT ?? DEFAULT_REQUEST_TIMEOUT_MS,
-        maxRetryAfterMs: env.PRISMA_MAX_RETRY_AFTER ?? DEFAULT_MAX_RETRY_AFTER_MS,
-      },
-    };
-  }
   const consoleId =
     env.PRISMA_CONSOLE_ID ?? (env.PRISMA_CONSOLE_URL ? deriveConsoleId(env.PRISMA_CONSOLE_URL) : undefined);
   return {
-    console: consoleConfig,
+    console: options.needConsole ? consoleConfigOf(env) : undefined,
     consoleId,
     tablePrefix: env.SYNC_TABLE_PREFIX,
     whenScanOngoing: env.SYNC_WHEN_SCAN_ONGOING,
     aws: { region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_DYNAMODB },
   };
+}
+
+type ParsedEnv = z.infer<typeof schema>;
+
+/** The console part, for a command that talks to a console: URL and credentials required. */
+function consoleConfigOf(env: ParsedEnv): ConsoleConfig {
+  if (!env.PRISMA_CONSOLE_URL) {
+    throw new ConfigError(
+      'PRISMA_CONSOLE_URL: required (the console base URL, e.g. https://console.example.com)',
+      {
+        variable: 'PRISMA_CONSOLE_URL',
+      },
+    );
+  }
+  checkCredentialVariables(env);
+  const allowHttp = env.PRISMA_ALLOW_HTTP === '1' || env.PRISMA_ALLOW_HTTP === 'true';
+  const url = new URL(env.PRISMA_CONSOLE_URL);
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !allowHttp) {
+    throw new ConfigError(
+      `PRISMA_CONSOLE_URL: plain http:// to ${url.host} would send the password and token in clear text; use https:// (or set PRISMA_ALLOW_HTTP=1 to accept the risk)`,
+      { variable: 'PRISMA_CONSOLE_URL' },
+    );
+  }
+  return {
+    url: env.PRISMA_CONSOLE_URL.replace(/\/+$/, ''),
+    apiVersion: env.PRISMA_API_VERSION,
+    credentials:
+      env.PRISMA_USERNAME && env.PRISMA_PASSWORD
+        ? { username: env.PRISMA_USERNAME, password: env.PRISMA_PASSWORD }
+        : undefined,
+    secretArn: env.PRISMA_SECRET_ARN,
+    caBundle: env.PRISMA_CA_BUNDLE ? readCaBundle(env.PRISMA_CA_BUNDLE) : undefined,
+    insecureTls: env.PRISMA_INSECURE_TLS === '1' || env.PRISMA_INSECURE_TLS === 'true',
+    allowHttp,
+    limits: {
+      maxPageBytes: env.PRISMA_MAX_PAGE_BYTES ?? defaultMaxPageBytes(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE),
+      requestTimeoutMs: env.PRISMA_REQUEST_TIMEOUT ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      maxRetryAfterMs: env.PRISMA_MAX_RETRY_AFTER ?? DEFAULT_MAX_RETRY_AFTER_MS,
+    },
+  };
+}
+
+/** Username and password together, or a secret to read them from. */
+function checkCredentialVariables(env: ParsedEnv): void {
+  const hasUser = env.PRISMA_USERNAME !== undefined;
+  const hasPassword = env.PRISMA_PASSWORD !== undefined;
+  if (hasUser !== hasPassword) {
+    const missing = hasUser ? 'PRISMA_PASSWORD' : 'PRISMA_USERNAME';
+    throw new ConfigError(
+      `${missing}: required together with ${hasUser ? 'PRISMA_USERNAME' : 'PRISMA_PASSWORD'}`,
+      {
+        variable: missing,
+      },
+    );
+  }
+  if (!hasUser && !env.PRISMA_SECRET_ARN) {
+    throw new ConfigError(
+      'PRISMA_USERNAME: required (with PRISMA_PASSWORD), or set PRISMA_SECRET_ARN to read them from Secrets Manager',
+      { variable: 'PRISMA_USERNAME' },
+    );
+  }
 }
