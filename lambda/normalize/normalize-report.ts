@@ -49,6 +49,28 @@ export interface NormalizeContext {
  * findings[0]?.key; // 'CVE-2018-0495|libgcrypt20|1.8.2-2'
  */
 export function normalizeReport(raw: unknown, context: NormalizeContext): NormalizedReport {
+  const report = reportObject(raw, context);
+  const warnings = new Warnings();
+  const { identity, digest } = imageIdentity(report, context, warnings);
+
+  const rawVulnerabilities = field(report, 'vulnerabilities');
+  const { findings, rowCount } = normalizeFindings(rawVulnerabilities, warnings);
+  const compliance = normalizeCompliance(report, warnings);
+  const packages = normalizePackages(report, warnings);
+  const findingsIncomplete = checkCounts(report, { findings, rowCount, compliance }, warnings);
+
+  const image = imageRecord(report, identity, digest, warnings, {
+    vulnerabilityCounts: countBySeverity(findings),
+    complianceCounts: countBySeverity(compliance),
+    packageCount: packages.length,
+  });
+  if (findingsIncomplete) image.findingsIncomplete = true;
+  image.contentHash = contentHashOf(image, findings, compliance, packages);
+  return { image, findings, compliance, packages, warnings: warnings.list() };
+}
+
+/** The report as an object, for a console id that is not empty. */
+function reportObject(raw: unknown, context: NormalizeContext): RawObject {
   const report = asObject(raw);
   if (report === undefined) {
     const kind = raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw;
@@ -59,8 +81,15 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
   if (typeof context.consoleId !== 'string' || context.consoleId.trim() === '') {
     throw new SyncError('normalize.invalid', 'console id is empty', { field: 'consoleId' });
   }
+  return report;
+}
 
-  const warnings = new Warnings();
+/** The image's identity and digest; warns about a fallback source or an odd name, refuses an overlong key. */
+function imageIdentity(
+  report: RawObject,
+  context: NormalizeContext,
+  warnings: Warnings,
+): Pick<ReturnType<typeof resolveIdentity>, 'identity' | 'digest'> {
   const { identity, source, digest } = resolveIdentity(report, context.consoleId, context.imageName);
   if (source !== 'repoTag')
     warnings.add(`image identity taken from ${source}: the report has no repoTag.repo`);
@@ -76,14 +105,19 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
       imageKey: capText(imageKey, 120).text,
     });
   }
+  return { identity, digest };
+}
 
+/**
+ * Compares what was read with the console's counters (warnings only); true when the report has no
+ * vulnerability list although its counters say it has vulnerabilities (a compact or trimmed report).
+ */
+function checkCounts(
+  report: RawObject,
+  read: { findings: readonly unknown[]; rowCount: number; compliance: readonly unknown[] },
+  warnings: Warnings,
+): boolean {
   const rawVulnerabilities = field(report, 'vulnerabilities');
-  const { findings, rowCount } = normalizeFindings(rawVulnerabilities, warnings);
-  const compliance = normalizeCompliance(report, warnings);
-  const packages = normalizePackages(report, warnings);
-  const vulnerabilityCounts = countBySeverity(findings);
-  const complianceCounts = countBySeverity(compliance);
-
   const hasVulnerabilityList = Array.isArray(rawVulnerabilities);
   if (rawVulnerabilities !== undefined && rawVulnerabilities !== null && !hasVulnerabilityList) {
     warnings.add(`vulnerabilities is ${typeof rawVulnerabilities}, not an array: no findings read from it`);
@@ -96,17 +130,27 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
         'a compact or trimmed report; findings are empty and findingsIncomplete is set',
     );
   } else {
-    warnDisagreement(warnings, vulnerabilityClaims, findings.length, rowCount, 'vulnerabilities');
+    warnDisagreement(warnings, vulnerabilityClaims, read.findings.length, read.rowCount, 'vulnerabilities');
   }
   const complianceRows = countRows(report, 'complianceIssues') + countRows(report, 'compliances');
   warnDisagreement(
     warnings,
     consoleCounters(report, 'complianceIssuesCount', 'complianceDistribution'),
-    compliance.length,
+    read.compliance.length,
     complianceRows,
     'compliance issues',
   );
+  return findingsIncomplete;
+}
 
+/** The image item, but for its content hash (the caller's, once the record is complete). */
+function imageRecord(
+  report: RawObject,
+  identity: ImageRecord['identity'],
+  digest: string | null,
+  warnings: Warnings,
+  counts: Pick<ImageRecord, 'vulnerabilityCounts' | 'complianceCounts' | 'packageCount'>,
+): ImageRecord {
   const scanTime = parseTime(field(report, 'scanTime'));
   if (scanTime.invalid)
     warnings.add(
@@ -115,7 +159,7 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
 
   const short = (value: string | null): string | null =>
     value === null ? null : capText(value, TEXT_MAX_CHARS).text;
-  const image: ImageRecord = {
+  return {
     identity,
     reportId: short(presentText(field(report, '_id'))?.trim() ?? null) ?? '',
     digest: short(digest),
@@ -127,15 +171,22 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
       textField(report, 'osDistroVersion', warnings) ?? textField(report, 'osDistroRelease', warnings),
     ),
     scanVersion: short(textField(report, 'scanVersion', warnings)),
-    vulnerabilityCounts,
-    complianceCounts,
-    packageCount: packages.length,
+    vulnerabilityCounts: counts.vulnerabilityCounts,
+    complianceCounts: counts.complianceCounts,
+    packageCount: counts.packageCount,
     riskFactorCount: readRiskFactors(field(report, 'riskFactors')).length,
     contentHash: '',
   };
-  if (findingsIncomplete) image.findingsIncomplete = true;
+}
 
-  image.contentHash = sha256Hex(
+/** What the image is (see {@link normalizeReport}), hashed: nothing volatile. */
+function contentHashOf(
+  image: ImageRecord,
+  findings: NormalizedReport['findings'],
+  compliance: NormalizedReport['compliance'],
+  packages: NormalizedReport['packages'],
+): string {
+  return sha256Hex(
     canonicalJson({
       v: NORMALIZATION_VERSION,
       identity: image.identity,
@@ -152,8 +203,6 @@ export function normalizeReport(raw: unknown, context: NormalizeContext): Normal
       findingsIncomplete: image.findingsIncomplete ?? false,
     }),
   );
-
-  return { image, findings, compliance, packages, warnings: warnings.list() };
 }
 
 /**
