@@ -15,6 +15,8 @@ const consoleId = 'bench-lambda';
 tuneProcessForSync();
 const store = await benchStore(options.endpoint, 'bench-lambda', consoleId, { metered: false });
 const client = benchClient(options.simUrl, { unpaced: true });
+// The parent samples DynamoDB Local's CPU time at this line and at exit.
+process.stdout.write(`${JSON.stringify({ phase: 'sync' })}\n`);
 const cpuStart = process.cpuUsage();
 const started = performance.now();
 try {

@@ -3,7 +3,8 @@
  * (command, date, machine, load average, every table).
  *
  *   npm run bench [-- --only 1,3 --floor-images 2000 --throughput-images 20000 --heavy-images 600
- *                    --write-images 1000 --side-images 1000 --no-write]
+ *                    --write-images 1000 --side-images 1000 --lambda-images 20000 --lambda-budget-s 40
+ *                    --lambda-warmup-s 15 --no-write]
  *
  * 1. Floor ratio: the full engine at the real rate limit into DynamoDB Local, vs the request floor.
  * 2. Throughput with the API unthrottled: images/s, CPU ms per image end to end and for normalize
@@ -13,19 +14,23 @@
  * 5. Side by side: bench/naive/pager.ts against RegistryPager on the same seeded, faulty, drifting
  *    console, vs ground truth.
  * 6. Lambda-sized CPU: the full engine in a child process held to 0.58 of a core by a cgroup v1 CPU
- *    quota (as a 1024 MB Lambda), simulator and DynamoDB Local outside the quota: images/s.
+ *    quota (as a 1024 MB Lambda), simulator and DynamoDB Local outside the quota (DynamoDB Local
+ *    warmed first by a sync into throwaway tables): images/s, and DynamoDB Local's CPU per image.
  *
  * The simulator runs in a child process where this process's CPU or RSS is measured (2, 3), and
  * in-process where the benchmark needs its hooks or request log (1, 4, 5). DynamoDB Local is a
  * Java child process throughout.
  */
 import { execSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { normalizeReport } from '../lambda/normalize/index.js';
 import { type ConsoleClient, RegistryPager } from '../lambda/prisma/index.js';
+import { tableNames } from '../lambda/store/tables.js';
 import { runSync, type SyncResult, tuneProcessForSync } from '../lambda/sync/engine.js';
 import { startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { generateReport, imageSlot } from '../simulator/generator.js';
@@ -50,6 +55,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: '1,2,3,4,5,6' },
     'lambda-images': { type: 'string', default: '20000' },
     'lambda-budget-s': { type: 'string', default: '40' },
+    'lambda-warmup-s': { type: 'string', default: '15' },
     'floor-images': { type: 'string', default: '2000' },
     'throughput-images': { type: 'string', default: '20000' },
     'throughput-budget-s': { type: 'string', default: '60' },
@@ -91,10 +97,12 @@ const keyOf = (report: {
 
 /** Each scenario gets a fresh DynamoDB Local: a JVM holding an earlier scenario's items slows down many times over. */
 let endpoint = '';
+let dynamoDbLocalPid: number | undefined;
 async function withDynamoDbLocal(scenario: () => Promise<void>): Promise<void> {
   // A JVM takes long to start on a machine shared with other jobs.
   const ddb = await startDynamoDbLocal({ timeoutMs: 180_000 });
   endpoint = ddb.endpoint;
+  dynamoDbLocalPid = ddb.pid;
   try {
     await scenario();
   } finally {
@@ -609,6 +617,36 @@ const CPU_CGROUP_ROOT = '/sys/fs/cgroup/cpu';
 const LAMBDA_QUOTA_US = 58_000;
 const LAMBDA_PERIOD_US = 100_000;
 
+/** User + system CPU time of a process so far (Linux /proc), in ms. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticksPerSecond = 100;
+  return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1000;
+}
+
+/**
+ * A sync into throwaway tables, deleted before the measured run: DynamoDB Local's JIT compiler then
+ * does its work before the measured run, not inside it (the AWS service is always warm).
+ */
+async function warmDynamoDbLocal(simUrl: string, ms: number): Promise<number> {
+  const prefix = 'bench-warm';
+  const store = await benchStore(endpoint, prefix, prefix, { metered: false });
+  const client = benchClient(simUrl, { unpaced: true });
+  try {
+    const result = await runSync(
+      { client, stores: store.stores, consoleId: prefix, logger: countingLogger() },
+      { trigger: 'bench', deadline: Date.now() + ms },
+    );
+    for (const table of Object.values(tableNames(prefix))) {
+      await store.documentClient.send(new DeleteTableCommand({ TableName: table }));
+    }
+    return result.images;
+  } finally {
+    await client.close();
+  }
+}
+
 async function lambdaSized(): Promise<void> {
   const images = Number(values['lambda-images']);
   const budgetMs = Number(values['lambda-budget-s']) * 1000;
@@ -616,6 +654,8 @@ async function lambdaSized(): Promise<void> {
   await mkdir(group);
   const sim = await startChildSimulator({ images, seed: SEED, rateLimit: false, heavyFraction: 0 });
   try {
+    const warmupMs = Number(values['lambda-warmup-s']) * 1000;
+    const warmupImages = warmupMs > 0 ? await warmDynamoDbLocal(sim.url, warmupMs) : 0;
     await writeFile(`${group}/cpu.cfs_period_us`, String(LAMBDA_PERIOD_US));
     await writeFile(`${group}/cpu.cfs_quota_us`, String(LAMBDA_QUOTA_US));
     const script = fileURLToPath(new URL('./lambda-child.ts', import.meta.url));
@@ -628,10 +668,15 @@ async function lambdaSized(): Promise<void> {
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
+    let databaseCpuAtStart: number | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString('utf8');
+      if (databaseCpuAtStart === undefined && out.includes('"phase":"sync"')) {
+        databaseCpuAtStart = processCpuMs(dynamoDbLocalPid);
+      }
     });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const databaseCpuMs = processCpuMs(dynamoDbLocalPid) - (databaseCpuAtStart ?? Number.NaN);
     const stat = Object.fromEntries(
       (await readFile(`${group}/cpu.stat`, 'utf8'))
         .trim()
@@ -656,6 +701,8 @@ async function lambdaSized(): Promise<void> {
           `The run has a ${seconds(budgetMs)} s budget (engine deadline); wall and CPU are the sync's own (module loading excluded). ` +
           "Throttled periods are the cgroup's own count (cpu.stat). Quota capacity = what 0.58 of a core sustains at this CPU per image " +
           '(the images/s of a run that the quota, not DynamoDB Local, holds back: throttled in most periods). ' +
+          `Before it, DynamoDB Local is warmed by a ${seconds(warmupMs)} s sync of ${warmupImages} images (outside the quota) into tables deleted before the run. ` +
+          "DynamoDB Local CPU ms / image = the JVM's CPU time (/proc) from the sync's start to its end, per image: the test rig's database, which shares this machine's cores. " +
           "Target: more than 100 images/s, twice the console's 50/s.",
       ],
       [
@@ -677,6 +724,7 @@ async function lambdaSized(): Promise<void> {
               ),
               'throttled periods': `${stat.nr_throttled} of ${stat.nr_periods}`,
               'items / image': ((result.written ?? 0) / Math.max(1, result.images ?? 0)).toFixed(1),
+              'DynamoDB Local CPU ms / image': (databaseCpuMs / Math.max(1, result.images ?? 0)).toFixed(2),
             },
           ],
         },

@@ -7,6 +7,8 @@ import { type ErrorCode, SyncError } from '../lambda/common/errors.js';
 export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
+  /** The JVM's process id (benchmarks read its CPU time). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -153,6 +155,7 @@ export async function startDynamoDbLocal(
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     stop: async () => {
       unguard(child);
       await stop();
