@@ -171,8 +171,8 @@ export class ImageStore {
       scanTimeSkewMs: this.deps.scanTimeSkewMs,
     };
     const winners = newestPerImage(entries, ctx);
-    const { images, pending } = await this.#readImages(winners);
-    const decisions = winners.map((entry) => classify(entry.report, images.get(entry.pk), ctx));
+    const read = await this.#readImages(winners);
+    const decisions = winners.map((entry) => classify(entry.report, read.images.get(entry.pk), ctx));
     const outcomes = new Map<number, WriteOutcome>();
     const quarantined: QuarantinedReport[] = [];
     const quarantine = (entry: Entry, code: QuarantineCode, reason: string) => {
@@ -180,47 +180,8 @@ export class ImageStore {
       this.deps.logger?.warn('report quarantined: it cannot be stored', { image: entry.key, code, reason });
     };
     let itemsWritten = decisions.includes('write') ? await this.#noteChangeTime(ctx.seenAt) : 0;
-
-    const prepared: Prepared[] = [];
-    const touches: Array<{ entry: Entry; plan: TouchPlan; healing: string | undefined }> = [];
-    await mapLimit(winners, this.deps.imageConcurrency, async (entry, i) => {
-      const decision = decisions[i] as Decision;
-      const stored = images.get(entry.pk);
-      if (decision === 'stale' || decision === 'unchanged') outcomes.set(entry.index, decision);
-      if (decision === 'touch') {
-        touches.push({
-          entry,
-          plan: planTouch(entry.report, entry.pk, ctx),
-          healing: healingKey(stored, ctx),
-        });
-      }
-      if (decision !== 'write') return;
-      // Findings exist only where an image item or a first write's marker does.
-      const storedFindings = stored || pending.has(entry.pk) ? await this.#findings(entry.pk) : [];
-      try {
-        const plan = planWrite({ report: entry.report, rawJson: entry.rawJson, stored, storedFindings, ctx });
-        if (plan.duplicateFindings.length > 0) {
-          this.deps.logger?.warn('duplicate finding key in one report; keeping the first', {
-            image: entry.key,
-            findings: plan.duplicateFindings.slice(0, 10),
-          });
-        }
-        prepared.push(this.#prepare(entry, plan, stored, pending.has(entry.pk), healingKey(stored, ctx)));
-      } catch (error) {
-        if (error instanceof QuarantineError) return quarantine(entry, error.code, error.message);
-        if (isSyncError(error, 'store.unsafeNumber'))
-          return quarantine(entry, 'store.unsafeNumber', error.message);
-        throw error;
-      }
-    });
-
-    itemsWritten += await this.#execute(
-      prepared,
-      touches.map((t) => this.#prepareTouch(t.entry, t.plan, t.healing)),
-      { pending, stored: images },
-      outcomes,
-      quarantine,
-    );
+    const { prepared, touches } = await this.#planPage(winners, decisions, read, ctx, outcomes, quarantine);
+    itemsWritten += await this.#execute(prepared, touches, read, outcomes, quarantine);
     const quarantinedIndexes = new Set(quarantined.map((q) => q.index));
     return {
       itemsWritten,
@@ -229,6 +190,60 @@ export class ImageStore {
         .map((entry) => ({ key: entry.key, outcome: outcomes.get(entry.index) ?? 'stale' })),
       quarantined: quarantined.sort((a, b) => a.index - b.index),
     };
+  }
+
+  /**
+   * The page's plans as DynamoDB operations: `unchanged` and `stale` decided on the spot, scan-time
+   * touches, and full writes (which read the stored findings first where any can exist).
+   */
+  async #planPage(
+    winners: readonly Entry[],
+    decisions: readonly Decision[],
+    read: { images: ReadonlyMap<string, StoredImage>; pending: ReadonlySet<string> },
+    ctx: PlanContext,
+    outcomes: Map<number, WriteOutcome>,
+    quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
+  ): Promise<{ prepared: Prepared[]; touches: Prepared[] }> {
+    const prepared: Prepared[] = [];
+    const touches: Prepared[] = [];
+    await mapLimit(winners, this.deps.imageConcurrency, async (entry, i) => {
+      const decision = decisions[i] as Decision;
+      const stored = read.images.get(entry.pk);
+      if (decision === 'stale' || decision === 'unchanged') outcomes.set(entry.index, decision);
+      if (decision === 'touch') {
+        touches.push(
+          this.#prepareTouch(entry, planTouch(entry.report, entry.pk, ctx), healingKey(stored, ctx)),
+        );
+      }
+      if (decision !== 'write') return;
+      try {
+        prepared.push(await this.#planWrite(entry, stored, read.pending.has(entry.pk), ctx));
+      } catch (error) {
+        if (error instanceof QuarantineError) return quarantine(entry, error.code, error.message);
+        if (isSyncError(error, 'store.unsafeNumber'))
+          return quarantine(entry, 'store.unsafeNumber', error.message);
+        throw error;
+      }
+    });
+    return { prepared, touches };
+  }
+
+  async #planWrite(
+    entry: Entry,
+    stored: StoredImage | undefined,
+    pending: boolean,
+    ctx: PlanContext,
+  ): Promise<Prepared> {
+    // Findings exist only where an image item does or the console's first-writes set names the image.
+    const storedFindings = stored || pending ? await this.#findings(entry.pk) : [];
+    const plan = planWrite({ report: entry.report, rawJson: entry.rawJson, stored, storedFindings, ctx });
+    if (plan.duplicateFindings.length > 0) {
+      this.deps.logger?.warn('duplicate finding key in one report; keeping the first', {
+        image: entry.key,
+        findings: plan.duplicateFindings.slice(0, 10),
+      });
+    }
+    return this.#prepare(entry, plan, stored, pending, healingKey(stored, ctx));
   }
 
   #entry(normalized: NormalizedReport, rawJson: string, index: number): Entry {
@@ -385,7 +400,7 @@ export class ImageStore {
   async #execute(
     plans: Prepared[],
     touches: Prepared[],
-    page: { pending: ReadonlySet<string>; stored: ReadonlyMap<string, StoredImage> },
+    page: { pending: ReadonlySet<string>; images: ReadonlyMap<string, StoredImage> },
     outcomes: Map<number, WriteOutcome>,
     quarantine: (entry: Entry, code: QuarantineCode, reason: string) => void,
   ): Promise<number> {
@@ -410,7 +425,7 @@ export class ImageStore {
         (plan) => (plan.firstWrite || page.pending.has(plan.entry.pk)) && outcomes.has(plan.entry.index),
       )
       .map((plan) => plan.entry.pk);
-    for (const pk of page.pending) if (page.stored.has(pk)) covered.push(pk);
+    for (const pk of page.pending) if (page.images.has(pk)) covered.push(pk);
     return written + (await this.#noteFirstWrites('DELETE', [...new Set(covered)]));
   }
 
