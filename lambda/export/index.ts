@@ -100,39 +100,12 @@ export async function exportTables(options: ExportOptions): Promise<ExportResult
       elapsedMs: now().getTime() - started,
     });
 
-  try {
-    await mkdir(options.outDir, { recursive: true });
-  } catch (error) {
-    throw new SyncError(
-      'export.writeFailed',
-      `could not create ${options.outDir}`,
-      { outDir: options.outDir },
-      error,
-    );
-  }
-  const writerOptions = {
-    ...(options.csv ? { csv: options.csv } : {}),
-    ...(options.parquetMemoryLimits ? { parquetMemoryLimits: options.parquetMemoryLimits } : {}),
-  };
-  const writers = new Map<ExportTableName, RowWriter>(
-    EXPORT_TABLES.map((table) => [table.name, createRowWriter(format, table, options.outDir, writerOptions)]),
-  );
-
+  await createOutDir(options.outDir);
+  const writers = openWriters(format, options);
   const files: WrittenFile[] = [];
   try {
     report('reading');
-    for await (const batch of readExportRecords(
-      {
-        client: options.client,
-        tablePrefix: options.tablePrefix,
-        ...(options.consoleId !== undefined ? { consoleId: options.consoleId } : {}),
-        ...(options.since !== undefined ? { since: options.since } : {}),
-        ...(options.segments !== undefined ? { segments: options.segments } : {}),
-        ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
-        now,
-      },
-      stats,
-    )) {
+    for await (const batch of readExportRecords(readerOptions(options, now), stats)) {
       for (const { table, row } of batch) {
         // One awaited write at a time: a slow disk slows the read, it never piles rows up in memory.
         await writers.get(table)?.write(row);
@@ -151,4 +124,35 @@ export async function exportTables(options: ExportOptions): Promise<ExportResult
   }
   report('done');
   return { files, access, stats, durationMs: now().getTime() - started };
+}
+
+async function createOutDir(outDir: string): Promise<void> {
+  try {
+    await mkdir(outDir, { recursive: true });
+  } catch (error) {
+    throw new SyncError('export.writeFailed', `could not create ${outDir}`, { outDir }, error);
+  }
+}
+
+/** One writer per table, in schema order. */
+function openWriters(format: ExportFormat, options: ExportOptions): Map<ExportTableName, RowWriter> {
+  const writerOptions = {
+    ...(options.csv ? { csv: options.csv } : {}),
+    ...(options.parquetMemoryLimits ? { parquetMemoryLimits: options.parquetMemoryLimits } : {}),
+  };
+  return new Map<ExportTableName, RowWriter>(
+    EXPORT_TABLES.map((table) => [table.name, createRowWriter(format, table, options.outDir, writerOptions)]),
+  );
+}
+
+function readerOptions(options: ExportOptions, now: () => Date): Parameters<typeof readExportRecords>[0] {
+  return {
+    client: options.client,
+    tablePrefix: options.tablePrefix,
+    ...(options.consoleId !== undefined ? { consoleId: options.consoleId } : {}),
+    ...(options.since !== undefined ? { since: options.since } : {}),
+    ...(options.segments !== undefined ? { segments: options.segments } : {}),
+    ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+    now,
+  };
 }

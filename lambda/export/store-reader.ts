@@ -485,10 +485,37 @@ async function* consoleQuery(
 ): AsyncGenerator<ExportRecord[]> {
   const tables = tableNames(options.tablePrefix);
   const keep = since === undefined ? keepAll : sinceFilter(since);
-  const assembler = new PartitionAssembler(keep, stats, imageFetcher(options, tables.images));
-  // Earliest sync time of this console seen so far: where the change feed's month buckets start.
-  let earliest = since ?? '9999';
+  const query: ConsoleQuery = {
+    options,
+    consoleId,
+    since,
+    stats,
+    tables,
+    assembler: new PartitionAssembler(keep, stats, imageFetcher(options, tables.images)),
+  };
+  const earliestSeen = yield* currentImages(query);
+  const start = await changeFeedStart(query, earliestSeen);
+  if (start === undefined) return;
+  yield* changeFeed(query, start);
+}
 
+/** One console's export query: what its phases share. */
+interface ConsoleQuery {
+  options: ExportReaderOptions;
+  consoleId: string;
+  since: string | undefined;
+  stats: ExportReadStats;
+  tables: ReturnType<typeof tableNames>;
+  assembler: PartitionAssembler;
+}
+
+/**
+ * The partitions of the console's current images (changed since `since`, when given). Returns the
+ * earliest sync time seen (`since`, or `'9999'` when none): where the change feed's months start.
+ */
+async function* currentImages(query: ConsoleQuery): AsyncGenerator<ExportRecord[], string> {
+  const { options, consoleId, since, stats, tables, assembler } = query;
+  let earliest = since ?? '9999';
   for await (const page of queryPages(options.client, {
     TableName: tables.images,
     IndexName: INDEX_NAMES.currentImages,
@@ -524,19 +551,30 @@ async function* consoleQuery(
       if (out.length > 0) yield out;
     }
   }
+  return earliest;
+}
 
-  if (since === undefined) {
-    const registered = await options.client.send(
-      new GetCommand({ TableName: tables.runs, Key: { pk: CONSOLES_PK, sk: consoleId } }),
-    );
-    const registeredAt = registered.Item ? decodeConsole(registered.Item).registeredAt : undefined;
-    if (registeredAt !== undefined && registeredAt < earliest) earliest = registeredAt;
-    if (earliest === '9999') return;
-    // A change is stamped with the page's seen time, which may precede the registration by a moment.
-    earliest = previousMonth(earliest);
-  }
+/**
+ * Where the change feed is read from: `since`, or for a full export the month before the earliest
+ * of the syncs seen and the console's registration; undefined when the console never synced.
+ */
+async function changeFeedStart(query: ConsoleQuery, earliestSeen: string): Promise<string | undefined> {
+  if (query.since !== undefined) return earliestSeen;
+  const registered = await query.options.client.send(
+    new GetCommand({ TableName: query.tables.runs, Key: { pk: CONSOLES_PK, sk: query.consoleId } }),
+  );
+  const registeredAt = registered.Item ? decodeConsole(registered.Item).registeredAt : undefined;
+  const earliest = registeredAt !== undefined && registeredAt < earliestSeen ? registeredAt : earliestSeen;
+  if (earliest === '9999') return undefined;
+  // A change is stamped with the page's seen time, which may precede the registration by a moment.
+  return previousMonth(earliest);
+}
+
+/** The change feed's items from `start` to now, month bucket by month bucket, shard by shard. */
+async function* changeFeed(query: ConsoleQuery, start: string): AsyncGenerator<ExportRecord[]> {
+  const { options, consoleId, since, stats, tables, assembler } = query;
   const now = (options.now ?? (() => new Date()))().toISOString();
-  for (const month of monthsBetween(earliest, now)) {
+  for (const month of monthsBetween(start, now)) {
     for (let shard = 0; shard < CHANGE_FEED_SHARDS; shard += 1) {
       for await (const items of queryPages(options.client, {
         TableName: tables.images,

@@ -173,113 +173,132 @@ const attr = (
 const ts = (expression: string) =>
   `CAST(from_iso8601_timestamp(${expression}) AT TIME ZONE 'UTC' AS ${ATHENA_TYPES.timestamp})`;
 
+/** The identity columns every table starts with, over the item alias `i`. */
+const IDENTITY_COLUMNS = {
+  console_id: attr('i', 'consoleId'),
+  registry: attr('i', 'registry'),
+  repo: attr('i', 'repo'),
+  tag: attr('i', 'tag'),
+  image_key: `coalesce(${attr('i', 'imageKey')}, ${attr('i', 'registry')} || '/' || ${attr('i', 'repo')} || ':' || ${attr('i', 'tag')})`,
+};
+
+/** `<prefix>_critical` … `<prefix>_total` from a severity-count map attribute. */
+const counts = (prefix: string, attribute: string) =>
+  Object.fromEntries(
+    ['critical', 'high', 'medium', 'low', 'total'].map((severity) => [
+      `${prefix}_${severity}`,
+      `coalesce(CAST(i.${attribute.toLowerCase()}.m.${severity}.n AS integer), 0)`,
+    ]),
+  );
+
+const integer = (name: ItemAttribute) => `CAST(${attr('i', name)} AS integer)`;
+
 /** The SQL expression of every column of every table, over the item alias `i` (image item: `img`). */
 function columnExpressions(table: ExportTableName): Record<string, string> {
-  const identity = {
-    console_id: attr('i', 'consoleId'),
-    registry: attr('i', 'registry'),
-    repo: attr('i', 'repo'),
-    tag: attr('i', 'tag'),
-    image_key: `coalesce(${attr('i', 'imageKey')}, ${attr('i', 'registry')} || '/' || ${attr('i', 'repo')} || ':' || ${attr('i', 'tag')})`,
-  };
-  const counts = (prefix: string, attribute: string) =>
-    Object.fromEntries(
-      ['critical', 'high', 'medium', 'low', 'total'].map((severity) => [
-        `${prefix}_${severity}`,
-        `coalesce(CAST(i.${attribute.toLowerCase()}.m.${severity}.n AS integer), 0)`,
-      ]),
-    );
-  const integer = (name: ItemAttribute) => `CAST(${attr('i', name)} AS integer)`;
   switch (table) {
     case 'images':
-      return {
-        ...identity,
-        report_id: attr('i', 'reportId'),
-        digest: attr('i', 'digest'),
-        image_id: attr('i', 'imageId'),
-        scan_time: ts(attr('i', 'scanTime')),
-        last_scanned_at: ts(attr('i', 'lastScannedAt')),
-        first_seen_at: ts(attr('i', 'firstSeenAt')),
-        updated_at: ts(attr('i', 'updatedAt')),
-        removed: `coalesce(${attr('i', 'removed')}, false)`,
-        removed_at: ts(attr('i', 'removedAt')),
-        os_distro: attr('i', 'osDistro'),
-        os_distro_version: attr('i', 'osDistroVersion'),
-        scan_version: attr('i', 'scanVersion'),
-        ...counts('vulnerabilities', 'vulnerabilityCounts'),
-        ...counts('compliance', 'complianceCounts'),
-        package_count: integer('packageCount'),
-        finding_count: integer('findingCount'),
-        risk_factor_count: integer('riskFactorCount'),
-        content_hash: attr('i', 'contentHash'),
-      };
-    case 'findings': {
-      const resolved = attr('i', 'resolvedAt');
-      return {
-        ...identity,
-        finding_key: attr('i', 'findingKey'),
-        vulnerability_id: attr('i', 'id'),
-        severity: attr('i', 'severity'),
-        vendor_severity: attr('i', 'vendorSeverity'),
-        cvss: `CAST(${attr('i', 'cvss')} AS double)`,
-        package_name: attr('i', 'packageName'),
-        package_version: attr('i', 'packageVersion'),
-        package_type: attr('i', 'packageType'),
-        status: attr('i', 'status'),
-        fix_date: ts(attr('i', 'fixDate')),
-        published: ts(attr('i', 'published')),
-        title: attr('i', 'title'),
-        link: attr('i', 'link'),
-        vector: attr('i', 'vector'),
-        risk_factors: `CASE WHEN cardinality(i.riskfactors.l) > 0 THEN json_format(CAST(transform(i.riskfactors.l, x -> x.s) AS json)) END`,
-        description: attr('i', 'description'),
-        is_open: `(${resolved} IS NULL)`,
-        first_seen: ts(`coalesce(${attr('i', 'firstSeen')}, ${attr('i', 'updatedAt')})`),
-        last_seen: ts(`coalesce(${resolved}, ${attr('img', 'lastScannedAt')})`),
-        resolved_at: ts(resolved),
-        resolved_reason: `CASE WHEN ${resolved} IS NOT NULL THEN ${attr('i', 'resolvedReason')} END`,
-        occurrences: integer('occurrences'),
-        updated_at: ts(attr('i', 'updatedAt')),
-      };
-    }
+      return imageColumns();
+    case 'findings':
+      return findingColumns();
     case 'scans':
-      return {
-        ...identity,
-        observed_at: ts(attr('i', 'observedAt')),
-        scan_time: ts(attr('i', 'scanTime')),
-        seen_at: ts(attr('i', 'seenAt')),
-        digest: attr('i', 'digest'),
-        image_id: attr('i', 'imageId'),
-        content_hash: attr('i', 'contentHash'),
-        ...counts('vulnerabilities', 'vulnerabilityCounts'),
-        ...counts('compliance', 'complianceCounts'),
-        package_count: integer('packageCount'),
-        finding_count: integer('findingCount'),
-        run_id: attr('i', 'runId'),
-      };
-    case 'changes': {
-      // One row per finding of a change item (`e.entry`); an item of the one-per-finding layout has
-      // no list and gives one row from its own attributes.
-      const entry = (name: keyof ChangeEntry & ItemAttribute) =>
-        `coalesce(element_at(e.entry, '${name}'), ${attr('i', name)})`;
-      return {
-        console_id: identity.console_id,
-        change: `CASE WHEN ${attr('i', 'change')} = 'resolved' THEN 'resolved' ELSE 'new' END`,
-        at: ts(attr('i', 'at')),
-        registry: identity.registry,
-        repo: identity.repo,
-        tag: identity.tag,
-        image_key: identity.image_key,
-        finding_key: entry('findingKey'),
-        vulnerability_id: entry('id'),
-        package_name: entry('packageName'),
-        package_version: entry('packageVersion'),
-        severity: entry('severity'),
-        reason: entry('reason'),
-        run_id: attr('i', 'runId'),
-      };
-    }
+      return scanColumns();
+    case 'changes':
+      return changeColumns();
   }
+}
+
+function imageColumns(): Record<string, string> {
+  return {
+    ...IDENTITY_COLUMNS,
+    report_id: attr('i', 'reportId'),
+    digest: attr('i', 'digest'),
+    image_id: attr('i', 'imageId'),
+    scan_time: ts(attr('i', 'scanTime')),
+    last_scanned_at: ts(attr('i', 'lastScannedAt')),
+    first_seen_at: ts(attr('i', 'firstSeenAt')),
+    updated_at: ts(attr('i', 'updatedAt')),
+    removed: `coalesce(${attr('i', 'removed')}, false)`,
+    removed_at: ts(attr('i', 'removedAt')),
+    os_distro: attr('i', 'osDistro'),
+    os_distro_version: attr('i', 'osDistroVersion'),
+    scan_version: attr('i', 'scanVersion'),
+    ...counts('vulnerabilities', 'vulnerabilityCounts'),
+    ...counts('compliance', 'complianceCounts'),
+    package_count: integer('packageCount'),
+    finding_count: integer('findingCount'),
+    risk_factor_count: integer('riskFactorCount'),
+    content_hash: attr('i', 'contentHash'),
+  };
+}
+
+function findingColumns(): Record<string, string> {
+  const resolved = attr('i', 'resolvedAt');
+  return {
+    ...IDENTITY_COLUMNS,
+    finding_key: attr('i', 'findingKey'),
+    vulnerability_id: attr('i', 'id'),
+    severity: attr('i', 'severity'),
+    vendor_severity: attr('i', 'vendorSeverity'),
+    cvss: `CAST(${attr('i', 'cvss')} AS double)`,
+    package_name: attr('i', 'packageName'),
+    package_version: attr('i', 'packageVersion'),
+    package_type: attr('i', 'packageType'),
+    status: attr('i', 'status'),
+    fix_date: ts(attr('i', 'fixDate')),
+    published: ts(attr('i', 'published')),
+    title: attr('i', 'title'),
+    link: attr('i', 'link'),
+    vector: attr('i', 'vector'),
+    risk_factors: `CASE WHEN cardinality(i.riskfactors.l) > 0 THEN json_format(CAST(transform(i.riskfactors.l, x -> x.s) AS json)) END`,
+    description: attr('i', 'description'),
+    is_open: `(${resolved} IS NULL)`,
+    first_seen: ts(`coalesce(${attr('i', 'firstSeen')}, ${attr('i', 'updatedAt')})`),
+    last_seen: ts(`coalesce(${resolved}, ${attr('img', 'lastScannedAt')})`),
+    resolved_at: ts(resolved),
+    resolved_reason: `CASE WHEN ${resolved} IS NOT NULL THEN ${attr('i', 'resolvedReason')} END`,
+    occurrences: integer('occurrences'),
+    updated_at: ts(attr('i', 'updatedAt')),
+  };
+}
+
+function scanColumns(): Record<string, string> {
+  return {
+    ...IDENTITY_COLUMNS,
+    observed_at: ts(attr('i', 'observedAt')),
+    scan_time: ts(attr('i', 'scanTime')),
+    seen_at: ts(attr('i', 'seenAt')),
+    digest: attr('i', 'digest'),
+    image_id: attr('i', 'imageId'),
+    content_hash: attr('i', 'contentHash'),
+    ...counts('vulnerabilities', 'vulnerabilityCounts'),
+    ...counts('compliance', 'complianceCounts'),
+    package_count: integer('packageCount'),
+    finding_count: integer('findingCount'),
+    run_id: attr('i', 'runId'),
+  };
+}
+
+function changeColumns(): Record<string, string> {
+  // One row per finding of a change item (`e.entry`); an item of the one-per-finding layout has
+  // no list and gives one row from its own attributes.
+  const entry = (name: keyof ChangeEntry & ItemAttribute) =>
+    `coalesce(element_at(e.entry, '${name}'), ${attr('i', name)})`;
+  return {
+    console_id: IDENTITY_COLUMNS.console_id,
+    change: `CASE WHEN ${attr('i', 'change')} = 'resolved' THEN 'resolved' ELSE 'new' END`,
+    at: ts(attr('i', 'at')),
+    registry: IDENTITY_COLUMNS.registry,
+    repo: IDENTITY_COLUMNS.repo,
+    tag: IDENTITY_COLUMNS.tag,
+    image_key: IDENTITY_COLUMNS.image_key,
+    finding_key: entry('findingKey'),
+    vulnerability_id: entry('id'),
+    package_name: entry('packageName'),
+    package_version: entry('packageVersion'),
+    severity: entry('severity'),
+    reason: entry('reason'),
+    run_id: attr('i', 'runId'),
+  };
 }
 
 /** Every column's expression, cast to its declared type (so the view's types are exactly the schema's). */

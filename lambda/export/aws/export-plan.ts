@@ -107,9 +107,21 @@ export function planExports(
   input: { now: Date; basePrefix: string; config?: Partial<ExportPlanConfig> },
 ): ExportPlan {
   const config = { ...DEFAULT_EXPORT_PLAN, ...input.config };
-  const now = input.now.getTime();
   const failed: string[] = [];
-  const statusOf = (ref: ExportRef): ExportStatus => statuses.get(ref.exportArn) ?? ref.status;
+  const state = applyStatuses(previous, (ref) => statuses.get(ref.exportArn) ?? ref.status, failed);
+  const start = nextExport(state, input.now, input.basePrefix, config);
+  return { state, failed, ...(start ? { start } : {}) };
+}
+
+/**
+ * The state once the exports in flight have finished or failed (their ARNs pushed to `failed`): a
+ * finished full export becomes the snapshot, and the increments left are the contiguous run after it.
+ */
+function applyStatuses(
+  previous: ExporterState,
+  statusOf: (ref: ExportRef) => ExportStatus,
+  failed: string[],
+): ExporterState {
   const state: ExporterState = {
     version: 1,
     ...(previous.snapshot ? { snapshot: previous.snapshot } : {}),
@@ -150,35 +162,41 @@ export function planExports(
     expectedFrom = increment.to;
   }
   state.increments = contiguous;
+  return state;
+}
 
-  const plan: ExportPlan = { state, failed };
+/** The export to start now, if any: a full one when due, else the next settled incremental window. */
+function nextExport(
+  state: ExporterState,
+  nowDate: Date,
+  basePrefix: string,
+  config: ExportPlanConfig,
+): ExportAction | undefined {
+  const now = nowDate.getTime();
   const fullDue =
     !state.pendingFull &&
     (!state.snapshot || now - Date.parse(state.snapshot.exportTime) >= config.fullEveryHours * 3_600_000);
   if (fullDue) {
-    plan.start = {
+    return {
       kind: 'startFull',
-      s3Prefix: `${input.basePrefix}/full/started=${compactTime(input.now.toISOString())}/`,
+      s3Prefix: `${basePrefix}/full/started=${compactTime(nowDate.toISOString())}/`,
     };
-    return plan;
   }
   if (!state.snapshot || state.increments.some((increment) => increment.status === 'IN_PROGRESS'))
-    return plan;
+    return undefined;
 
   const from = state.increments.at(-1)?.to ?? state.snapshot.exportTime;
   const latest = now - config.settleMinutes * 60_000;
   const to = Math.min(Date.parse(from) + MAX_WINDOW_MS, latest);
   const due = latest - Date.parse(from) >= config.incrementalEveryMinutes * 60_000;
-  if (due && to - Date.parse(from) >= MIN_WINDOW_MS) {
-    const toIso = new Date(to).toISOString();
-    plan.start = {
-      kind: 'startIncremental',
-      from,
-      to: toIso,
-      s3Prefix: `${input.basePrefix}/incremental/window=${compactTime(from)}-${compactTime(toIso)}/`,
-    };
-  }
-  return plan;
+  if (!due || to - Date.parse(from) < MIN_WINDOW_MS) return undefined;
+  const toIso = new Date(to).toISOString();
+  return {
+    kind: 'startIncremental',
+    from,
+    to: toIso,
+    s3Prefix: `${basePrefix}/incremental/window=${compactTime(from)}-${compactTime(toIso)}/`,
+  };
 }
 
 /** The state after an export was started. */

@@ -315,14 +315,9 @@ export async function runExporter(
   let started: ExporterRunResult['started'];
   if (plan.start) {
     try {
-      const response = (await clients.dynamodb.send(
-        new ExportTableToPointInTimeCommand(exportRequest(settings, plan.start)),
-      )) as { ExportDescription?: { ExportArn?: string; ExportTime?: Date } };
-      const exportArn = response.ExportDescription?.ExportArn;
-      if (!exportArn) throw new Error('the response carries no ExportArn');
-      const exportTime = response.ExportDescription?.ExportTime?.toISOString();
-      state = withStarted(state, plan.start, { exportArn, ...(exportTime ? { exportTime } : {}) }, now);
-      started = { kind: plan.start.kind, exportArn };
+      const exported = await startExport(clients, settings, plan.start);
+      state = withStarted(state, plan.start, exported, now);
+      started = { kind: plan.start.kind, exportArn: exported.exportArn };
     } catch (error) {
       // Save what we learnt (completed exports) before failing, so the next run does not redo it.
       await saveState(clients, settings, state, condition);
@@ -345,6 +340,34 @@ export async function runExporter(
     };
   }
 
+  return {
+    ...(started ? { started } : {}),
+    failed: plan.failed,
+    ...(await publish(clients, settings, state)),
+  };
+}
+
+/** Starts the export the plan asks for; its ARN and, when DynamoDB says, its time. */
+async function startExport(
+  clients: ExporterClients,
+  settings: ExporterSettings,
+  action: ExportAction,
+): Promise<{ exportArn: string; exportTime?: string }> {
+  const response = (await clients.dynamodb.send(
+    new ExportTableToPointInTimeCommand(exportRequest(settings, action)),
+  )) as { ExportDescription?: { ExportArn?: string; ExportTime?: Date } };
+  const exportArn = response.ExportDescription?.ExportArn;
+  if (!exportArn) throw new Error('the response carries no ExportArn');
+  const exportTime = response.ExportDescription?.ExportTime?.toISOString();
+  return { exportArn, ...(exportTime ? { exportTime } : {}) };
+}
+
+/** Publishes the finished exports to Glue: the snapshot's partition and the increments'. */
+async function publish(
+  clients: ExporterClients,
+  settings: ExporterSettings,
+  state: ExporterState,
+): Promise<Pick<ExporterRunResult, 'published' | 'partitions'>> {
   const published = publishedExports(state);
   const full = await reconcilePartitions(
     clients,
@@ -359,8 +382,6 @@ export async function runExporter(
     published.increments,
   );
   return {
-    ...(started ? { started } : {}),
-    failed: plan.failed,
     published: {
       ...(published.snapshot ? { snapshot: published.snapshot.exportTime } : {}),
       increments: published.increments.length,
