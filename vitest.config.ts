@@ -23,6 +23,9 @@ export const UNIT_TESTS = [
   'test/sync/page-groups.test.ts',
   'test/simulator/lru-cache.test.ts',
   'test/config.test.ts',
+  'test/architecture/functions.test.ts',
+  'test/architecture/messages.test.ts',
+  'test/wiring.test.ts',
 ];
 
 /**

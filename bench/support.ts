@@ -228,7 +228,7 @@ export interface BenchStore {
 }
 
 /**
- * Tables under `prefix` in DynamoDB Local and the stores over them, wired as lambda/sync/wiring.ts
+ * Tables under `prefix` in DynamoDB Local and the stores over them, wired as lambda/wiring.ts
  * does, with a write meter on the client.
  */
 export async function benchStore(

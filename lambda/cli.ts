@@ -26,7 +26,7 @@ import { fetchScanProgress } from './prisma/index.js';
 import { addReportCommand } from './report/cli.js';
 import { createTables, type Stores } from './store/index.js';
 import { type QuarantineEntry, runSync, type SyncResult, tuneProcessForSync } from './sync/engine.js';
-import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
+import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './wiring.js';
 
 /**
  * How long `sync` runs at most when `--max-duration` is not given: a console whose pages never end

@@ -15,7 +15,7 @@ import {
   type SyncResult,
   tuneProcessForSync,
 } from './sync/engine.js';
-import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './sync/wiring.js';
+import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from './wiring.js';
 
 /** What the schedule (or a continuation) sends. Everything else comes from the environment. */
 export interface SyncEvent {

@@ -6,7 +6,7 @@ import { type AppConfig, parseConfig } from '../config.js';
 import { writeReport } from '../report/index.js';
 import { createTables, type ImageSummary, type Stores } from '../store/index.js';
 import { runSync, type SyncResult } from '../sync/engine.js';
-import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from '../sync/wiring.js';
+import { consoleClientFor, createDocumentClient, requireConsoleId, storesFor } from '../wiring.js';
 import { type Output, progressReporter, stderrLogger, table } from './output.js';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;

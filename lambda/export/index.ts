@@ -59,7 +59,7 @@ export interface ExportOptions {
 export interface ExportResult {
   /** One file per table, in schema order. */
   files: WrittenFile[];
-  /** `scan` for a full export, `query` with `--console` or `--since`. */
+  /** `scan` for a full export, `query` with `consoleId` or `since`. */
   access: 'scan' | 'query';
   stats: ExportReadStats;
   durationMs: number;
@@ -78,7 +78,7 @@ export async function exportTables(options: ExportOptions): Promise<ExportResult
   if (!EXPORT_FORMATS.includes(format)) {
     throw new SyncError(
       'config.invalid',
-      `--format must be one of ${EXPORT_FORMATS.join(', ')}, got ${format}`,
+      `format must be one of ${EXPORT_FORMATS.join(', ')}, got ${format}`,
       {
         format,
       },

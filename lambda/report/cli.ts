@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../common/errors.js';
 import { EXPORT_V8_FLAGS, type ExportCommandDeps } from '../export/cli.js';
+import { DEFAULT_SLA, type SlaDays } from './sql.js';
 
 /** What the `report` command gets, as the `export` command: output streams, the store to read, a clock, the V8 flag setter. */
 export type ReportCommandDeps = ExportCommandDeps;
@@ -53,7 +54,7 @@ export function addReportCommand(program: Command, deps: ReportCommandDeps): Com
       const staleDays = wholeNumber('--stale-days', opts.staleDays, 36_600);
       if (opts.from !== undefined && opts.console !== undefined)
         throw new ConfigError('--from and --console: pick one (an export is already one set of consoles)');
-      const { parseSla, writeReport } = await import('./index.js');
+      const { writeReport } = await import('./index.js');
       const sla = opts.sla === undefined ? undefined : parseSla(opts.sla);
       // Same reason as the export command: keep V8's old generation near the live heap while reading.
       (deps.setV8Flags ?? setFlagsFromString)(EXPORT_V8_FLAGS);
@@ -85,4 +86,27 @@ export function addReportCommand(program: Command, deps: ReportCommandDeps): Com
         );
       }
     });
+}
+
+/**
+ * Parses `critical=15,high=30,medium=90,low=180` (any subset; the rest keep their defaults).
+ *
+ * @example
+ * parseSla('critical=7'); // { critical: 7, high: 30, medium: 90, low: 180 }
+ */
+export function parseSla(value: string, base: SlaDays = DEFAULT_SLA): SlaDays {
+  const sla = { ...base };
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
+    const match = /^(critical|high|medium|low)=(\d{1,5})$/.exec(part);
+    if (!match?.[1] || !match[2]) {
+      throw new ConfigError(`--sla: expected severity=days pairs like critical=15,high=30, got "${part}"`, {
+        part,
+      });
+    }
+    sla[match[1] as keyof SlaDays] = Number(match[2]);
+  }
+  return sla;
 }

@@ -62,31 +62,6 @@ export interface ReportResult {
 }
 
 /**
- * Parses `critical=15,high=30,medium=90,low=180` (any subset; the rest keep their defaults).
- *
- * @example
- * parseSla('critical=7'); // { critical: 7, high: 30, medium: 90, low: 180 }
- */
-export function parseSla(value: string, base: SlaDays = DEFAULT_SLA): SlaDays {
-  const sla = { ...base };
-  for (const part of value
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '')) {
-    const match = /^(critical|high|medium|low)=(\d{1,5})$/.exec(part);
-    if (!match?.[1] || !match[2]) {
-      throw new SyncError(
-        'config.invalid',
-        `--sla: expected severity=days pairs like critical=15,high=30, got "${part}"`,
-        { part },
-      );
-    }
-    sla[match[1] as keyof SlaDays] = Number(match[2]);
-  }
-  return sla;
-}
-
-/**
  * Writes the report. With a `store` source the tables are exported first (Parquet, temporary
  * directory, removed afterwards).
  *
@@ -98,7 +73,7 @@ export async function writeReport(options: ReportOptions): Promise<ReportResult>
   if (!REPORT_FORMATS.includes(format)) {
     throw new SyncError(
       'config.invalid',
-      `--format must be one of ${REPORT_FORMATS.join(', ')}, got ${format}`,
+      `format must be one of ${REPORT_FORMATS.join(', ')}, got ${format}`,
       {
         format,
       },

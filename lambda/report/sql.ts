@@ -82,14 +82,14 @@ function checkParams(params: ReportParams): void {
   };
   if (Number.isNaN(Date.parse(params.asOf))) bad(`not an ISO time: ${params.asOf}`);
   if (!Number.isInteger(params.days) || params.days < 1 || params.days > 3660)
-    bad(`--days: expected a whole number from 1 to 3660, got ${params.days}`);
+    bad(`days: expected a whole number from 1 to 3660, got ${params.days}`);
   for (const severity of SEVERITIES) {
     const limit = params.sla[severity];
     if (!Number.isInteger(limit) || limit < 0 || limit > 36_600)
-      bad(`--sla ${severity}: expected whole days from 0 to 36600, got ${limit}`);
+      bad(`sla.${severity}: expected whole days from 0 to 36600, got ${limit}`);
   }
   if (!Number.isInteger(params.staleDays) || params.staleDays < 1 || params.staleDays > 36_600)
-    bad(`--stale-days: expected a whole number from 1 to 36600, got ${params.staleDays}`);
+    bad(`staleDays: expected a whole number from 1 to 36600, got ${params.staleDays}`);
   for (const [name, n] of [
     ['top', params.top],
     ['breachRows', params.breachRows],

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigError, SyncError } from '../common/errors.js';
-import type { ConsoleConfig } from '../config.js';
+import { ConfigError, SyncError } from './common/errors.js';
+import type { ConsoleConfig } from './config.js';
 
 export interface Credentials {
   username: string;

@@ -1,8 +1,8 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { isSyncError } from '../../lambda/common/errors.js';
-import type { ConsoleConfig } from '../../lambda/config.js';
-import { clearCredentialCache, resolveCredentials } from '../../lambda/sync/credentials.js';
+import { isSyncError } from '../lambda/common/errors.js';
+import type { ConsoleConfig } from '../lambda/config.js';
+import { clearCredentialCache, resolveCredentials } from '../lambda/credentials.js';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prisma-abc';
 const consoleConfig: ConsoleConfig = {

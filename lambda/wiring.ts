@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConfigError } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
-import type { AppConfig } from '../config.js';
-import { ConsoleClient } from '../prisma/index.js';
-import { createStoreClient, createStores, type Stores } from '../store/index.js';
+import { ConfigError } from './common/errors.js';
+import type { Logger } from './common/logger.js';
+import type { AppConfig } from './config.js';
 import { resolveCredentials } from './credentials.js';
+import { ConsoleClient } from './prisma/index.js';
+import { createStoreClient, createStores, type Stores } from './store/index.js';
 
 /** One DynamoDB client per process: the SDK pools connections per client. */
 export function createDocumentClient(config: AppConfig): DynamoDBDocumentClient {
