@@ -14,6 +14,7 @@ export default defineConfig({
       'test/prisma/retry-policy-limits.test.ts',
       'test/prisma/pager.test.ts',
       'test/prisma/pager-unit.test.ts',
+      'test/prisma/pager-scripted.test.ts',
       'test/prisma/pager-drift.property.test.ts',
       'test/store/pure.test.ts',
       'test/store/planner.test.ts',

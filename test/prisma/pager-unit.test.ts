@@ -82,6 +82,31 @@ describe('invalidFingerprint', () => {
     );
   });
 
+  it('counts any one text part of the identity as an identity, and keeps its parts apart', () => {
+    for (const part of ['id', 'registry', 'repo', 'tag'] as const) {
+      const readable = { ...none, [part]: 'x' };
+      const expected = raw(
+        readable.id ?? '',
+        readable.registry ?? '',
+        readable.repo ?? '',
+        readable.tag ?? '',
+      );
+      expect(invalidFingerprint(invalid(readable, 'f'), 0), part).toBe(reportFingerprint(expected));
+    }
+    expect(invalidFingerprint(invalid({ ...none, registry: 'ab', repo: 'c' }, 'f'), 0)).not.toBe(
+      invalidFingerprint(invalid({ ...none, registry: 'a', repo: 'bc' }, 'f'), 0),
+    );
+  });
+
+  it('is 22 base64url characters on every path', () => {
+    for (const print of [
+      invalidFingerprint(invalid(none, 'abc'), 0),
+      invalidFingerprint(invalid(none, null, 3), 10),
+      invalidFingerprint(invalid({ ...none, repo: 'p' }, 'abc'), 0),
+    ])
+      expect(print).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
   it('stands on the digest when no identity is text, and on the place when there is no digest either', () => {
     const byDigest = invalidFingerprint(invalid(none, 'abc'), 0);
     expect(invalidFingerprint(invalid(none, 'abc', 7), 100)).toBe(byDigest);
@@ -141,11 +166,31 @@ describe('RegistryPager options', () => {
     expect(issues.length).toBeGreaterThan(0);
     expect(issues.length).toBeLessThanOrEqual(3);
     expect(issues).toContain('nextOffset');
+    const nested = refusal({
+      resume: {
+        v: 1,
+        nextOffset: 0,
+        pageIndex: 0,
+        boundary: null,
+        behind: [7],
+        ahead: [],
+        emitted: 0,
+        done: false,
+      } as never,
+    });
+    expect((nested.details as { issues: string[] }).issues).toEqual(['behind.0']);
   });
 
   it('can be iterated once', () => {
     const pager = new RegistryPager(client, {});
     pager[Symbol.asyncIterator]();
-    expect(() => pager[Symbol.asyncIterator]()).toThrow(/can be iterated once/);
+    let second: unknown;
+    try {
+      pager[Symbol.asyncIterator]();
+    } catch (error) {
+      second = error;
+    }
+    expect(isSyncError(second, 'client.options')).toBe(true);
+    expect((second as SyncError).message).toBe('a RegistryPager can be iterated once');
   });
 });
