@@ -415,6 +415,35 @@ describe('RegistryPager checkpoints', () => {
     expect(emittedIds(pages)).toBe(ids);
   });
 
+  it('resumes after an image that lay ahead when the boundary goes too, and forgets what it passes', async () => {
+    const ids = 'abcdefghijklmnopqrst';
+    const { console_ } = await scripted(ids, {
+      before: (n) => {
+        // As above, then before the 4th request (offset 9, boundary e) e itself is removed.
+        if (n === 3) console_.list = [...'ABCDE', ...console_.list];
+        if (n === 4) console_.list = console_.list.filter((id) => id !== 'e');
+      },
+    });
+    const { pages, states } = await readResumingEveryPage();
+    expect(states[2]).toMatchObject({ behind: fps('abcde'), ahead: fps('fg') });
+    // 9 holds f,g,h,i: g (ahead) is the rightmost remembered image; f and g join behind, in order.
+    expect(console_.offsets.slice(0, 5)).toEqual([0, 3, 6, 9, 12]);
+    expect(states[3]).toMatchObject({ nextOffset: 13, behind: fps('bcdefghi'), ahead: [] });
+    expect(emittedIds(pages)).toBe(ids);
+  });
+
+  it('keeps an image read twice (the console moved it past the position) once in the checkpoint, at its new place', async () => {
+    const { console_ } = await scripted('abcdefghij', {
+      // Before the 2nd request (offset 3, boundary d): a and f swap places.
+      before: (n) => {
+        if (n === 2) console_.list = [...'fbcdeaghij'];
+      },
+    });
+    const { pages } = await readAll();
+    expect(pages[1]!.state.behind).toEqual(fps('bcdeag'));
+    expect(emittedIds(pages)).toBe('abcdeghij');
+  });
+
   it('re-reads from offset 0 with a warning when every remembered image is gone, still skipping what it emitted', async () => {
     const { console_, log } = await scripted('abcdefghijkl');
     const head: RegistryPage[] = [];
