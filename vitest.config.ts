@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  */
 export const UNIT_TESTS = [
   'test/common/backoff.test.ts',
+  'test/common/errors.test.ts',
   'test/normalize/**/*.test.ts',
   'test/prisma/retry-policy.test.ts',
   'test/prisma/rate-limiter.test.ts',

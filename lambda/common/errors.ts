@@ -122,3 +122,18 @@ export class ConfigError extends SyncError {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * Checks that an option holds one of its choices.
+ *
+ * @throws SyncError `config.invalid` naming the option, the choices and the value.
+ * @example
+ * requireChoice('format', 'xml', ['html', 'json', 'md']); // throws "format must be one of html, json, md, got xml"
+ */
+export function requireChoice<T extends string>(option: string, value: T, choices: readonly T[]): void {
+  if (!choices.includes(value)) {
+    throw new SyncError('config.invalid', `${option} must be one of ${choices.join(', ')}, got ${value}`, {
+      [option]: value,
+    });
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SyncError } from '../common/errors.js';
+import { requireChoice, SyncError } from '../common/errors.js';
 import type { CsvOptions } from './encode.js';
 import { EXPORT_TABLES, type ExportTableName } from './schema.js';
 import {
@@ -75,15 +75,7 @@ export interface ExportResult {
  */
 export async function exportTables(options: ExportOptions): Promise<ExportResult> {
   const format = options.format ?? 'parquet';
-  if (!EXPORT_FORMATS.includes(format)) {
-    throw new SyncError(
-      'config.invalid',
-      `format must be one of ${EXPORT_FORMATS.join(', ')}, got ${format}`,
-      {
-        format,
-      },
-    );
-  }
+  requireChoice('format', format, EXPORT_FORMATS);
   const now = options.now ?? (() => new Date());
   const started = now().getTime();
   const access = options.consoleId === undefined && options.since === undefined ? 'scan' : 'query';

@@ -10,7 +10,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SyncError } from '../common/errors.js';
+import { requireChoice, SyncError } from '../common/errors.js';
 import { type ExportProgress, exportTables } from '../export/index.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryReportData, type ReportData } from './data.js';
 import {
@@ -70,15 +70,7 @@ export interface ReportResult {
  */
 export async function writeReport(options: ReportOptions): Promise<ReportResult> {
   const format = options.format ?? 'html';
-  if (!REPORT_FORMATS.includes(format)) {
-    throw new SyncError(
-      'config.invalid',
-      `format must be one of ${REPORT_FORMATS.join(', ')}, got ${format}`,
-      {
-        format,
-      },
-    );
-  }
+  requireChoice('format', format, REPORT_FORMATS);
   const now = options.now ?? (() => new Date());
   const started = now();
   const data = await readReportData(options, reportParams(options, started), now);
