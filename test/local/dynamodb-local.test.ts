@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 
-vi.setConfig({ testTimeout: 120_000 });
+vi.setConfig({ testTimeout: 200_000 });
 
 const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -34,8 +34,9 @@ async function startHolder(count = 1): Promise<{
 }> {
   const script = `
     import { startDynamoDbLocal } from './local/dynamodb-local.ts';
-    const ports = [];
-    for (let i = 0; i < ${count}; i++) ports.push((await startDynamoDbLocal()).port);
+    // Started side by side, with a wait sized for a JVM on a busy 2-core machine (30 s was not, at load 14).
+    const started = await Promise.all(Array.from({ length: ${count} }, () => startDynamoDbLocal({ timeoutMs: 150_000 })));
+    const ports = started.map((ddb) => ddb.port);
     console.log('ready ' + ports.join(','));
     setInterval(() => {}, 1000);
   `;
