@@ -79,6 +79,9 @@ describe('lenient readers', () => {
     expect(capText('ab\udc00c', 3)).toEqual({ text: 'ab\udc00…', truncated: true });
     expect(capText('ab\ud7ffc', 3)).toEqual({ text: 'ab\ud7ff…', truncated: true });
     expect(capText('ab\ue000c', 3)).toEqual({ text: 'ab\ue000…', truncated: true });
+    // The first and the last high surrogate.
+    expect(capText('ab\ud800\udc00', 3)).toEqual({ text: 'ab…', truncated: true });
+    expect(capText('ab\udbff\udfff', 3)).toEqual({ text: 'ab…', truncated: true });
   });
 
   it('preview quotes text, stringifies scalars and names containers', () => {
@@ -172,6 +175,13 @@ describe('time edges', () => {
     expect(parseTime('2016-12-31T23:59:60Z').iso).toBe('2016-12-31T23:59:59.000Z');
     expect(parseTime('2023-12-31T23:59:59Z').iso).toBe('2023-12-31T23:59:59.000Z');
     expect(parseTime('2023-01-01T00:00:00Z').iso).toBe('2023-01-01T00:00:00.000Z');
+    expect(parseTime('2023-01-31').iso).toBe('2023-01-31T00:00:00.000Z');
+  });
+
+  it('reads a signed epoch and any number of decimals as epoch text', () => {
+    expect(parseTime('+5').iso).toBe('1970-01-01T00:00:05.000Z');
+    expect(parseTime('-5')).toEqual({ iso: null, invalid: false });
+    expect(parseTime('1.25').iso).toBe('1970-01-01T00:00:01.250Z');
   });
 
   it.each([
@@ -229,12 +239,14 @@ describe('image names', () => {
     ['r.example:5000/app', { registry: 'r.example:5000', repo: 'app', tag: null, digest: null }],
     ['/app:1', { registry: '', repo: '/app', tag: '1', digest: null }],
     ['  app:1  ', { registry: '', repo: 'app', tag: '1', digest: null }],
+    ['r.example', { registry: '', repo: 'r.example', tag: null, digest: null }],
   ] as const)('parses %j', (name, parsed) => {
     expect(parseImageName(name)).toEqual(parsed);
   });
 
-  it('refuses a registry with no repository and a repository with a space', () => {
+  it('refuses a registry with no repository, a bare digest and a repository with a space', () => {
     expect(parseImageName('r.example/')).toBeNull();
+    expect(parseImageName('@sha256:ab')).toBeNull();
     expect(parseImageName('a b')).toBeNull();
     expect(parseImageName('ab\t:1')).toBeNull();
   });
@@ -244,6 +256,7 @@ describe('image names', () => {
     expect(isDigestLike('a'.repeat(64))).toBe(true);
     expect(isDigestLike('a'.repeat(63))).toBe(false);
     expect(isDigestLike('a'.repeat(65))).toBe(false);
+    expect(isDigestLike(`x${'a'.repeat(64)}`)).toBe(false);
     expect(isDigestLike('sha256:')).toBe(false);
     expect(isDigestLike('xsha256:ab')).toBe(false);
     expect(isDigestLike('sha256:abg')).toBe(false);
@@ -315,6 +328,30 @@ describe('compliance keys', () => {
     ]);
   });
 
+  it('numbers colliding issues in canonical order whatever the report order, and reads cause, type and a missing severity', () => {
+    const warnings = new Warnings();
+    const records = normalizeCompliance(
+      {
+        complianceIssues: [
+          { id: 7, severity: 'medium', title: 'x', cause: 'same', type: 'image' },
+          { id: 7, severity: 'low', title: 'x', cause: 'same' },
+          { id: 8, title: 'no cause' },
+          { id: 8, title: 'with cause', cause: 'c' },
+        ],
+        compliances: [{ severity: 'low' }],
+      },
+      warnings,
+    );
+    expect(records.map((r) => [r.key, r.vendorSeverity, r.type])).toEqual([
+      ['', 'low', null],
+      ['7|same|1', 'low', null],
+      ['7|same|2', 'medium', 'image'],
+      ['8|', '', null],
+      ['8|c', '', null],
+    ]);
+    expect(warnings.list()).toEqual([]);
+  });
+
   it('collapses identical rows and warns about an unknown severity and cut text', () => {
     const warnings = new Warnings();
     const row = { id: ' 5 ', severity: 'info', title: 't'.repeat(1_100) };
@@ -373,13 +410,15 @@ describe('packages', () => {
           pkg,
           pkg,
           { ...pkg, path: '/a' },
+          { ...pkg, path: '/b' },
           { ...pkg, license: 'MIT' },
+          { ...pkg, license: 'GPL-2.0' },
           { ...pkg, name: 'n'.repeat(1_100) },
         ],
       },
       warnings,
     );
-    expect(packages).toHaveLength(4);
+    expect(packages).toHaveLength(6);
     expect(warnings.list()).toEqual(['1 package fields longer than 1024 characters were cut']);
   });
 });

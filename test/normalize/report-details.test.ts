@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { isSyncError, type SyncError } from '../../lambda/common/errors.js';
 import {
   countBySeverity,
+  extractReports,
   FINDING_KEY_MAX_BYTES,
   findingKey,
   normalizeReport,
@@ -364,5 +365,111 @@ describe('finding details', () => {
     // 200 three-byte characters are 600 bytes though only 204 characters.
     expect(findingKey('C', '€'.repeat(200), 'v')).toMatch(/…#[0-9a-f]{64}$/);
     expect(findingKey('C', '€'.repeat(169), 'v')).toBe(`C|${'€'.repeat(169)}|v`);
+  });
+});
+
+describe('identity sources and digests', () => {
+  const bare = (overrides: Record<string, unknown>) =>
+    apiReport({ repoTag: null, tags: [], vulnerabilities: [], complianceIssues: [], ...overrides });
+
+  it('takes the digest from a trimmed sha256 _id, never from an _id that only contains one', () => {
+    const named = { registry: 'r', repo: 'p', tag: '1' };
+    expect(normalizeReport(apiReport({ repoTag: named, _id: ' sha256:abc ' }), context).image.digest).toBe(
+      'sha256:abc',
+    );
+    expect(
+      normalizeReport(apiReport({ repoTag: named, _id: 'p:1@sha256:abc' }), context).image.digest,
+    ).toBeNull();
+  });
+
+  it('reads an _id name with a digest, and says the identity came from _id', () => {
+    const { image, warnings } = normalizeReport(bare({ _id: 'library/alpine:3@sha256:ab' }), context);
+    expect(image.identity).toEqual({
+      consoleId: 'console-a',
+      registry: '',
+      repo: 'library/alpine',
+      tag: '3',
+    });
+    expect(image.digest).toBe('sha256:ab');
+    expect(warnings).toEqual(['image identity taken from _id: the report has no repoTag.repo']);
+  });
+
+  it('says the identity came from tags[]', () => {
+    const { warnings } = normalizeReport(
+      bare({ _id: 'sha256:ab', tags: [{ registry: '', repo: 'a', tag: '1' }] }),
+      context,
+    );
+    expect(warnings).toEqual(['image identity taken from tags: the report has no repoTag.repo']);
+  });
+
+  it('falls back to the caller’s image name, tagging it latest when it has no tag', () => {
+    const named = (imageName: string) =>
+      normalizeReport(bare({ _id: 'opaque' }), { consoleId: 'console-a', imageName });
+    const { image, warnings } = named('r.example/team/app@sha256:cd');
+    expect(image.identity).toEqual({
+      consoleId: 'console-a',
+      registry: 'r.example',
+      repo: 'team/app',
+      tag: 'latest',
+    });
+    expect(image.digest).toBe('sha256:cd');
+    expect(warnings).toEqual(['image identity taken from context.imageName: the report has no repoTag.repo']);
+    expect(named('app:2').image.identity.tag).toBe('2');
+    // A sha256 _id still gives the digest.
+    expect(
+      normalizeReport(bare({ _id: 'sha256:ef' }), { consoleId: 'console-a', imageName: 'app' }).image.digest,
+    ).toBe('sha256:ef');
+  });
+
+  it('names the fields it looked at when nothing gives an identity, even with an unusable image name', () => {
+    for (const imageName of [undefined, '', 'a b']) {
+      let thrown: unknown;
+      try {
+        normalizeReport(bare({ _id: 'library/alpine', id: 'sha256:11' }), {
+          consoleId: 'console-a',
+          ...(imageName === undefined ? {} : { imageName }),
+        });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isSyncError(thrown, 'normalize.invalid')).toBe(true);
+      expect((thrown as SyncError).details).toEqual({
+        field: 'repoTag.repo',
+        reportId: 'library/alpine',
+        imageId: 'sha256:11',
+      });
+    }
+  });
+});
+
+describe('extractReports shapes', () => {
+  it('reads an array as CI scans only when every object in it wraps an entityInfo', () => {
+    expect(extractReports([{ entityInfo: { _id: 'a' } }, { entityInfo: { _id: 'b' } }, 'x']).dialect).toBe(
+      'ciScans',
+    );
+    expect(extractReports([{ entityInfo: { _id: 'a' } }, { _id: 'b' }])).toEqual({
+      dialect: 'registry',
+      reports: [{ entityInfo: { _id: 'a' } }, { _id: 'b' }],
+    });
+  });
+
+  it('takes an object with any one report field as a single report', () => {
+    for (const name of ['_id', 'repoTag', 'id', 'vulnerabilities']) {
+      expect(extractReports({ [name]: null }).dialect, name).toBe('report');
+    }
+  });
+
+  it('refuses anything else naming the shapes it knows', () => {
+    let thrown: unknown;
+    try {
+      extractReports({ scans: [] });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isSyncError(thrown, 'normalize.invalid')).toBe(true);
+    expect((thrown as SyncError).message).toBe(
+      'document holds no scan reports: expected an array of reports, {results:[…]}, {entityInfo:…} or an XSOAR context',
+    );
+    expect((thrown as SyncError).details).toEqual({ field: '(document)' });
   });
 });
