@@ -360,16 +360,21 @@ describe('RegistryPager after a page or more of inserts before the boundary', ()
   const ids = 'abcdefghijklmnopqrst';
 
   it('searches forwards first when Total-Count grew by a page or more (also after a resume), else backwards first', async () => {
-    for (const [totalCount, resumeAfterSecondPage, expected] of [
-      [true, false, [0, 3, 6, 9]],
-      [true, true, [0, 3, 6, 9]],
-      [false, false, [0, 3, 6, 3]],
+    // Growth of Total-Count: 5 (A..E), 4 (A..D), 3 (A..D in, the unread t out): pageSize - 1 = 3 is enough.
+    for (const [totalCount, resumeAfterSecondPage, expected, inserts, removeLast] of [
+      [true, false, [0, 3, 6, 9], 'ABCDE', false],
+      [true, true, [0, 3, 6, 9], 'ABCDE', false],
+      [false, false, [0, 3, 6, 3], 'ABCDE', false],
+      [true, false, [0, 3, 6, 9], 'ABCD', false],
+      [true, false, [0, 3, 6, 9], 'ABCD', true],
     ] as const) {
       const { console_ } = await scripted(ids, {
         totalCount,
-        // Before the 3rd request (offset 6, boundary g): A..E sort in just before g.
+        // Before the 3rd request (offset 6, boundary g): the inserts sort in just before g.
         before: (n) => {
-          if (n === 3) console_.list.splice(6, 0, ...'ABCDE');
+          if (n !== 3) return;
+          console_.list.splice(6, 0, ...inserts);
+          if (removeLast) console_.list.pop();
         },
       });
       let pages: RegistryPage[];
@@ -385,9 +390,9 @@ describe('RegistryPager after a page or more of inserts before the boundary', ()
       }
       // 6 holds A..D, nothing read. Forwards, 9 holds D,E,g,h: g is found at once; backwards,
       // 3 holds d,e,f,A: f. Either way every image present throughout is read once.
-      const label = `totalCount ${totalCount}, resumed ${resumeAfterSecondPage}`;
+      const label = `totalCount ${totalCount}, resumed ${resumeAfterSecondPage}, ${inserts}, t removed ${removeLast}`;
       expect(console_.offsets.slice(0, 4), label).toEqual(expected);
-      expect(emittedIds(pages).replace(/[A-Z]/g, ''), label).toBe(ids);
+      expect(emittedIds(pages).replace(/[A-Z]/g, ''), label).toBe(removeLast ? ids.slice(0, -1) : ids);
       await client!.close();
       server!.closeAllConnections();
       await new Promise((resolve) => server!.close(resolve));
