@@ -590,7 +590,7 @@ const PRICE_PER_MILLION_WRITE_UNITS = 0.625;
 function costCaption(): string {
   return (
     `AWS cost of the store's writes for 10,000 images, scaled from the rows above (per image), at $${PRICE_PER_MILLION_WRITE_UNITS} per million write request units ` +
-    '(DynamoDB on-demand, us-east-1); index writes at 1 unit each. Reads (one consistent BatchGetItem slot per image and key, 2 keys per image, $0.125 per million read units) ' +
+    '(DynamoDB on-demand, us-east-1); index writes at 1 unit each. Reads (one consistent BatchGetItem slot per image plus one per page for the first-writes set of the console, $0.125 per million read units) ' +
     'and storage are left out: under $0.01 per sync. "Daily re-sync" is the row with 5% of images rescanned with changed findings.'
   );
 }
