@@ -12,7 +12,7 @@ import { isSyncError, type SyncError } from '../../lambda/common/errors.js';
 import { nameSettings } from '../../lambda/config.js';
 import { ConsoleClient, type ConsoleClientOptions, RegistryPager } from '../../lambda/prisma/index.js';
 import { parseTotalCount } from '../../lambda/prisma/pager.js';
-import { capturingLogger, type LogLine } from './support.js';
+import { capturingLogger, closeClientAndServer, type LogLine } from './support.js';
 
 const PASSWORD = 'Hostile-Pw-91d2!';
 const TOKEN = 'tok-3f9a7c21-secret';
@@ -22,9 +22,7 @@ let server: Server | undefined;
 let client: ConsoleClient | undefined;
 
 afterEach(async () => {
-  await client?.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  await closeClientAndServer(client, server);
   server = undefined;
   client = undefined;
 });

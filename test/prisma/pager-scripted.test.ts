@@ -18,7 +18,7 @@ import {
   reportFingerprint,
 } from '../../lambda/prisma/index.js';
 import type { RawReport } from '../../lambda/prisma/schema.js';
-import { capturingLogger, type LogLine } from './support.js';
+import { capturingLogger, closeClientAndServer, type LogLine } from './support.js';
 
 /** A report named by a short id; an `invalid` one has a numeric `_id`, which fails the schema. */
 function report(id: string, invalid = false): unknown {
@@ -53,13 +53,13 @@ interface Scripted {
 let server: Server | undefined;
 let client: ConsoleClient | undefined;
 
-afterEach(async () => {
-  await client?.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+async function closeConsole(): Promise<void> {
+  await closeClientAndServer(client, server);
   server = undefined;
   client = undefined;
-});
+}
+
+afterEach(closeConsole);
 
 async function scripted(
   list: string,
@@ -236,11 +236,7 @@ describe('RegistryPager Total-Count header', () => {
           data: { where: 'page offset=0', totalCount: quoted },
         },
       ]);
-      await client!.close();
-      server!.closeAllConnections();
-      await new Promise((resolve) => server!.close(resolve));
-      server = undefined;
-      client = undefined;
+      await closeConsole();
     }
   });
 
@@ -252,11 +248,7 @@ describe('RegistryPager Total-Count header', () => {
         log.filter((l) => l.level === 'warn'),
         String(totalCount),
       ).toEqual([]);
-      await client!.close();
-      server!.closeAllConnections();
-      await new Promise((resolve) => server!.close(resolve));
-      server = undefined;
-      client = undefined;
+      await closeConsole();
     }
   });
 });
@@ -393,11 +385,7 @@ describe('RegistryPager after a page or more of inserts before the boundary', ()
       const label = `totalCount ${totalCount}, resumed ${resumeAfterSecondPage}, ${inserts}, t removed ${removeLast}`;
       expect(console_.offsets.slice(0, 4), label).toEqual(expected);
       expect(emittedIds(pages).replace(/[A-Z]/g, ''), label).toBe(removeLast ? ids.slice(0, -1) : ids);
-      await client!.close();
-      server!.closeAllConnections();
-      await new Promise((resolve) => server!.close(resolve));
-      server = undefined;
-      client = undefined;
+      await closeConsole();
     }
   });
 });

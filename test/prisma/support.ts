@@ -1,5 +1,6 @@
 /** Helpers for the client tests: a client wired to a simulator with short waits, and log capture. */
 
+import type { Server } from 'node:http';
 import type { Logger } from '../../lambda/common/logger.js';
 import type { Clock } from '../../lambda/prisma/clock.js';
 import { ConsoleClient, type ConsoleClientOptions } from '../../lambda/prisma/index.js';
@@ -67,4 +68,11 @@ export function keyOf(report: {
 /** /registry GETs in the simulator's request log. */
 export function registryGets(sim: RunningSimulator) {
   return sim.requestLog.filter((entry) => entry.method === 'GET' && /\/registry$/.test(entry.path));
+}
+
+/** Closes a test's console client, then its HTTP server with any connection still open. */
+export async function closeClientAndServer(client?: ConsoleClient, server?: Server): Promise<void> {
+  await client?.close();
+  server?.closeAllConnections();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
 }
